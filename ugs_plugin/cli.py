@@ -1,0 +1,147 @@
+"""Headless command line: ``python -m ugs_plugin <command>``, the same engine as the
+Processing algorithms. Exit code 0 on success, 1 with a one-line reason on error."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import plugin_version
+
+
+class CliError(Exception):
+    pass
+
+
+def read_polygons(path, target_crs):
+    """Polygons of a vector file (any OGR format), reprojected to ``target_crs``."""
+    from osgeo import ogr, osr
+    from shapely import wkb
+    ds = ogr.Open(str(path))
+    if ds is None:
+        raise CliError(f"cannot open {path} as a vector dataset")
+    layer = ds.GetLayer(0)
+    target = osr.SpatialReference()
+    target.ImportFromWkt(target_crs.to_wkt())
+    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    source = layer.GetSpatialRef()
+    transform = None
+    if source is not None:
+        source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        if not source.IsSame(target):
+            transform = osr.CoordinateTransformation(source, target)
+    geoms = []
+    for feature in layer:
+        geom = feature.GetGeometryRef()
+        if geom is None:
+            continue
+        geom = geom.Clone()
+        if transform is not None:
+            geom.Transform(transform)
+        geoms.append(wkb.loads(bytes(geom.ExportToWkb())))
+    return geoms
+
+
+def cmd_extract(args):
+    import rasterio
+    from .core.boundary import BoundaryMask
+    from .core.imagery import parse_band_list
+    from .core.model_file import load_model
+    from .core.predict import PredictOptions, predict_raster
+    from .core.quicklook import write_quicklook
+
+    boundary = None
+    if args.boundary:
+        with rasterio.open(args.image) as src:
+            crs, b = src.crs, src.bounds
+        if crs is None:
+            raise CliError("a boundary needs an image with a CRS")
+        boundary = BoundaryMask(read_polygons(args.boundary, crs))
+        if not boundary.intersects(*b):
+            raise CliError("the boundary does not overlap the image")
+    model, card = load_model(args.model, args.device)
+    options = PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
+                             overlap=args.overlap, batch_size=args.batch_size,
+                             threshold=args.threshold, allow_no_crs=args.allow_no_crs)
+    quiet = args.json or args.quiet
+
+    def progress(done, total):
+        if not quiet:
+            print(f"\r{done}/{total} tiles", end="", file=sys.stderr, flush=True)
+
+    def log(msg):
+        if not quiet:
+            print(msg, file=sys.stderr)
+
+    def warn(msg):
+        print(f"warning: {msg}", file=sys.stderr)
+
+    summary = predict_raster(args.image, args.output, model, card, args.probability,
+                             options, boundary, progress=progress, log=log, warn=warn)
+    if not quiet:
+        print(file=sys.stderr)
+    if args.quicklook:
+        write_quicklook(args.image, args.output, args.quicklook,
+                        bands=options.bands or (1, 2, 3))
+        summary["quicklook"] = args.quicklook
+    summary["model"] = card.get("name")
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.output}: green space {100 * summary['green_fraction']:.1f} % of "
+              f"{summary['valid_pixels'] / 1e6:.2f} Mpx valid, "
+              f"{summary['megapixels_per_second']:.2f} MP/s on {summary['device']}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m ugs_plugin",
+        description="Urban green space mapping with UGSNet, without QGIS.")
+    parser.add_argument("--version", action="version", version=plugin_version())
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.required = True
+    ex = sub.add_parser("extract", help="map green space in a raster",
+                        description="Map urban green space in IMAGE (~1 m RGB/RGBN) and "
+                        "write OUTPUT: uint8 GeoTIFF, 1 green, 0 other, 255 nodata.")
+    ex.add_argument("image")
+    ex.add_argument("output")
+    ex.add_argument("--model", help="model file (.pt); default: the bundled model")
+    ex.add_argument("--boundary", help="polygons (any vector format/CRS); outside → nodata")
+    ex.add_argument("--probability", help="also write the green probability (%%) here")
+    ex.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    ex.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
+    ex.add_argument("--tile-size", type=int, default=None,
+                    help="tile edge in px (default: the model card's)")
+    ex.add_argument("--overlap", type=int, default=64, help="tile overlap in px (64)")
+    ex.add_argument("--batch-size", type=int, default=4, help="tiles per batch (4)")
+    ex.add_argument("--threshold", type=float, default=0.5,
+                    help="probability threshold for green (0.5)")
+    ex.add_argument("--allow-no-crs", action="store_true",
+                    help="accept a raster without CRS (map on the pixel grid)")
+    ex.add_argument("--quicklook", help="also write a PNG quick-look here")
+    ex.add_argument("--json", action="store_true", help="print a JSON summary")
+    ex.add_argument("--quiet", action="store_true", help="no progress output")
+    ex.set_defaults(func=cmd_extract)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        from .core.boundary import BoundaryError
+        from .core.imagery import ImageryError
+        from .core.model_file import ModelFileError
+        from .core.predict import PredictError
+    except ImportError as err:
+        print(f"error: {err}; install the dependencies (make demo sets up .venv)",
+              file=sys.stderr)
+        return 1
+    try:
+        return args.func(args)
+    except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return 130

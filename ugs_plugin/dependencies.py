@@ -1,0 +1,69 @@
+"""Finding PyTorch from the Python that QGIS runs.
+
+QGIS and qgis_process run the system Python, which rarely has torch. Folders are
+tried in this order and *appended* to ``sys.path`` (so QGIS's own numpy, GDAL and
+rasterio always win):
+
+1. the ``UGS_PYTHON_PATH`` environment variable (folders separated by ``os.pathsep``);
+2. the QGIS setting ``ugs/python_path`` (same format; Settings > Options > Advanced);
+3. ``<plugin folder>/.venv`` (what ``make demo`` / ``make test`` create);
+4. ``<QGIS profile>/python/dependencies/ugs`` (for ``pip install --target``).
+
+A folder may be a site-packages folder or a virtual environment's root.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+ENV_VAR = "UGS_PYTHON_PATH"
+SETTING_KEY = "ugs/python_path"
+
+
+def _site_packages(folder: Path) -> Path:
+    """A venv root → its site-packages for this Python version; else the folder."""
+    candidate = (folder / "lib" / f"python{sys.version_info.major}."
+                 f"{sys.version_info.minor}" / "site-packages")
+    return candidate if candidate.is_dir() else folder
+
+
+def candidate_folders(plugin_dir, setting_value: str = "", profile_dir=None) -> list:
+    folders = []
+    for text in (os.environ.get(ENV_VAR, ""), setting_value or ""):
+        folders += [Path(p).expanduser() for p in text.split(os.pathsep) if p.strip()]
+    folders.append(Path(plugin_dir).resolve() / ".venv")
+    if profile_dir:
+        folders.append(Path(profile_dir) / "python" / "dependencies" / "ugs")
+    return [_site_packages(f) for f in folders if f.is_dir()]
+
+
+def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
+    """Make ``import torch`` work if any known folder has it.
+
+    Returns (True, version) or (False, a message that says how to install it).
+    """
+    try:
+        torch = importlib.import_module("torch")
+        return True, torch.__version__
+    except ImportError:
+        pass
+    tried = candidate_folders(plugin_dir, setting_value, profile_dir)
+    for folder in tried:
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
+        importlib.invalidate_caches()
+        try:
+            torch = importlib.import_module("torch")
+            return True, torch.__version__
+        except ImportError:
+            continue
+    where = ", ".join(str(f) for f in tried) or "none found"
+    return False, (
+        "PyTorch (the 'torch' package) was not found by the Python QGIS runs "
+        f"({sys.executable}, Python {sys.version_info.major}.{sys.version_info.minor}). "
+        "Install it for that Python (e.g. 'pip install torch --index-url "
+        "https://download.pytorch.org/whl/cpu'), or install it into a folder and name "
+        f"that folder in the {ENV_VAR} environment variable or the QGIS setting "
+        f"'{SETTING_KEY}', then restart QGIS. Folders tried: {where}.")

@@ -1,0 +1,32 @@
+"""The "Urban Green Space" Processing provider (id ``ugs``)."""
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from .. import PLUGIN_DIR, plugin_version
+from .extract_green_space import ExtractUrbanGreenSpace
+
+
+class UgsProvider(QgsProcessingProvider):
+    def id(self):
+        return "ugs"
+
+    def name(self):
+        return "Urban Green Space"
+
+    def longName(self):  # noqa: N802
+        return f"Urban Green Space (UGSNet) {plugin_version()}"
+
+    def icon(self):
+        return QIcon(str(PLUGIN_DIR / "resources" / "icon.svg"))
+
+    def svgIconPath(self):  # noqa: N802
+        return str(PLUGIN_DIR / "resources" / "icon.svg")
+
+    def versionInfo(self):  # noqa: N802
+        return plugin_version()
+
+    def supportedOutputRasterLayerExtensions(self):  # noqa: N802
+        return ["tif"]
+
+    def loadAlgorithms(self):  # noqa: N802
+        self.addAlgorithm(ExtractUrbanGreenSpace())
