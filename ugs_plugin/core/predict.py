@@ -233,8 +233,10 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
     if len(temps) > 1:
         writers.append(rasterio.open(temps[1], "w", **profile))
     try:
-        writers[0].write_colormap(1, {OTHER: (0, 0, 0, 0), GREEN: GREEN_RGBA,
-                                      NODATA: (0, 0, 0, 0)})
+        # TIFF palettes carry no alpha: "other" is light grey, not black, in
+        # software that shows the palette (QGIS uses the QML style instead).
+        writers[0].write_colormap(1, {OTHER: (235, 235, 235, 255), GREEN: GREEN_RGBA,
+                                      NODATA: (255, 255, 255, 255)})
         writers[0].set_band_description(1, "green space (1) / other (0)")
         tags = {"UGS_MODEL": card.get("name", ""), "UGS_VARIANT": card.get("variant", ""),
                 "UGS_TILE_SIZE": str(tile), "UGS_OVERLAP": str(overlap),

@@ -37,13 +37,14 @@ class StyleLoader(QgsProcessingLayerPostProcessorInterface):
         layer.triggerRepaint()
 
 
-def attach_style(context, output_value, qml_name, layer_name=None, keep=None):
-    """Style ``output_value`` if it is set to load on completion.
+# QGIS holds post-processors by raw pointer: the Python objects must outlive the
+# algorithm instance, so they live here, one per output path (bounded).
+_STYLE_LOADERS = {}
 
-    The post-processor must outlive processAlgorithm, so it is stored in ``keep``.
-    """
+
+def attach_style(context, output_value, qml_name, layer_name=None):
+    """Style ``output_value`` with ``qml_name`` if it is set to load on completion."""
     if output_value and context.willLoadLayerOnCompletion(output_value):
         loader = StyleLoader(qml_name, layer_name)
-        if keep is not None:
-            keep.append(loader)
+        _STYLE_LOADERS[output_value] = loader
         context.layerToLoadOnCompletionDetails(output_value).setPostProcessor(loader)

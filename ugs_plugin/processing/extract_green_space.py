@@ -28,10 +28,6 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
     OUTPUT_PROBABILITY = "OUTPUT_PROBABILITY"
     OUTPUT_POLYGONS = "OUTPUT_POLYGONS"
 
-    def __init__(self):
-        super().__init__()
-        self._style_loaders = []
-
     def createInstance(self):  # noqa: N802
         return ExtractUrbanGreenSpace()
 
@@ -188,18 +184,17 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
             "GREEN_AREA": summary["green_pixels"] * px_area,
             "MEGAPIXELS_PER_SECOND": summary["megapixels_per_second"],
         }
-        attach_style(context, output, "green_space.qml", keep=self._style_loaders)
+        attach_style(context, output, "green_space.qml")
         if probability:
             results[self.OUTPUT_PROBABILITY] = probability
-            attach_style(context, probability, "green_probability.qml",
-                         keep=self._style_loaders)
+            attach_style(context, probability, "green_probability.qml")
         polygons_dest = self.parameterAsOutputLayer(parameters, self.OUTPUT_POLYGONS,
                                                     context)
         if polygons_dest:
             results[self.OUTPUT_POLYGONS] = self._polygonize(output, polygons_dest,
                                                              context, feedback)
             attach_style(context, results[self.OUTPUT_POLYGONS],
-                         "green_polygons.qml", keep=self._style_loaders)
+                         "green_polygons.qml")
         return results
 
     def _polygonize(self, class_raster, destination, context, feedback):

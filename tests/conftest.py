@@ -1,0 +1,89 @@
+"""Shared fixtures: real rasters built from ../shared/data, the bundled model, and a
+real QGIS application with Processing and this plugin loaded through classFactory."""
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+NAIP = SHARED / "data" / "naip_urban_ca"
+SAMPLE_SCENE = REPO / "resources" / "sample" / "valencia_sample.tif"
+SAMPLE_REFERENCE = REPO / "resources" / "sample" / "valencia_green_reference.gpkg"
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def naip_path(name):
+    path = NAIP / "images" / f"{name}.tif"
+    if not path.exists():
+        pytest.fail(f"shared data missing: {path} (CI clones ../shared beside the repo)")
+    return path
+
+
+def write_raster(path, data, crs="EPSG:26911", transform=None, nodata=None, **extra):
+    """Write (bands, H, W) ``data`` as a GeoTIFF."""
+    data = np.asarray(data)
+    if data.ndim == 2:
+        data = data[None]
+    if transform is None:
+        transform = rasterio.transform.from_origin(400000, 3700000, 1.0, 1.0)
+    profile = {"driver": "GTiff", "width": data.shape[2], "height": data.shape[1],
+               "count": data.shape[0], "dtype": data.dtype.name, "transform": transform,
+               "nodata": nodata, **extra}
+    if crs:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return Path(path)
+
+
+def naip_mosaic(names, cols):
+    """Crops side by side (row-major) into one (4, H, W) array."""
+    tiles = [rasterio.open(naip_path(n)).read() for n in names]
+    rows = [np.concatenate(tiles[i:i + cols], axis=2) for i in range(0, len(tiles), cols)]
+    return np.concatenate(rows, axis=1)
+
+
+@pytest.fixture(scope="session")
+def mosaic_512(tmp_path_factory):
+    """A real 512 x 512 RGB raster (four Claremont crops, a city the model never saw)."""
+    data = naip_mosaic([f"claremont_2020_{i}" for i in (0, 1, 2, 3)], 2)[:3]
+    return write_raster(tmp_path_factory.mktemp("mosaic") / "claremont_512.tif", data)
+
+
+@pytest.fixture(scope="session")
+def model_and_card():
+    from ugs_plugin.core.model_file import load_model
+    return load_model(None, "cpu")
+
+
+@pytest.fixture(scope="session")
+def qgis_app(tmp_path_factory):
+    """QgsApplication + Processing + this plugin, as QGIS loads it."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["QGIS_CUSTOM_CONFIG_PATH"] = str(tmp_path_factory.mktemp("qgis_profile"))
+    from qgis.core import QgsApplication
+    app = QgsApplication([], False)
+    app.initQgis()
+    sys.path.append("/usr/share/qgis/python/plugins")
+    from processing.core.Processing import Processing
+    Processing.initialize()
+    spec = importlib.util.spec_from_file_location(
+        "ugs_under_test", REPO / "__init__.py", submodule_search_locations=[str(REPO)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["ugs_under_test"] = package
+    spec.loader.exec_module(package)
+    plugin = package.classFactory(None)  # iface is None, as under qgis_process
+    plugin.initProcessing()
+    yield app
+    plugin.unload()
+
+
+@pytest.fixture(scope="session")
+def qgis_process_env(tmp_path_factory):
+    from qgis_profile import make_profile
+    return make_profile(tmp_path_factory.mktemp("qgis_process_profile"))

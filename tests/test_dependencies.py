@@ -1,0 +1,44 @@
+"""QGIS's own Python (no venv) finds PyTorch through the documented folders."""
+import subprocess
+import sys
+
+from conftest import REPO
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+PROBE = ("import sys; sys.path.insert(0, {repo!r}); "
+         "from ugs_plugin.dependencies import ensure_torch; "
+         "ok, msg = ensure_torch({plugin_dir!r}); print(ok); print(msg)")
+
+
+def probe(plugin_dir, env_path=None):
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    if env_path:
+        env["UGS_PYTHON_PATH"] = env_path
+    code = PROBE.format(repo=str(REPO), plugin_dir=str(plugin_dir))
+    return subprocess.run([SYSTEM_PYTHON, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120).stdout.splitlines()
+
+
+def system_python_has_torch():
+    return subprocess.run([SYSTEM_PYTHON, "-c", "import torch"],
+                          capture_output=True).returncode == 0
+
+
+def test_found_through_the_environment_variable(tmp_path):
+    venv = REPO / ".venv"
+    out = probe(tmp_path, str(venv))
+    assert out[0] == "True" and out[1].startswith("2.")
+
+
+def test_found_in_the_plugin_folder_venv():
+    out = probe(REPO)
+    assert out[0] == "True"
+
+
+def test_missing_torch_explains_how_to_install(tmp_path):
+    if system_python_has_torch():
+        import pytest
+        pytest.skip("this machine's system Python has torch installed globally")
+    out = probe(tmp_path)
+    assert out[0] == "False"
+    assert "UGS_PYTHON_PATH" in out[1] and "pip install torch" in out[1]

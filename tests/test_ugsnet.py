@@ -1,0 +1,123 @@
+"""UGSNet and the discriminator against the authors' checkpoint layout."""
+import pytest
+import torch
+
+from ugs_plugin.core.model_file import load_model
+from ugs_plugin.core.ugsnet import (UNUSED_DECODER_PREFIXES, PatchDiscriminator,
+                                    build_model)
+
+from conftest import SHARED
+
+REFERENCE = SHARED / "reference"
+
+
+def read_reference(name):
+    rows = {}
+    for line in (REFERENCE / name).read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, shape, *used = line.split("\t")
+        dims = () if shape == "scalar" else tuple(int(d) for d in shape.split("x"))
+        rows[key] = (dims, (used or ["yes"])[0] == "yes")
+    return rows
+
+
+def test_full_model_matches_authors_state_dict():
+    ref = read_reference("ugsnet_state_dict.tsv")
+    assert len(ref) == 464
+    ours = {k: tuple(v.shape) for k, v in build_model("full").state_dict().items()}
+    used = {k: s for k, (s, u) in ref.items() if u}
+    unused = [k for k, (_, u) in ref.items() if not u]
+    assert ours == used
+    # Every unused key is one our loader knows to drop, and none of ours is.
+    assert all(k.startswith(UNUSED_DECODER_PREFIXES) for k in unused)
+    assert not any(k.startswith(UNUSED_DECODER_PREFIXES) for k in ours)
+    unused_params = sum(torch.Size(s).numel() for k, (s, u) in ref.items()
+                        if not u and not k.endswith(("running_mean", "running_var",
+                                                     "num_batches_tracked")))
+    assert unused_params == 273_396
+    n_params = sum(p.numel() for p in build_model("full").parameters())
+    assert n_params + unused_params == 32_361_946  # the reference's total
+
+
+def test_discriminator_matches_authors_state_dict():
+    ref = {k: s for k, (s, _) in read_reference("discriminator_state_dict.tsv").items()}
+    disc = PatchDiscriminator()
+    assert {k: tuple(v.shape) for k, v in disc.state_dict().items()} == ref
+    assert sum(p.numel() for p in disc.parameters()) == 2_763_713
+    out = disc(torch.softmax(torch.randn(2, 2, 512, 512), 1))
+    assert out.shape == (2, 1, 16, 16)
+
+
+def randomize(model, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.dtype.is_floating_point:
+                if name.endswith("running_var"):
+                    tensor.copy_(torch.rand(tensor.shape, generator=gen) + 0.5)
+                else:
+                    tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.05)
+    return model
+
+
+def test_authors_checkpoint_loads_unchanged_and_gives_same_output(tmp_path):
+    """A bare .pt with all 464 keys (unused decoder modules included, as the authors'
+    code saves it) loads without a card as full UGSNet and predicts the same."""
+    reference_model = randomize(build_model("full")).eval()
+    state = dict(reference_model.state_dict())
+    for key, (shape, used) in read_reference("ugsnet_state_dict.tsv").items():
+        if not used:
+            state[key] = torch.zeros(shape) if shape else torch.tensor(0)
+    assert len(state) == 464
+    path = tmp_path / "authors_checkpoint.pt"
+    torch.save(state, path)
+    loaded, card = load_model(path, "cpu")
+    assert card["variant"] == "full"
+    x = torch.randn(1, 3, 96, 96)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), reference_model(x))
+
+
+@pytest.mark.parametrize("variant", ["full", "light"])
+def test_eval_maps_512_to_512_two_class_logits(variant):
+    model = build_model(variant).eval()
+    with torch.inference_mode():
+        out = model(torch.randn(1, 3, 512, 512))
+    assert out.shape == (1, 2, 512, 512)
+    assert torch.isfinite(out).all()
+
+
+def test_eval_handles_sizes_that_are_not_multiples_of_16():
+    model = build_model("light").eval()
+    with torch.inference_mode():
+        assert model(torch.randn(2, 3, 100, 72)).shape == (2, 2, 100, 72)
+
+
+def test_train_mode_returns_coarse_logits_and_points():
+    model = build_model("light").train()
+    out = model(torch.randn(2, 3, 128, 128))
+    assert out["coarse"].shape == (2, 2, 32, 32)          # 1/4 resolution
+    assert out["rend"].shape == (2, 2, 4 * 128)           # 4W points per tile
+    assert out["points"].shape == (2, 4 * 128, 2)
+    assert out["points"].min() >= 0 and out["points"].max() <= 1
+    # The points must depend on the coarse map: 75 % are chosen by uncertainty.
+    out["rend"].sum().backward()
+    assert model.pointhead.mlp.weight.grad.abs().sum() > 0
+
+
+def test_point_refinement_re_predicts_at_most_1024_points_per_step():
+    """Each x2 step is the bilinear upsampling of the previous one except at no more
+    than 1024 re-predicted points."""
+    model = randomize(build_model("light")).eval()
+    x = torch.randn(1, 3, 128, 128)
+    with torch.inference_mode():
+        c1, c2, c3, c4 = model.backbone(x)
+        coarse = model.decoder(c1, c2, c3, c4)
+        half = model.pointhead.refine(coarse, c2, (64, 64))
+        full = model.pointhead.refine(coarse, c2, (128, 128))
+        assert torch.equal(full, model(x))
+    upsampled = torch.nn.functional.interpolate(half, scale_factor=2, mode="bilinear",
+                                                align_corners=True)
+    changed = (full != upsampled).any(dim=1)
+    assert 0 < changed.sum() <= 1024
