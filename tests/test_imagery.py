@@ -59,3 +59,19 @@ def test_valid_mask_from_nodata_alpha_and_nan():
     alpha = np.array([[255, 255, 255], [0, 255, 255]], np.uint8)
     valid = valid_mask(data, nodata=0, alpha=alpha)
     assert valid.tolist() == [[False, True, True], [False, True, False]]
+
+
+def test_pixel_size_in_metres_for_projected_and_geographic_rasters():
+    from rasterio.coords import BoundingBox
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+    from ugs_plugin.core.imagery import pixel_size_m
+    utm = pixel_size_m(CRS.from_epsg(25830), from_origin(0, 0, 1.0, 1.0), None)
+    assert utm == 1.0
+    feet = pixel_size_m(CRS.from_epsg(2227), from_origin(0, 0, 3.0, 3.0), None)
+    assert abs(feet - 0.9144) < 1e-3  # US survey feet
+    # ~1 m at 39.5 N (Valencia) expressed in degrees.
+    deg = from_origin(-0.37, 39.49, 1.164e-5, 9.0e-6)
+    size = pixel_size_m(CRS.from_epsg(4326), deg, BoundingBox(-0.37, 39.48, -0.36, 39.49))
+    assert 0.95 < size < 1.05
+    assert pixel_size_m(None, deg, None) is None

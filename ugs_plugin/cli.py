@@ -94,6 +94,33 @@ def cmd_extract(args):
     return 0
 
 
+def cmd_train(args):
+    from .core.train import TrainConfig, train_from_tiles
+    low, high = (float(v) for v in args.scale_range.split(","))
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop=args.crop,
+                      lr=args.lr, scale_range=(low, high), seed=args.seed,
+                      validate_every=args.validate_every,
+                      checkpoint_every=args.checkpoint_every)
+    val_groups = tuple(g for g in args.val_groups.split(",") if g)
+    checkpoint = args.checkpoint or f"{args.output}.ckpt"
+
+    def progress(step, total, loss):
+        if not args.quiet and (step % 10 == 0 or step == total):
+            print(f"\rstep {step}/{total} loss {loss:.4f}", end="", file=sys.stderr,
+                  flush=True)
+
+    def log(msg):
+        if not args.quiet:
+            print(f"\n{msg}", file=sys.stderr)
+
+    card = train_from_tiles(args.output, args.tiles, args.pairs, args.variant,
+                            args.base_model, val_groups, args.val_fraction, cfg,
+                            args.device, checkpoint, args.resume, progress, log=log)
+    print(json.dumps(card["validation"]) if args.json else
+          f"{args.output}: validation {card['validation']}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m ugs_plugin",
@@ -123,6 +150,36 @@ def build_parser():
     ex.add_argument("--json", action="store_true", help="print a JSON summary")
     ex.add_argument("--quiet", action="store_true", help="no progress output")
     ex.set_defaults(func=cmd_extract)
+
+    tr = sub.add_parser("train", help="train or fine-tune a model on labelled tiles",
+                        description="Train UGSNet on labelled tiles: a folder in the "
+                        "UGSet layout (images/ + masks/ with matching names; masks 0/1 "
+                        "or 0/255, other values ignored) or a file of image,mask pairs. "
+                        "Validation takes whole groups (the tile name without its "
+                        "trailing number, e.g. city_2020 for city_2020_17).")
+    tr.add_argument("output", help="model file to write (.pt, card beside it)")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--tiles", help="folder with images/ and masks/")
+    src.add_argument("--pairs", help="text file, one 'image,mask' per line")
+    tr.add_argument("--variant", default="light", choices=["light", "full"])
+    tr.add_argument("--base-model", help="fine-tune this model file instead")
+    tr.add_argument("--val-groups", default="", help="groups held out for validation")
+    tr.add_argument("--val-fraction", type=float, default=0.2)
+    tr.add_argument("--steps", type=int, default=2000)
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--crop", type=int, default=256)
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--scale-range", default="0.8,1.25",
+                    help="resize factors for augmentation (default 0.8,1.25 for ~1 m)")
+    tr.add_argument("--validate-every", type=int, default=250)
+    tr.add_argument("--checkpoint-every", type=int, default=250)
+    tr.add_argument("--checkpoint", help="checkpoint path (default OUTPUT.ckpt)")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--json", action="store_true")
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=cmd_train)
     return parser
 
 
@@ -133,13 +190,15 @@ def main(argv=None):
         from .core.imagery import ImageryError
         from .core.model_file import ModelFileError
         from .core.predict import PredictError
+        from .core.train import TrainingCancelled, TrainingError
     except ImportError as err:
         print(f"error: {err}; install the dependencies (make demo sets up .venv)",
               file=sys.stderr)
         return 1
     try:
         return args.func(args)
-    except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError) as err:
+    except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError,
+            TrainingError, TrainingCancelled) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,39 +1,173 @@
 """Supervised training of UGSNet on labelled tiles (coarse CE + point-rend point loss).
 
-Samples are in-memory (image uint8 (3,H,W), mask uint8 (H,W) with 0/1 and 255 =
-ignore). Augmentation rescales around the ~1 m the method targets and perturbs the
-radiometry so the model does not learn one sensor's colours.
+Samples are in memory: (image uint8 (3,H,W), mask uint8 (H,W) with 0/1 and 255 =
+ignore). They come from a folder in the UGSet layout (``images/`` and ``masks/`` with
+matching names) or from (image, mask) GeoTIFF pairs. Validation is split by group
+(city or area), never by random tiles of one scene. Augmentation rescales around the
+~1 m the method targets and perturbs the radiometry so the model does not learn one
+sensor's colours. Checkpoints hold everything needed to resume to the same state.
 """
 from __future__ import annotations
 
-import math
+import copy
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+import rasterio
 import torch
 import torch.nn.functional as F
 
 from .imagery import to_model_input
-from .ugsnet import point_sample
+from .outputs import atomic_output
 
 IGNORE = 255
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+class TrainingError(ValueError):
+    """Training cannot start or go on; the message says why."""
+
+
+class TrainingCancelled(Exception):
+    """Stopped on request; a checkpoint was written when a path was given."""
 
 
 @dataclass
 class TrainConfig:
     steps: int = 2000
     batch_size: int = 8
-    crop: int = 128                 # training tile edge, multiple of 16
+    crop: int = 128                   # training tile edge, multiple of 16
     lr: float = 2e-3
     weight_decay: float = 1e-4
     poly_power: float = 0.9
     point_loss_weight: float = 1.0
-    scale_range: tuple = (0.5, 0.75)  # resize factor: 0.6 m source → 0.8–1.2 m
+    scale_range: tuple = (0.5, 0.75)  # resize factor; 0.6 m source → 0.8–1.2 m
     colour_jitter: bool = True
+    hard_negative_weight: float = 1.0  # >1: dark non-green pixels (water, shadow)
     validate_every: int = 250
+    val_scale: float = 1.0            # resampling of validation tiles to ~1 m
+    checkpoint_every: int = 0         # 0 = only at the end and on cancel
     seed: int = 0
 
+
+@dataclass
+class Sample:
+    image: np.ndarray   # uint8 (3, H, W)
+    mask: np.ndarray    # uint8 (H, W): 0 other, 1 green, 255 ignore
+    name: str = ""
+    group: str = ""     # city / area, for the validation split
+
+
+# ---------------------------------------------------------------- data loading
+
+def normalise_mask(raw: np.ndarray) -> np.ndarray:
+    """0/1 or 0/255 masks → 0/1; any other value → IGNORE."""
+    mask = np.full(raw.shape, IGNORE, np.uint8)
+    mask[raw == 0] = 0
+    positive = 255 if (raw == 255).any() and not (raw == 1).any() else 1
+    mask[raw == positive] = 1
+    return mask
+
+
+def to_uint8_rgb(data: np.ndarray) -> np.ndarray:
+    """First three bands as uint8 (percentile stretch for other types)."""
+    rgb = data[:3]
+    if rgb.shape[0] == 1:
+        raise TrainingError("training images need at least 3 bands (RGB)")
+    if rgb.dtype == np.uint8:
+        return np.ascontiguousarray(rgb)
+    lo, hi = np.percentile(rgb, [0.5, 99.5], axis=(1, 2), keepdims=True)
+    scaled = (rgb.astype(np.float32) - lo) / np.maximum(hi - lo, 1e-6) * 255
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def group_of(name: str, pattern: str = r"^(.*?)[_-]?\d+$") -> str:
+    """Group (city/area) from a tile name: 'chico_2020_17' → 'chico_2020'."""
+    match = re.match(pattern, name)
+    return match.group(1) if match else name
+
+
+def load_pairs(pairs, group_pattern: str = r"^(.*?)[_-]?\d+$") -> list:
+    """(image path, mask path) pairs → samples."""
+    samples = []
+    for image_path, mask_path in pairs:
+        with rasterio.open(image_path) as src:
+            image = to_uint8_rgb(src.read())
+        with rasterio.open(mask_path) as src:
+            mask = normalise_mask(src.read(1))
+        if mask.shape != image.shape[1:]:
+            raise TrainingError(f"{mask_path} is {mask.shape[1]}x{mask.shape[0]} but "
+                                f"{image_path} is {image.shape[2]}x{image.shape[1]}")
+        name = Path(image_path).stem
+        samples.append(Sample(image, mask, name, group_of(name, group_pattern)))
+    return samples
+
+
+def find_tile_pairs(folder) -> list:
+    """UGSet layout: ``images/`` and ``masks/`` (or ``labels/``) with matching stems
+    (a mask may add ``_mask``/``_label``)."""
+    folder = Path(folder)
+    images = folder / "images"
+    masks = next((folder / d for d in ("masks", "labels", "mask", "label")
+                  if (folder / d).is_dir()), None)
+    if not images.is_dir() or masks is None:
+        raise TrainingError(f"{folder} needs an images/ and a masks/ subfolder with "
+                            "matching file names (the UGSet layout)")
+    by_stem = {}
+    for path in masks.iterdir():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            stem = re.sub(r"(_mask|_label|_MASK|_LABEL)$", "", path.stem)
+            by_stem[stem] = path
+    pairs, unmatched = [], []
+    for path in sorted(images.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if path.stem in by_stem:
+            pairs.append((path, by_stem[path.stem]))
+        else:
+            unmatched.append(path.name)
+    if not pairs:
+        raise TrainingError(f"no image in {images} has a mask of the same name in "
+                            f"{masks}")
+    return pairs, unmatched
+
+
+def split_by_group(samples, val_groups=(), val_fraction: float = 0.2):
+    """(train, val): whole groups go to validation, never single tiles.
+
+    Without named groups, the smallest groups are taken until ``val_fraction`` of the
+    tiles is reached (at least one group), so validation is always another area.
+    """
+    groups = sorted({s.group for s in samples})
+    if val_groups:
+        unknown = set(val_groups) - set(groups)
+        if unknown:
+            raise TrainingError(f"validation group(s) {sorted(unknown)} not found; "
+                                f"groups are {groups}")
+        chosen = set(val_groups)
+    else:
+        if len(groups) < 2:
+            raise TrainingError("all tiles belong to one group: name validation tiles "
+                                "by area or give a separate validation set, so the "
+                                "validation score is not measured on the training scene")
+        sizes = {g: sum(s.group == g for s in samples) for g in groups}
+        chosen, count = set(), 0
+        for g in sorted(groups, key=lambda g: (sizes[g], g)):
+            if count >= val_fraction * len(samples) and chosen:
+                break
+            if len(chosen) + 1 == len(groups):
+                break
+            chosen.add(g)
+            count += sizes[g]
+    train = [s for s in samples if s.group not in chosen]
+    val = [s for s in samples if s.group in chosen]
+    return train, val
+
+
+# ---------------------------------------------------------------- augmentation
 
 def _resize(arr: torch.Tensor, size, mode):
     kw = {"align_corners": False} if mode == "bilinear" else {}
@@ -63,34 +197,63 @@ def augment(image: np.ndarray, mask: np.ndarray, cfg: TrainConfig,
     return img.contiguous(), lab.long().contiguous()
 
 
+def rotate_hue(img: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Hue rotation about the grey axis (keeps luminance roughly constant)."""
+    theta = np.deg2rad(degrees)
+    c, s = np.cos(theta), np.sin(theta)
+    k = np.sqrt(1.0 / 3.0)
+    # Rodrigues' rotation about (1,1,1)/sqrt(3).
+    rot = (c * np.eye(3) + s * np.array([[0, -k, k], [k, 0, -k], [-k, k, 0]])
+           + (1 - c) * np.full((3, 3), 1.0 / 3.0))
+    out = torch.einsum("ij,jhw->ihw", torch.tensor(rot, dtype=img.dtype), img)
+    return out.clamp(0, 1)
+
+
 def radiometric_jitter(img: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Brightness, contrast, saturation, colour cast, gamma and haze, as seen between
-    sensors, seasons and processing chains."""
+    """Saturation, hue, colour cast, brightness/contrast, tone curve and haze, as seen
+    between sensors, seasons and processing chains."""
     grey = img.mean(0, keepdim=True)
-    sat = rng.uniform(0.4, 1.4)
-    img = grey + (img - grey) * sat
-    img = img * torch.tensor(rng.uniform(0.85, 1.15, 3), dtype=img.dtype).view(3, 1, 1)
+    img = grey + (img - grey) * rng.uniform(0.3, 1.4)
+    if rng.random() < 0.5:
+        img = rotate_hue(img, rng.uniform(-25, 25))
+    img = img * torch.tensor(rng.uniform(0.8, 1.2, 3), dtype=img.dtype).view(3, 1, 1)
     mean = img.mean()
-    img = (img - mean) * rng.uniform(0.7, 1.3) + mean * rng.uniform(0.75, 1.25)
-    img = img.clamp(0, 1) ** rng.uniform(0.7, 1.4)
+    img = (img - mean) * rng.uniform(0.6, 1.4) + mean * rng.uniform(0.7, 1.3)
+    img = img.clamp(0, 1) ** rng.uniform(0.6, 1.5)
     if rng.random() < 0.3:
-        haze = rng.uniform(0.05, 0.35)
+        haze = rng.uniform(0.05, 0.4)
         img = img * (1 - haze) + haze * torch.tensor(rng.uniform(0.7, 0.95, 3),
                                                      dtype=img.dtype).view(3, 1, 1)
     return img.clamp(0, 1)
 
 
-def segmentation_loss(output: dict, target: torch.Tensor, point_weight: float = 1.0):
+# ---------------------------------------------------------------- loss, scores
+
+def segmentation_loss(output: dict, target: torch.Tensor, point_weight: float = 1.0,
+                      pixel_weight: torch.Tensor | None = None):
     """CE of the coarse logits (upsampled to the label) + CE of the point predictions."""
     coarse = F.interpolate(output["coarse"], size=target.shape[1:], mode="bilinear",
                            align_corners=True)
-    loss = F.cross_entropy(coarse, target, ignore_index=IGNORE)
+    if pixel_weight is None:
+        loss = F.cross_entropy(coarse, target, ignore_index=IGNORE)
+    else:
+        per_pixel = F.cross_entropy(coarse, target, ignore_index=IGNORE,
+                                    reduction="none")
+        keep = (target != IGNORE).float() * pixel_weight
+        loss = (per_pixel * keep).sum() / keep.sum().clamp(min=1e-6)
     point_labels = F.grid_sample(target[:, None].float(),
                                  2 * output["points"].unsqueeze(2) - 1,
                                  mode="nearest", align_corners=False)
     point_labels = point_labels.squeeze(3).squeeze(1).long()
     loss_points = F.cross_entropy(output["rend"], point_labels, ignore_index=IGNORE)
     return loss + point_weight * loss_points
+
+
+def hard_negative_weights(x_unit: torch.Tensor, target: torch.Tensor, weight: float):
+    """Dark pixels that are not green (water, shadow) count ``weight`` times."""
+    luminance = x_unit.mean(1)
+    dark = (luminance < 0.2) & (target == 0)
+    return 1.0 + (weight - 1.0) * dark.float()
 
 
 def binary_counts(pred: np.ndarray, truth: np.ndarray):
@@ -102,6 +265,7 @@ def binary_counts(pred: np.ndarray, truth: np.ndarray):
 
 
 def scores(tp, fp, fn, tn):
+    tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)  # plain numbers: checkpointable
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / (tp + fn) if tp + fn else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
@@ -111,52 +275,113 @@ def scores(tp, fp, fn, tn):
 
 
 @torch.inference_mode()
-def evaluate(model, samples, scale: float = 0.6, batch_size: int = 8):
-    """Scores on whole validation tiles resampled to ~1 m (scale 0.6 from 0.6 m)."""
+def predict_tiles(model, images, scale: float = 1.0, batch_size: int = 8):
+    """Class maps (N,H,W) of uint8 tiles, each resampled by ``scale`` for the model
+    and the prediction brought back to the tile's own grid."""
     was_training = model.training
     model.eval()
-    totals = np.zeros(4, dtype=np.int64)
-    for start in range(0, len(samples), batch_size):
-        chunk = samples[start:start + batch_size]
-        imgs = torch.stack([torch.from_numpy(s[0]).float() / 255 for s in chunk])
-        size = [round(d * scale) for d in imgs.shape[2:]]
-        imgs = F.interpolate(imgs, size=size, mode="bilinear", align_corners=False)
-        logits = model(to_model_input(imgs))
-        logits = F.interpolate(logits, size=chunk[0][1].shape, mode="bilinear",
-                               align_corners=False)
-        pred = logits.argmax(1).numpy()
-        for p, (_, m) in zip(pred, chunk):
-            totals += binary_counts(p, m)
+    device = next(model.parameters()).device
+    preds = []
+    for start in range(0, len(images), batch_size):
+        chunk = torch.stack([torch.from_numpy(i).float() / 255
+                             for i in images[start:start + batch_size]]).to(device)
+        size = chunk.shape[2:]
+        x = chunk
+        if scale != 1.0:
+            x = F.interpolate(chunk, size=[round(d * scale) for d in size],
+                              mode="bilinear", align_corners=False)
+        logits = model(to_model_input(x))
+        if scale != 1.0:
+            logits = F.interpolate(logits, size=size, mode="bilinear",
+                                   align_corners=False)
+        preds.append(logits.argmax(1).cpu().numpy().astype(np.uint8))
     model.train(was_training)
+    return np.concatenate(preds) if preds else np.zeros((0,), np.uint8)
+
+
+def evaluate(model, samples, scale: float = 1.0, batch_size: int = 8):
+    """Pixel scores of green space over whole validation tiles."""
+    preds = predict_tiles(model, [s.image for s in samples], scale, batch_size)
+    totals = np.zeros(4, dtype=np.int64)
+    for pred, s in zip(preds, samples):
+        totals += binary_counts(pred, s.mask)
     return scores(*totals)
 
+
+# ---------------------------------------------------------------- the loop
 
 def poly_lr(base, step, total, power):
     return base * (1 - step / total) ** power
 
 
-def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainConfig(),
-                progress=None, is_canceled=None, log=print):
-    """Train in place; returns the history and the best validation scores.
+def save_checkpoint(path, model, optimizer, step, rng, history, best, best_state, cfg):
+    state = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "step": step, "numpy_rng": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(), "history": history, "best": best,
+        "best_state": best_state, "config": asdict(cfg),
+    }
+    with atomic_output(path, ".ckpt") as tmp:
+        torch.save(state, tmp)
 
-    The best state (by validation F1) is kept and restored at the end.
+
+def load_checkpoint(path):
+    """A training checkpoint (our own format; tensors, numbers and strings only)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise TrainingError(f"cannot resume from {path}: {str(err).splitlines()[0]}") \
+            from None
+
+
+def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainConfig(),
+                progress=None, is_canceled=None, log=print, checkpoint_path=None,
+                resume_from=None):
+    """Train ``model`` in place; return history and best validation scores.
+
+    The state with the best validation F1 is restored at the end. With
+    ``checkpoint_path``, a checkpoint is written every ``cfg.checkpoint_every`` steps,
+    at the end, and on cancel; ``resume_from`` continues such a run exactly.
     """
+    if not train_samples:
+        raise TrainingError("no training tiles")
+    if cfg.crop % 16:
+        raise TrainingError(f"crop {cfg.crop} must be a multiple of 16")
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, best, best_state, start = [], None, None, 0
+    if resume_from:
+        ckpt = load_checkpoint(resume_from)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        history, best, best_state = ckpt["history"], ckpt["best"], ckpt["best_state"]
+        start = ckpt["step"]
+        log(f"resumed at step {start}")
+    device = next(model.parameters()).device
     model.train()
-    history, best, best_state = [], None, None
     t0 = time.time()
-    for step in range(cfg.steps):
+    step = start
+    for step in range(start, cfg.steps):
         if is_canceled and is_canceled():
-            raise InterruptedError("training cancelled")
+            if checkpoint_path:
+                save_checkpoint(checkpoint_path, model, opt, step, rng, history, best,
+                                best_state, cfg)
+            raise TrainingCancelled(f"cancelled at step {step}")
         for group in opt.param_groups:
             group["lr"] = poly_lr(cfg.lr, step, cfg.steps, cfg.poly_power)
-        batch = [augment(*train_samples[i], cfg, rng)
-                 for i in rng.integers(0, len(train_samples), cfg.batch_size)]
-        x = to_model_input(torch.stack([b[0] for b in batch]))
-        y = torch.stack([b[1] for b in batch])
-        loss = segmentation_loss(model(x), y, cfg.point_loss_weight)
+        picks = rng.integers(0, len(train_samples), cfg.batch_size)
+        batch = [augment(train_samples[i].image, train_samples[i].mask, cfg, rng)
+                 for i in picks]
+        x_unit = torch.stack([b[0] for b in batch]).to(device)
+        y = torch.stack([b[1] for b in batch]).to(device)
+        weights = None
+        if cfg.hard_negative_weight != 1.0:
+            weights = hard_negative_weights(x_unit, y, cfg.hard_negative_weight)
+        loss = segmentation_loss(model(to_model_input(x_unit)), y,
+                                 cfg.point_loss_weight, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -165,14 +390,100 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
             progress(step + 1, cfg.steps, history[-1])
         last = step + 1 == cfg.steps
         if val_samples and ((step + 1) % cfg.validate_every == 0 or last):
-            val = evaluate(model, val_samples)
+            val = evaluate(model, val_samples, cfg.val_scale)
             log(f"step {step + 1}: loss {np.mean(history[-cfg.validate_every:]):.4f} "
                 f"val F1 {val['f1']:.4f} IoU {val['iou']:.4f} "
                 f"({time.time() - t0:.0f} s)")
             if best is None or val["f1"] > best["f1"]:
                 best = dict(val, step=step + 1)
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = copy.deepcopy(model.state_dict())
+        if checkpoint_path and cfg.checkpoint_every and \
+                (step + 1) % cfg.checkpoint_every == 0 and not last:
+            save_checkpoint(checkpoint_path, model, opt, step + 1, rng, history, best,
+                            best_state, cfg)
+    if checkpoint_path:
+        save_checkpoint(checkpoint_path, model, opt, cfg.steps, rng, history, best,
+                        best_state, cfg)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return {"loss_history": history, "best": best, "seconds": time.time() - t0}
+
+
+# ---------------------------------------------------------------- one call for CLI/QGIS
+
+def read_pairs_file(path) -> list:
+    """A text/CSV file with one 'image,mask' pair per line (relative to the file)."""
+    path = Path(path)
+    pairs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in re.split(r"[,;\t]", line) if p.strip()]
+        if len(parts) != 2:
+            raise TrainingError(f"{path}:{number}: expected 'image,mask', got {line!r}")
+        image, mask = ((path.parent / p) if not Path(p).is_absolute() else Path(p)
+                       for p in parts)
+        for p in (image, mask):
+            if not p.exists():
+                raise TrainingError(f"{path}:{number}: {p} does not exist")
+        pairs.append((image, mask))
+    if not pairs:
+        raise TrainingError(f"{path} lists no image,mask pairs")
+    return pairs
+
+
+def train_from_tiles(output, tiles_folder=None, pairs_file=None, variant="light",
+                     base_model=None, val_groups=(), val_fraction=0.2,
+                     cfg: TrainConfig = TrainConfig(), device="auto", checkpoint=None,
+                     resume=False, progress=None, is_canceled=None, log=print):
+    """Load tiles, split by group, train (from scratch or from ``base_model``), and
+    write ``output`` (.pt) with its card. Returns the card."""
+    import datetime
+
+    from .model_file import choose_device, load_model, save_model
+    from .ugsnet import build_model
+    if bool(tiles_folder) == bool(pairs_file):
+        raise TrainingError("give either a tile folder (UGSet layout) or a pairs file")
+    if tiles_folder:
+        pairs, unmatched = find_tile_pairs(tiles_folder)
+        if unmatched:
+            log(f"{len(unmatched)} image(s) without a mask skipped, e.g. {unmatched[0]}")
+    else:
+        pairs = read_pairs_file(pairs_file)
+    samples = load_pairs(pairs)
+    train, val = split_by_group(samples, val_groups, val_fraction)
+    log(f"{len(train)} training tiles from {len({s.group for s in train})} group(s), "
+        f"{len(val)} validation tiles from groups {sorted({s.group for s in val})}")
+    if base_model:
+        model, parent_card = load_model(base_model, device)
+        variant = parent_card["variant"]
+    else:
+        model, parent_card = build_model(variant).to(choose_device(device)), None
+    result = train_model(model, train, val, cfg, progress=progress,
+                         is_canceled=is_canceled, log=log, checkpoint_path=checkpoint,
+                         resume_from=checkpoint if resume else None)
+    best = result["best"] or {}
+    card = {
+        "name": Path(output).stem,
+        "variant": variant,
+        "input_bands": ["red", "green", "blue"],
+        "input_scaling": "minus_one_one",
+        "tile_size": (parent_card or {}).get("tile_size", 512),
+        "pixel_size_m": 1.0,
+        "classes": {"0": "other", "1": "green space"},
+        "parent_model": str(base_model) if base_model else None,
+        "training": {
+            "data": str(tiles_folder or pairs_file),
+            "train_groups": sorted({s.group for s in train}),
+            "validation_groups": sorted({s.group for s in val}),
+            "train_tiles": len(train), "validation_tiles": len(val),
+            "config": asdict(cfg), "seconds": round(result["seconds"]),
+            "best_step": best.get("step"),
+            "date": datetime.date.today().isoformat(),
+        },
+        "validation": {k: round(v, 4) for k, v in best.items() if k != "step"},
+    }
+    save_model(model, card, output)
+    return card

@@ -4,6 +4,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from .. import PLUGIN_DIR, plugin_version
 from .extract_green_space import ExtractUrbanGreenSpace
+from .train_model import TrainModel
 
 
 class UgsProvider(QgsProcessingProvider):
@@ -30,3 +31,4 @@ class UgsProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802
         self.addAlgorithm(ExtractUrbanGreenSpace())
+        self.addAlgorithm(TrainModel())

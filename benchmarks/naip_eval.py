@@ -1,0 +1,125 @@
+"""NAIP crops from ../shared/data as labelled samples, and the quality measures used
+by the training script and bench_quality.py.
+
+Labels are NDVI pseudo-labels (vegetation from the near-infrared band), not ground
+truth; the human tree points are ground truth for tree recall.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parent.parent
+NAIP = REPO.parent / "shared" / "data" / "naip_urban_ca"
+CITIES = ("bishop", "chico", "claremont", "long_beach", "palm_springs", "santa_monica")
+TRAIN_CITIES = ("bishop", "chico", "long_beach", "santa_monica")
+VAL_CITIES = ("claremont", "palm_springs")
+NDVI_THRESHOLD = 0.1
+LABEL_RULE = (f"NDVI = (NIR - R) / (NIR + R) > {NDVI_THRESHOLD}, then a 3x3 majority "
+              "vote; pseudo-labels of living vegetation, not ground truth")
+
+
+def ndvi(bands: np.ndarray) -> np.ndarray:
+    red, nir = bands[0].astype(np.float32), bands[3].astype(np.float32)
+    return (nir - red) / np.maximum(nir + red, 1e-6)
+
+
+def ndvi_label(bands: np.ndarray) -> np.ndarray:
+    raw = torch.from_numpy((ndvi(bands) > NDVI_THRESHOLD).astype(np.float32))[None, None]
+    vote = F.avg_pool2d(raw, 3, stride=1, padding=1, count_include_pad=False)
+    return (vote[0, 0].numpy() > 0.5).astype(np.uint8)
+
+
+def tree_pixels(image_path, shape) -> np.ndarray:
+    """(row, col) of the annotated trees inside the crop; empty if none."""
+    points = Path(str(image_path).replace("/images/", "/points/")).with_suffix(".geojson")
+    if not points.exists():
+        return np.zeros((0, 2), int)
+    with rasterio.open(image_path) as src:
+        transform = src.transform
+    rows = []
+    for feature in json.loads(points.read_text())["features"]:
+        x, y = feature["geometry"]["coordinates"][:2]
+        col, row = ~transform * (x, y)
+        r, c = int(np.floor(row)), int(np.floor(col))
+        if 0 <= r < shape[0] and 0 <= c < shape[1]:
+            rows.append((r, c))
+    return np.array(rows, int).reshape(-1, 2)
+
+
+def load_city(city, data=NAIP):
+    """Samples (ugs_plugin.core.train.Sample) with NDVI labels and tree points."""
+    from ugs_plugin.core.train import Sample
+    samples = []
+    for path in sorted(glob.glob(os.path.join(data, "images", f"{city}_2020_*.tif"))):
+        with rasterio.open(path) as src:
+            bands = src.read()
+        sample = Sample(np.ascontiguousarray(bands[:3]), ndvi_label(bands),
+                        Path(path).stem, city)
+        sample.trees = tree_pixels(path, bands.shape[1:])
+        samples.append(sample)
+    return samples
+
+
+def excess_green_otsu(image: np.ndarray) -> np.ndarray:
+    """Baseline: excess green 2G - R - B, thresholded by Otsu per tile."""
+    rgb = image.astype(np.float32)
+    total = np.maximum(rgb.sum(0), 1e-6)
+    r, g, b = rgb / total
+    exg = 2 * g - r - b
+    hist, edges = np.histogram(exg, bins=256)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(hist)
+    mean = np.cumsum(hist * centres)
+    total_w, total_m = weight[-1], mean[-1]
+    between = (total_m * weight / total_w - mean) ** 2 / np.maximum(
+        weight * (total_w - weight), 1e-9)
+    return (exg > centres[np.argmax(between)]).astype(np.uint8)
+
+
+def shift(image: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """A realistic radiometric change between sensors/seasons, uint8 in and out."""
+    x = image.astype(np.float32) / 255
+    rng = np.random.default_rng(seed)
+    if kind == "desaturated":      # dry season / faded product
+        grey = x.mean(0, keepdims=True)
+        x = grey + 0.45 * (x - grey)
+    elif kind == "warm_cast":      # yellow-brown cast and lifted blacks
+        x = x * np.array([1.12, 1.0, 0.78]).reshape(3, 1, 1) + 0.04
+    elif kind == "haze":           # atmospheric haze, low contrast
+        x = 0.65 * x + 0.35 * np.array([0.85, 0.87, 0.9]).reshape(3, 1, 1)
+    elif kind == "dark_contrast":  # darker, punchier tone curve
+        x = np.clip((x - 0.5) * 1.35 + 0.42, 0, 1) ** 1.3
+    elif kind == "hue_shift":      # greens toward olive
+        from ugs_plugin.core.train import rotate_hue
+        x = rotate_hue(torch.from_numpy(x), 18.0).numpy()
+    elif kind != "none":
+        raise ValueError(kind)
+    del rng
+    return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+
+
+SHIFTS = ("none", "desaturated", "warm_cast", "haze", "dark_contrast", "hue_shift")
+
+
+def score(preds, samples):
+    """Pixel scores vs NDVI labels and tree recall vs the tree points."""
+    from ugs_plugin.core.train import binary_counts, scores
+    totals = np.zeros(4, np.int64)
+    hit = trees = 0
+    for pred, s in zip(preds, samples):
+        totals += binary_counts(pred, s.mask)
+        if len(s.trees):
+            hit += int(pred[s.trees[:, 0], s.trees[:, 1]].sum())
+            trees += len(s.trees)
+    result = scores(*totals)
+    result["tree_recall"] = hit / trees if trees else float("nan")
+    result["trees"] = trees
+    return result

@@ -1,0 +1,87 @@
+"""ugs:trainmodel and `python -m ugs_plugin train` on a tiny real UGSet-layout folder."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import REPO, naip_path, write_raster
+
+TILES = ["chico_2020_3", "chico_2020_8", "long_beach_2020_5", "long_beach_2020_9",
+         "santa_monica_2020_2"]
+
+
+@pytest.fixture(scope="module")
+def ugset_folder(tmp_path_factory):
+    """NAIP crops as images/ + NDVI masks (0/255, as UGSet stores them) in masks/."""
+    root = tmp_path_factory.mktemp("ugset")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    for name in TILES:
+        with rasterio.open(naip_path(name)) as src:
+            bands, transform, crs = src.read(), src.transform, src.crs
+        red, nir = bands[0].astype(np.float32), bands[3].astype(np.float32)
+        mask = np.where((nir - red) / np.maximum(nir + red, 1e-6) > 0.1, 255, 0)
+        write_raster(root / "images" / f"{name}.tif", bands[:3], crs=crs,
+                     transform=transform)
+        write_raster(root / "masks" / f"{name}.tif", mask.astype(np.uint8), crs=crs,
+                     transform=transform)
+    return root
+
+
+def test_trainmodel_algorithm_writes_a_usable_model(qgis_app, ugset_folder, tmp_path):
+    import processing
+    out = tmp_path / "trained.pt"
+    result = processing.run("ugs:trainmodel", {
+        "TILES": str(ugset_folder), "VAL_GROUPS": "santa_monica_2020", "STEPS": 4,
+        "BATCH_SIZE": 2, "CROP": 64, "OUTPUT": str(out)})
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["variant"] == "light"
+    assert card["training"]["validation_groups"] == ["santa_monica_2020"]
+    assert card["training"]["train_groups"] == ["chico_2020", "long_beach_2020"]
+    assert 0 <= result["VAL_F1"] <= 1 and result["VAL_F1"] == card["validation"]["f1"]
+    # The new model drives the extraction.
+    mapped = processing.run("ugs:extracturbangreenspace", {
+        "INPUT": str(naip_path("claremont_2020_7")), "MODEL": str(out),
+        "OUTPUT": str(tmp_path / "map.tif")})
+    assert rasterio.open(mapped["OUTPUT"]).read(1).shape == (256, 256)
+
+
+def test_trainmodel_cancel_writes_no_model_and_resume_finishes(qgis_app, ugset_folder,
+                                                               tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+    out = tmp_path / "m.pt"
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda p: feedback.cancel() if p >= 50 else None)
+    params = {"TILES": str(ugset_folder), "STEPS": 6, "BATCH_SIZE": 2, "CROP": 64,
+              "OUTPUT": str(out)}
+    with pytest.raises(QgsProcessingException, match="resume"):
+        processing.run("ugs:trainmodel", params, feedback=feedback)
+    assert not out.exists() and (tmp_path / "m.pt.ckpt").exists()
+    processing.run("ugs:trainmodel", dict(params, RESUME=True))
+    assert out.exists()
+
+
+def test_trainmodel_reports_bad_folder(qgis_app, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+    with pytest.raises(QgsProcessingException, match="UGSet layout"):
+        processing.run("ugs:trainmodel", {"TILES": str(tmp_path), "STEPS": 2,
+                                          "OUTPUT": str(tmp_path / "m.pt")})
+
+
+def test_cli_train_with_pairs_file(ugset_folder, tmp_path):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"{ugset_folder}/images/{n}.tif,"
+                             f"{ugset_folder}/masks/{n}.tif\n" for n in TILES))
+    out = tmp_path / "cli.pt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ugs_plugin", "train", str(out), "--pairs", str(pairs),
+         "--steps", "3", "--batch-size", "2", "--crop", "64", "--json", "--quiet"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "f1" in json.loads(proc.stdout)
+    assert json.loads(out.with_suffix(".json").read_text())["training"]["train_tiles"] > 0
