@@ -22,7 +22,8 @@ from osgeo import ogr, osr
 from rasterio.crs import CRS
 from rasterio.features import shapes
 from rasterio.transform import from_bounds, from_origin
-from rasterio.warp import Resampling, reproject, transform_bounds
+import rasterio.warp
+from rasterio.warp import Resampling, reproject
 
 ZOOM = 18
 WEB_MERCATOR_HALF = 20037508.342789244
@@ -59,10 +60,14 @@ def main():
     left, _, _, top = xyz_bounds(xs[0], ys[0])
     _, bottom, right, _ = xyz_bounds(xs[-1], ys[-1])
     merc = CRS.from_epsg(3857)
-    tl, tb, tr, tt = transform_bounds(merc, TARGET_CRS, left, bottom, right, top)
-    # Inset so every output pixel lies inside the imagery (no empty corners).
-    tl, tb = math.ceil(tl) + 2, math.ceil(tb) + 2
-    tr, tt = math.floor(tr) - 2, math.floor(tt) - 2
+    # The largest axis-aligned UTM rectangle inside the (slightly rotated) mosaic
+    # footprint: every output pixel then has imagery, none is filler.
+    xs_, ys_ = rasterio.warp.transform(merc, TARGET_CRS, [left, right, right, left],
+                                       [top, top, bottom, bottom])
+    tl = math.ceil(max(xs_[0], xs_[3])) + 1
+    tr = math.floor(min(xs_[1], xs_[2])) - 1
+    tt = math.floor(min(ys_[0], ys_[1])) - 1
+    tb = math.ceil(max(ys_[2], ys_[3])) + 1
     width, height = int((tr - tl) / PIXEL), int((tt - tb) / PIXEL)
     dst_transform = from_origin(tl, tt, PIXEL, PIXEL)
 
