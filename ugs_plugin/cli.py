@@ -13,8 +13,9 @@ class CliError(Exception):
     pass
 
 
-def read_polygons(path, target_crs):
-    """Polygons of a vector file (any OGR format), reprojected to ``target_crs``."""
+def read_polygons(path, target_crs, keep_fields=None):
+    """Geometries of a vector file (any OGR format), reprojected to ``target_crs``;
+    with ``keep_fields``, (geometry, {field: value}) pairs."""
     from osgeo import ogr, osr
     from shapely import wkb
     ds = ogr.Open(str(path))
@@ -38,7 +39,11 @@ def read_polygons(path, target_crs):
         geom = geom.Clone()
         if transform is not None:
             geom.Transform(transform)
-        geoms.append(wkb.loads(bytes(geom.ExportToWkb())))
+        shape = wkb.loads(bytes(geom.ExportToWkb()))
+        if keep_fields is None:
+            geoms.append(shape)
+        else:
+            geoms.append((shape, {f: feature.GetField(f) for f in keep_fields}))
     return geoms
 
 
@@ -91,6 +96,69 @@ def cmd_extract(args):
         print(f"{args.output}: green space {100 * summary['green_fraction']:.1f} % of "
               f"{summary['valid_pixels'] / 1e6:.2f} Mpx valid, "
               f"{summary['megapixels_per_second']:.2f} MP/s on {summary['device']}")
+    return 0
+
+
+def read_reference(path, field, green_values, target_crs):
+    """(geometry, 0/1) pairs of a vector layer, reprojected; checks the class field."""
+    from osgeo import ogr
+    from shapely import wkb
+    ds = ogr.Open(str(path))
+    if ds is None:
+        raise CliError(f"cannot open {path} as a vector dataset")
+    layer = ds.GetLayer(0)
+    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName()
+             for i in range(layer.GetLayerDefn().GetFieldCount())]
+    if field not in names:
+        raise CliError(f"{path} has no field {field!r}; fields: {', '.join(names)}")
+    geoms = read_polygons(path, target_crs, keep_fields=(field,))
+    out, unexpected = [], set()
+    for geom, attrs in geoms:
+        value = attrs[field]
+        if value is None:
+            continue
+        text = str(value).strip()
+        if text in green_values:
+            out.append((geom, 1))
+        elif text in ("0", "0.0") or text.lower() in ("other", "non-green"):
+            out.append((geom, 0))
+        else:
+            unexpected.add(text)
+    if unexpected:
+        raise CliError(f"field {field!r} has values {sorted(unexpected)[:5]} that are "
+                       f"neither green ({', '.join(green_values)}) nor 0; list every "
+                       "green value with --green-values")
+    return out
+
+
+def cmd_assess(args):
+    import rasterio
+    from .core.accuracy import assess_points, assess_polygons, binary_metrics
+    green_values = tuple(v.strip() for v in args.green_values.split(",") if v.strip())
+    with rasterio.open(args.map) as src:
+        crs = src.crs
+    shapes = read_reference(args.reference, args.field, green_values, crs)
+    if shapes and all(g.geom_type == "Point" for g, _ in shapes):
+        cm = assess_points(args.map, [(g.x, g.y, v) for g, v in shapes])
+    else:
+        cm = assess_polygons(args.map, [(g, v) for g, v in shapes
+                                        if g.geom_type in ("Polygon", "MultiPolygon")])
+    m = binary_metrics(cm.matrix)
+    result = {"confusion_matrix": cm.matrix.tolist(),
+              "overall_accuracy": m["overall_accuracy"],
+              "precision": m["green"]["precision"], "recall": m["green"]["recall"],
+              "f1": m["green"]["f1"], "iou": m["green"]["iou"], "kappa": m["kappa"],
+              "other": m["other"], "n": m["n"]}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        def fmt(v):
+            return "undefined" if v is None else f"{v:.4f}"
+        print(f"n={m['n']} OA {fmt(result['overall_accuracy'])} precision "
+              f"{fmt(result['precision'])} recall {fmt(result['recall'])} F1 "
+              f"{fmt(result['f1'])} IoU {fmt(result['iou'])} kappa "
+              f"{fmt(result['kappa'])}; matrix [[tn, fp], [fn, tp]] = "
+              f"{result['confusion_matrix']}")
     return 0
 
 
@@ -151,6 +219,18 @@ def build_parser():
     ex.add_argument("--quiet", action="store_true", help="no progress output")
     ex.set_defaults(func=cmd_extract)
 
+    asx = sub.add_parser("assess", help="accuracy of a class map against reference data",
+                         description="Compare a class raster (1 green, 0 other, 255 "
+                         "nodata) with reference polygons (rasterized on the map's "
+                         "grid) or points (sampled), any CRS.")
+    asx.add_argument("map")
+    asx.add_argument("reference")
+    asx.add_argument("--field", required=True, help="field holding the reference class")
+    asx.add_argument("--green-values", default="1",
+                     help="values of FIELD meaning green space (default 1)")
+    asx.add_argument("--json", action="store_true")
+    asx.set_defaults(func=cmd_assess)
+
     tr = sub.add_parser("train", help="train or fine-tune a model on labelled tiles",
                         description="Train UGSNet on labelled tiles: a folder in the "
                         "UGSet layout (images/ + masks/ with matching names; masks 0/1 "
@@ -190,6 +270,7 @@ def main(argv=None):
         from .core.imagery import ImageryError
         from .core.model_file import ModelFileError
         from .core.predict import PredictError
+        from .core.accuracy import ReferenceDataError
         from .core.train import TrainingCancelled, TrainingError
     except ImportError as err:
         print(f"error: {err}; install the dependencies (make demo sets up .venv)",
@@ -198,7 +279,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError,
-            TrainingError, TrainingCancelled) as err:
+            TrainingError, TrainingCancelled, ReferenceDataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

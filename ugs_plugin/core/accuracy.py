@@ -170,3 +170,78 @@ def stratified_accuracy(strata, mapped, reference, stratum_sizes: dict, classes=
             j: ratio_estimate((mapped == i) & (reference == j), ones, strata,
                               stratum_sizes, fpc).value for j in classes}
     return out
+
+
+# ---------------------------------------------------------------- map vs reference
+
+class ReferenceDataError(ValueError):
+    """The reference data cannot be used as given; the message says why."""
+
+
+def assess_polygons(map_path, shapes, block: int = 1024) -> ConfusionMatrix:
+    """Confusion matrix of a class raster against reference polygons.
+
+    ``shapes`` is a list of (geometry, reference class 0/1) in the map's CRS. The
+    polygons are burnt window by window; pixels covered by polygons of both classes
+    are a conflict and raise an error, since any choice would be a silent guess.
+    """
+    import rasterio
+    from rasterio.features import rasterize
+    from rasterio.windows import Window, bounds as window_bounds
+
+    if not shapes:
+        raise ReferenceDataError("the reference layer has no polygons with a class")
+    boxes = np.array([g.bounds for g, _ in shapes])
+    cm = ConfusionMatrix()
+    with rasterio.open(map_path) as src:
+        for row in range(0, src.height, block):
+            for col in range(0, src.width, block):
+                window = Window(col, row, min(block, src.width - col),
+                                min(block, src.height - row))
+                left, bottom, right, top = window_bounds(window, src.transform)
+                hit = ((boxes[:, 0] <= right) & (boxes[:, 2] >= left)
+                       & (boxes[:, 1] <= top) & (boxes[:, 3] >= bottom))
+                if not hit.any():
+                    continue
+                transform = src.window_transform(window)
+                shape = (int(window.height), int(window.width))
+                burnt = {}
+                for value in (OTHER, GREEN):
+                    geoms = [shapes[i][0] for i in np.flatnonzero(hit)
+                             if shapes[i][1] == value]
+                    burnt[value] = (rasterize(geoms, out_shape=shape, transform=transform,
+                                              dtype="uint8") == 1) if geoms else \
+                        np.zeros(shape, bool)
+                conflict = burnt[OTHER] & burnt[GREEN]
+                if conflict.any():
+                    x, y = transform * (np.argwhere(conflict)[0][::-1] + 0.5)
+                    raise ReferenceDataError(
+                        f"reference polygons overlap with conflicting classes "
+                        f"({int(conflict.sum())} pixels, e.g. at {x:.1f}, {y:.1f}); "
+                        "fix the overlap so each place has one class")
+                reference = np.full(shape, NODATA, np.uint8)
+                reference[burnt[OTHER]] = OTHER
+                reference[burnt[GREEN]] = GREEN
+                cm.add(src.read(1, window=window), reference)
+    if cm.total == 0:
+        raise ReferenceDataError("no reference polygon overlaps mapped (non-nodata) pixels "
+                              "of the class raster; check that both cover the same area")
+    return cm
+
+
+def assess_points(map_path, points) -> ConfusionMatrix:
+    """Confusion matrix at point locations: ``points`` = [(x, y, reference 0/1)]."""
+    import rasterio
+    with rasterio.open(map_path) as src:
+        coords = [(x, y) for x, y, _ in points]
+        values = np.array([v[0] for v in src.sample(coords)], dtype=np.int64) \
+            if coords else np.zeros(0, np.int64)
+        inside = np.array([src.bounds.left <= x < src.bounds.right
+                           and src.bounds.bottom < y <= src.bounds.top
+                           for x, y in coords], bool)
+    reference = np.array([r for _, _, r in points], dtype=np.int64)
+    values[~inside] = NODATA
+    cm = ConfusionMatrix().add(values, reference)
+    if cm.total == 0:
+        raise ReferenceDataError("no reference point falls on mapped (non-nodata) pixels")
+    return cm
