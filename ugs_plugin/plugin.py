@@ -34,9 +34,13 @@ class UgsPlugin:
         action = QAction(QIcon(str(PLUGIN_DIR / "resources" / "icon.svg")),
                          "Extract Urban Green Space", self.iface.mainWindow())
         action.triggered.connect(self.open_extraction_dialog)
-        self.iface.addToolBarIcon(action)
-        self.iface.addPluginToRasterMenu("Urban Green Space", action)
-        self.actions.append(action)
+        assess = QAction(QIcon(str(PLUGIN_DIR / "resources" / "assess.svg")),
+                         "Assess accuracy", self.iface.mainWindow())
+        assess.triggered.connect(self.open_assessment_dialog)
+        for a in (action, assess):
+            self.iface.addToolBarIcon(a)
+            self.iface.addPluginToRasterMenu("Urban Green Space", a)
+            self.actions.append(a)
 
     def open_extraction_dialog(self):
         import processing
@@ -45,6 +49,25 @@ class UgsPlugin:
         if layer is not None and layer.type() == QgsMapLayerType.RasterLayer:
             params["INPUT"] = layer
         processing.execAlgorithmDialog("ugs:extracturbangreenspace", params)
+
+    def open_assessment_dialog(self):
+        """Pre-filled with the active class raster and the active polygon layer (or
+        the first of each kind in the project)."""
+        import processing
+        from qgis.core import QgsProject, QgsWkbTypes
+        active = self.iface.activeLayer()
+        layers = [active] + list(QgsProject.instance().mapLayers().values())
+        params = {}
+        for layer in layers:
+            if layer is None:
+                continue
+            if "INPUT" not in params and layer.type() == QgsMapLayerType.RasterLayer:
+                params["INPUT"] = layer
+            if "REFERENCE" not in params and layer.type() == QgsMapLayerType.VectorLayer \
+                    and layer.geometryType() in (QgsWkbTypes.PolygonGeometry,
+                                                 QgsWkbTypes.PointGeometry):
+                params["REFERENCE"] = layer
+        processing.execAlgorithmDialog("ugs:assessaccuracy", params)
 
     def unload(self):
         for action in self.actions:

@@ -1,7 +1,7 @@
 """ugs:extracturbangreenspace: UGSNet inference over a raster."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeatureRequest, QgsProcessing, QgsProcessingAlgorithm,
+from qgis.core import (QgsProcessing, QgsProcessingAlgorithm,
                        QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
@@ -9,7 +9,7 @@ from qgis.core import (QgsFeatureRequest, QgsProcessing, QgsProcessingAlgorithm,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsProcessingParameterVectorDestination)
 
-from .common import attach_style, require_engine
+from .common import attach_style, boundary_from_source, require_engine
 
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -105,7 +105,6 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         require_engine()
-        from ..core.boundary import BoundaryError, BoundaryMask
         from ..core.imagery import ImageryError, parse_band_list
         from ..core.model_file import ModelFileError, load_model
         from ..core.predict import Cancelled, PredictError, PredictOptions, predict_raster
@@ -135,21 +134,7 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
         boundary = None
         source = self.parameterAsSource(parameters, self.BOUNDARY, context)
         if source is not None:
-            from shapely import wkb
-            request = QgsFeatureRequest().setDestinationCrs(layer.crs(),
-                                                            context.transformContext())
-            geoms = [wkb.loads(bytes(f.geometry().asWkb()))
-                     for f in source.getFeatures(request) if f.hasGeometry()]
-            try:
-                boundary = BoundaryMask(geoms)
-            except BoundaryError as err:
-                raise QgsProcessingException(f"Urban boundary: {err}") from None
-            ext = layer.extent()
-            if not boundary.intersects(ext.xMinimum(), ext.yMinimum(), ext.xMaximum(),
-                                       ext.yMaximum()):
-                raise QgsProcessingException(
-                    "the urban boundary does not overlap the input image; check that "
-                    "both cover the same place")
+            boundary = boundary_from_source(source, layer, context)
 
         model_path = self.parameterAsFile(parameters, self.MODEL, context) or None
         try:

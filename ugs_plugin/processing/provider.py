@@ -3,7 +3,10 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .. import PLUGIN_DIR, plugin_version
+from .assess_accuracy import AssessAccuracy
+from .create_reference_layer import CreateReferenceLayer
 from .extract_green_space import ExtractUrbanGreenSpace
+from .stratified_sample import StratifiedSample
 from .train_model import TrainModel
 
 
@@ -32,3 +35,6 @@ class UgsProvider(QgsProcessingProvider):
     def loadAlgorithms(self):  # noqa: N802
         self.addAlgorithm(ExtractUrbanGreenSpace())
         self.addAlgorithm(TrainModel())
+        self.addAlgorithm(AssessAccuracy())
+        self.addAlgorithm(CreateReferenceLayer())
+        self.addAlgorithm(StratifiedSample())

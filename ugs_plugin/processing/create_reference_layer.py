@@ -1,0 +1,59 @@
+"""ugs:createreferencelayer: an empty polygon layer ready for digitizing references."""
+from __future__ import annotations
+
+from qgis.core import (QgsCoordinateReferenceSystem, QgsField, QgsFields,
+                       QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingParameterCrs, QgsProcessingParameterFeatureSink,
+                       QgsVectorLayer, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant
+
+from .common import apply_reference_style, attach_reference_style
+
+
+class CreateReferenceLayer(QgsProcessingAlgorithm):
+    CRS = "CRS"
+    OUTPUT = "OUTPUT"
+
+    def createInstance(self):  # noqa: N802
+        return CreateReferenceLayer()
+
+    def name(self):
+        return "createreferencelayer"
+
+    def displayName(self):  # noqa: N802
+        return "Create reference layer for digitizing"
+
+    def shortHelpString(self):  # noqa: N802
+        return ("Creates an empty polygon layer (GeoPackage) with a <tt>class</tt> "
+                "field whose form offers <i>Green space</i> (1) and <i>Other</i> (0), "
+                "styled by class. Digitize reference areas on your imagery, then run "
+                "<i>Assess accuracy</i> with it. The form and style are stored in the "
+                "GeoPackage, so they come back whenever the layer is opened.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterCrs(self.CRS, "CRS", "ProjectCrs"))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.OUTPUT, "Reference layer"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        crs = self.parameterAsCrs(parameters, self.CRS, context)
+        if not crs.isValid():
+            crs = QgsCoordinateReferenceSystem("EPSG:4326")
+            feedback.pushWarning("no valid CRS given: using EPSG:4326")
+        fields = QgsFields()
+        fields.append(QgsField("class", QVariant.Int))
+        fields.append(QgsField("note", QVariant.String))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
+                                          QgsWkbTypes.MultiPolygon, crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        del sink  # close the file so its style can be stored in it
+        layer = QgsVectorLayer(dest, "reference", "ogr")
+        if layer.isValid() and layer.dataProvider().storageType() == "GPKG":
+            apply_reference_style(layer)
+            message = layer.saveStyleToDatabase("default", "UGS reference classes",
+                                                True, "")
+            if message:
+                feedback.pushWarning(f"could not store the style in the file: {message}")
+        attach_reference_style(context, dest)
+        return {self.OUTPUT: dest}
