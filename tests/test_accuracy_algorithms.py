@@ -185,3 +185,17 @@ def test_qgis_process_assesses_the_sample_scene(qgis_process_env, processing, tm
     with rasterio.open(mapped) as ds:
         assert results["N"] == int(np.sum(ds.read(1) != 255))
     assert 0 < results["F1"] < 1 and report.exists()
+
+
+def test_boundary_restricts_the_assessment(processing, class_map, tmp_path):
+    ref = memory_layer("Polygon", [(rect(0, 10, 30, 90), [1]),
+                                   (rect(30, 10, 100, 90), [0])])
+    boundary = memory_layer("Polygon", [(rect(0, 0, 50, 100), [0])])
+    result = processing.run("ugs:assessaccuracy", {
+        "INPUT": str(class_map), "REFERENCE": ref, "FIELD": "class",
+        "BOUNDARY": boundary, "OUTPUT_TABLE": "TEMPORARY_OUTPUT",
+        "OUTPUT_HTML": str(tmp_path / "r.html")})
+    # Columns 0-49 of rows 10-89: tp 80*25, fn 80*5, tn 80*20.
+    assert result["N"] == 4000
+    assert result["RECALL"] == pytest.approx(2000 / 2400)
+    assert result["OVERALL_ACCURACY"] == pytest.approx(3600 / 4000)
