@@ -1,0 +1,52 @@
+"""The plugin in a real QGIS desktop (under Xvfb): toolbar actions, pre-filled
+dialogs, clean unload."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE
+
+
+@pytest.fixture(scope="module")
+def desktop_result(tmp_path_factory, qgis_process_env):
+    if shutil.which("xvfb-run") is None:
+        pytest.fail("xvfb-run is missing: scripts/setup.sh installs the xvfb package")
+    out = tmp_path_factory.mktemp("gui") / "result.json"
+    env = dict(qgis_process_env, UGS_GUI_RESULT=str(out),
+               UGS_GUI_RASTER=str(SAMPLE_SCENE), UGS_GUI_REFERENCE=str(SAMPLE_REFERENCE))
+    env.pop("QT_QPA_PLATFORM", None)  # a real (virtual) screen
+    subprocess.run(["xvfb-run", "-a", "qgis", "--noversioncheck", "--nologo", "--code",
+                    str(REPO / "tests" / "gui" / "desktop_check.py")],
+                   env=env, timeout=180, capture_output=True)
+    assert out.exists(), "QGIS did not run the GUI check"
+    result = json.loads(out.read_text())
+    assert "error" not in result, result.get("error")
+    return result
+
+
+def test_toolbar_actions_and_algorithms(desktop_result):
+    assert {"Extract Urban Green Space", "Assess accuracy"} <= \
+        set(desktop_result["toolbar"])
+    assert desktop_result["algorithms"] == [
+        "ugs:assessaccuracy", "ugs:createreferencelayer", "ugs:extracturbangreenspace",
+        "ugs:stratifiedsample", "ugs:trainmodel"]
+
+
+def test_toolbar_buttons_open_prefilled_dialogs(desktop_result):
+    ids = desktop_result["layer_ids"]
+    extract = desktop_result["extract_dialog"]
+    assert extract["algorithm"] == "ugs:extracturbangreenspace"
+    assert extract["params"]["INPUT"] == ids["raster"]
+    assess = desktop_result["assess_dialog"]
+    assert assess["algorithm"] == "ugs:assessaccuracy"
+    assert assess["params"] == {"INPUT": ids["raster"], "REFERENCE": ids["reference"]}
+
+
+def test_unload_removes_everything(desktop_result):
+    assert desktop_result["unloaded"] is True
+    assert desktop_result["provider_after_unload"] is False
+    assert not {"Extract Urban Green Space", "Assess accuracy"} & \
+        set(desktop_result["toolbar_after_unload"])
