@@ -54,3 +54,71 @@ class BoundaryMask:
         geoms = [self.geometries[i] for i in hits]
         return geometry_mask(geoms, out_shape=shape, transform=transform, invert=True,
                              all_touched=self.all_touched)
+
+
+def buffer_geometries(geometries, metres: float, crs=None):
+    """Buffer polygons by ``metres`` in the raster's CRS; for geographic CRSs the
+    distance is converted to degrees at the polygons' mean latitude (approximate)."""
+    if not metres:
+        return list(geometries)
+    distance = metres
+    if crs is not None and crs.is_geographic:
+        lat = np.mean([g.centroid.y for g in geometries])
+        distance = metres / (111320.0 * max(0.1, np.cos(np.deg2rad(lat))))
+    elif crs is not None:
+        try:
+            distance = metres / crs.linear_units_factor[1]
+        except Exception:  # unknown linear unit: take map units as metres
+            pass
+    return [g.buffer(distance) for g in geometries]
+
+
+def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
+                progress=None, is_canceled=None) -> dict:
+    """Copy ``src_path`` with pixels outside ``boundary`` set to nodata.
+
+    Keeps data type, bands, grid and the nodata value. A raster without a nodata
+    value gets an internal mask instead, so no real value is sacrificed. Written to a
+    temporary file and renamed when complete.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    from .outputs import atomic_output
+
+    with rasterio.open(src_path) as src:
+        if not boundary.intersects(*src.bounds):
+            raise BoundaryError("the boundary does not overlap the raster; check that "
+                                "both cover the same place")
+        profile = src.profile.copy()
+        for key in ("photometric", "compress", "jpeg_quality", "blockxsize",
+                    "blockysize", "interleave"):
+            profile.pop(key, None)
+        profile.update(driver="GTiff", tiled=True, blockxsize=256, blockysize=256,
+                       compress="deflate", BIGTIFF="IF_SAFER")
+        use_mask = src.nodata is None
+        windows = [Window(c, r, min(block, src.width - c), min(block, src.height - r))
+                   for r in range(0, src.height, block) for c in range(0, src.width, block)]
+        inside_total = 0
+        with atomic_output(dst_path, ".part.tif") as tmp:
+            with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+                with rasterio.open(tmp, "w", **profile) as dst:
+                    dst.colorinterp = src.colorinterp
+                    for i, window in enumerate(windows):
+                        if is_canceled and is_canceled():
+                            raise BoundaryError("cancelled: nothing was written")
+                        data = src.read(window=window)
+                        inside = boundary(window, src.window_transform(window))
+                        inside_total += int(inside.sum())
+                        if use_mask:
+                            dst.write(data, window=window)
+                            valid = src.dataset_mask(window=window) > 0
+                            dst.write_mask(((inside & valid) * 255).astype("uint8"),
+                                           window=window)
+                        else:
+                            data[:, ~inside] = src.nodata
+                            dst.write(data, window=window)
+                        if progress:
+                            progress(i + 1, len(windows))
+        return {"pixels": src.width * src.height, "inside_pixels": inside_total,
+                "nodata": src.nodata, "internal_mask": use_mask}

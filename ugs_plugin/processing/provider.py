@@ -6,6 +6,7 @@ from .. import PLUGIN_DIR, plugin_version
 from .assess_accuracy import AssessAccuracy
 from .create_reference_layer import CreateReferenceLayer
 from .extract_green_space import ExtractUrbanGreenSpace
+from .mask_by_boundary import MaskByUrbanBoundary
 from .stratified_sample import StratifiedSample
 from .train_model import TrainModel
 
@@ -38,3 +39,4 @@ class UgsProvider(QgsProcessingProvider):
         self.addAlgorithm(AssessAccuracy())
         self.addAlgorithm(CreateReferenceLayer())
         self.addAlgorithm(StratifiedSample())
+        self.addAlgorithm(MaskByUrbanBoundary())
