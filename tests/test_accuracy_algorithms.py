@@ -79,7 +79,8 @@ def test_polygon_assessment_with_hand_computed_matrix(processing, class_map, tmp
     assert result["PRECISION"] == 1.0 and result["RECALL"] == pytest.approx(tp / 2400)
     assert result["F1"] == pytest.approx(2 * tp / (2 * tp + fn))
     assert result["IOU"] == pytest.approx(tp / (tp + fn))
-    rows = list(csv.DictReader(open(tmp_path / "matrix.csv")))
+    with open(tmp_path / "matrix.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert [(r["reference"], int(r["map_other"]), int(r["map_green"])) for r in rows] \
         == [("other", tn, 0), ("green space", fn, tp)]
     assert float(rows[1]["map_green_area"]) == tp * 4.0  # 2 m pixels

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import plugin_version
 
@@ -162,6 +163,56 @@ def cmd_assess(args):
     return 0
 
 
+def cmd_frames(args):
+    from osgeo import ogr
+    from rasterio.crs import CRS
+    from shapely import wkb
+    from .core import frames
+    from .core.imagery import parse_band_list
+    from .core.model_file import load_model
+    from .core.predict import PredictOptions
+    ds = ogr.Open(str(args.grid))
+    if ds is None:
+        raise CliError(f"cannot open {args.grid} as a vector dataset")
+    layer = ds.GetLayer(0)
+    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName()
+             for i in range(layer.GetLayerDefn().GetFieldCount())]
+    for f in (args.image_field, args.id_field):
+        if f and f not in names:
+            raise CliError(f"{args.grid} has no field {f!r}; fields: {', '.join(names)}")
+    srs = layer.GetSpatialRef()
+    grid_crs = CRS.from_wkt(srs.ExportToWkt()) if srs is not None else None
+    rows = []
+    for i, feature in enumerate(layer, start=1):
+        geom = feature.GetGeometryRef()
+        rows.append((feature.GetField(args.id_field) if args.id_field else i,
+                     feature.GetField(args.image_field),
+                     wkb.loads(bytes(geom.ExportToWkb())) if geom else None))
+    try:
+        k, n = (int(v) for v in args.shard.split("/"))
+    except ValueError:
+        raise CliError(f"--shard {args.shard!r}: use K/N, e.g. 2/8") from None
+    jobs = frames.shard(frames.plan_jobs(rows, args.images, args.out), k, n)
+    boundary = read_polygons(args.boundary, grid_crs) if args.boundary else None
+    model, card = load_model(args.model, args.device)
+    options = PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
+                             overlap=args.overlap, batch_size=args.batch_size)
+    extract, inside = frames.frame_runner(model, card, options, boundary, grid_crs)
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    frames.run_jobs(jobs, extract, inside, log=log)
+    summary = Path(args.out) / (f"summary_{k}of{n}.csv" if n > 1 else "summary.csv")
+    frames.write_summary(jobs, summary)
+    finished = [j.output for j in jobs if j.status in ("done", "skipped (finished)")]
+    if n == 1 and finished:
+        frames.write_mosaic(finished, Path(args.out) / "mosaic.vrt")
+    counts = {s: sum(j.status == s for j in jobs) for s in
+              ("done", "skipped (finished)", "outside boundary", "failed")}
+    print(json.dumps({"shard": f"{k}/{n}", "frames": [j.frame_id for j in jobs],
+                      "counts": counts, "summary": str(summary)}) if args.json else
+          f"shard {k}/{n}: {counts}; summary {summary}")
+    return 1 if counts["failed"] else 0
+
+
 def cmd_train(args):
     from .core.train import TrainConfig, train_from_tiles
     low, high = (float(v) for v in args.scale_range.split(","))
@@ -218,6 +269,30 @@ def build_parser():
     ex.add_argument("--json", action="store_true", help="print a JSON summary")
     ex.add_argument("--quiet", action="store_true", help="no progress output")
     ex.set_defaults(func=cmd_extract)
+
+    fr = sub.add_parser("frames", help="map every frame of a frame grid (resumable)",
+                        description="Run the extraction for each frame of GRID (one "
+                        "polygon per image frame, a field with its image path). "
+                        "Finished frames are skipped, so re-running resumes. --shard K/N "
+                        "runs every N-th frame (sorted by id) starting at the K-th, for "
+                        "Slurm arrays or Dask: shards never overlap. Without shards, a "
+                        "mosaic.vrt of all finished frames is written.")
+    fr.add_argument("grid")
+    fr.add_argument("--images", default=None, help="folder for relative image paths")
+    fr.add_argument("--out", required=True, help="output folder")
+    fr.add_argument("--image-field", default="image")
+    fr.add_argument("--id-field", default=None, help="default: feature order")
+    fr.add_argument("--boundary", help="urban boundary polygons (any format/CRS)")
+    fr.add_argument("--shard", default="1/1", help="K/N (default 1/1)")
+    fr.add_argument("--model")
+    fr.add_argument("--device", default="auto")
+    fr.add_argument("--bands", default="")
+    fr.add_argument("--tile-size", type=int, default=None)
+    fr.add_argument("--overlap", type=int, default=64)
+    fr.add_argument("--batch-size", type=int, default=4)
+    fr.add_argument("--json", action="store_true")
+    fr.add_argument("--quiet", action="store_true")
+    fr.set_defaults(func=cmd_frames)
 
     asx = sub.add_parser("assess", help="accuracy of a class map against reference data",
                          description="Compare a class raster (1 green, 0 other, 255 "

@@ -5,6 +5,7 @@ from qgis.PyQt.QtGui import QIcon
 from .. import PLUGIN_DIR, plugin_version
 from .assess_accuracy import AssessAccuracy
 from .create_reference_layer import CreateReferenceLayer
+from .extract_frame_grid import ExtractFrameGrid
 from .extract_green_space import ExtractUrbanGreenSpace
 from .mask_by_boundary import MaskByUrbanBoundary
 from .stratified_sample import StratifiedSample
@@ -40,3 +41,4 @@ class UgsProvider(QgsProcessingProvider):
         self.addAlgorithm(CreateReferenceLayer())
         self.addAlgorithm(StratifiedSample())
         self.addAlgorithm(MaskByUrbanBoundary())
+        self.addAlgorithm(ExtractFrameGrid())

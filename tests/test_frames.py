@@ -1,0 +1,185 @@
+"""Frame-grid runs: per-frame maps, mosaic, summary, resume, cancel, shards."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from osgeo import ogr, osr
+from rasterio.windows import Window
+
+from conftest import REPO, SAMPLE_SCENE
+
+FRAME = 256
+COLS, ROWS = 3, 2
+MISSING = "r1c2"  # this frame's image is never written
+
+
+def build_frame_grid(root):
+    """3 x 2 frames of 256 px cut from the sample scene (own GeoTIFFs, relative paths),
+    a grid GeoPackage, and a boundary over the left two columns only."""
+    images = root / "images"
+    images.mkdir()
+    grid_path = root / "grid.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(grid_path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(25830)
+    layer = ds.CreateLayer("frames", srs, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("frame", ogr.OFTString))
+    layer.CreateField(ogr.FieldDefn("image", ogr.OFTString))
+    with rasterio.open(SAMPLE_SCENE) as src:
+        profile = src.profile
+        for r in range(ROWS):
+            for c in range(COLS):
+                frame_id = f"r{r}c{c}"
+                window = Window(c * FRAME, r * FRAME, FRAME, FRAME)
+                transform = src.window_transform(window)
+                if frame_id != MISSING:
+                    profile.update(width=FRAME, height=FRAME, transform=transform,
+                                   blockxsize=256, blockysize=256)
+                    with rasterio.open(images / f"{frame_id}.tif", "w", **profile) as d:
+                        d.write(src.read(window=window))
+                left, top = transform.c, transform.f
+                ring = ogr.Geometry(ogr.wkbLinearRing)
+                for x, y in ((left, top), (left + FRAME, top), (left + FRAME, top - FRAME),
+                             (left, top - FRAME), (left, top)):
+                    ring.AddPoint_2D(x, y)
+                poly = ogr.Geometry(ogr.wkbPolygon)
+                poly.AddGeometry(ring)
+                feature = ogr.Feature(layer.GetLayerDefn())
+                feature.SetField("frame", frame_id)
+                feature.SetField("image", f"{frame_id}.tif")
+                feature.SetGeometry(poly)
+                layer.CreateFeature(feature)
+        left, top = src.transform.c, src.transform.f
+    ds = None
+    boundary = root / "boundary.geojson"
+    x0, y0, x1, y1 = left + 10, top - 2 * FRAME + 10, left + 2 * FRAME - 10, top - 10
+    boundary.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25830"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1],
+                                                [x0, y0]]]}}]}))
+    return grid_path, images, boundary
+
+
+@pytest.fixture()
+def grid(tmp_path):
+    return build_frame_grid(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def processing(qgis_app):
+    import processing as qgis_processing
+    return qgis_processing
+
+
+def run_grid(processing, grid, out, boundary=True, feedback=None):
+    grid_path, images, boundary_path = grid
+    params = {"GRID": str(grid_path), "IMAGE_FIELD": "image", "ID_FIELD": "frame",
+              "IMAGES_FOLDER": str(images), "OUTPUT_FOLDER": str(out)}
+    if boundary:
+        params["BOUNDARY"] = str(boundary_path)
+    return processing.run("ugs:extractframegrid", params, feedback=feedback)
+
+
+def summary_rows(out):
+    with open(out / "summary.csv", newline="") as f:
+        return {r["frame_id"]: r for r in csv.DictReader(f)}
+
+
+def test_frame_grid_run_maps_mosaic_and_summary(processing, grid, tmp_path):
+    out = tmp_path / "out"
+    result = run_grid(processing, grid, out, boundary=False)
+    rows = summary_rows(out)
+    assert rows[MISSING]["status"] == "failed" and "does not exist" in rows[MISSING]["message"]
+    done = [f for f, r in rows.items() if r["status"] == "done"]
+    assert sorted(done) == sorted({f"r{r}c{c}" for r in range(2) for c in range(3)}
+                                  - {MISSING})
+    assert result["FRAMES_DONE"] == 5 and result["FRAMES_FAILED"] == 1
+    for f in done:
+        assert float(rows[f]["seconds"]) > 0 and 0 <= float(rows[f]["green_fraction"]) <= 1
+    # The mosaic shows each frame's map in its place; the missing frame is nodata.
+    with rasterio.open(result["MOSAIC"]) as mosaic:
+        assert mosaic.shape == (2 * FRAME, 3 * FRAME)
+        data = mosaic.read(1)
+    for f in done:
+        r, c = int(f[1]), int(f[3])
+        with rasterio.open(out / f"{f}.tif") as frame:
+            assert np.array_equal(data[r * FRAME:(r + 1) * FRAME,
+                                       c * FRAME:(c + 1) * FRAME], frame.read(1))
+    assert (data[FRAME:, 2 * FRAME:] == 255).all()
+
+
+def test_boundary_skips_outside_frames_and_masks(processing, grid, tmp_path):
+    out = tmp_path / "out"
+    result = run_grid(processing, grid, out)
+    rows = summary_rows(out)
+    assert {f for f, r in rows.items() if r["status"] == "outside boundary"} == \
+        {"r0c2", MISSING}
+    assert result["FRAMES_OUTSIDE"] == 2
+    with rasterio.open(out / "r0c0.tif") as frame:
+        data = frame.read(1)
+    assert (data[:10] == 255).all() and (data[:, :10] == 255).all()  # 10 m inset
+    assert (data[20:, 20:] != 255).all()
+
+
+def test_rerun_after_deleting_one_output_redoes_only_that_frame(processing, grid,
+                                                                tmp_path):
+    out = tmp_path / "out"
+    run_grid(processing, grid, out, boundary=False)
+    (out / "r1c0.tif").unlink()
+    result = run_grid(processing, grid, out, boundary=False)
+    rows = summary_rows(out)
+    assert [f for f, r in rows.items() if r["status"] == "done"] == ["r1c0"]
+    assert result["FRAMES_SKIPPED"] == 4 and result["FRAMES_DONE"] == 1
+
+
+def test_cancel_mid_frame_leaves_nothing_a_resume_takes_for_complete(grid, tmp_path):
+    from ugs_plugin.core import frames
+    from ugs_plugin.core.model_file import load_model
+    from ugs_plugin.core.predict import PredictOptions
+    grid_path, images, _ = grid
+    rows = [(f"r{r}c{c}", f"r{r}c{c}.tif", None) for r in range(ROWS) for c in range(COLS)]
+    out = tmp_path / "out"
+    jobs = frames.plan_jobs(rows, images, out)
+    model, card = load_model(None, "cpu")
+    extract, inside = frames.frame_runner(model, card, PredictOptions(tile_size=128,
+                                                                      overlap=0))
+    calls = []
+
+    def cancel_in_second_frame():
+        calls.append(1)
+        return len(calls) > 4  # frame 1: 1 check + 1 batch; frame 2 stops mid-way
+
+    with pytest.raises(InterruptedError):
+        frames.run_jobs(jobs, extract, inside, is_canceled=cancel_in_second_frame,
+                        log=lambda m: None)
+    assert frames.is_complete(jobs[0]) and not frames.is_complete(jobs[1])
+    assert not jobs[1].output.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["r0c0.tif", "r0c0.tif.done.json"]
+    # A half-written file with no marker is not taken for complete either.
+    jobs[1].output.write_bytes(b"partial")
+    assert not frames.is_complete(jobs[1])
+    frames.run_jobs(jobs, extract, inside, log=lambda m: None)
+    assert [j.status for j in jobs][:2] == ["skipped (finished)", "done"]
+
+
+def test_shards_cover_every_frame_once(grid, tmp_path):
+    grid_path, images, _ = grid
+    seen = []
+    for k in (1, 2):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ugs_plugin", "frames", str(grid_path), "--images",
+             str(images), "--out", str(tmp_path / "out"), "--id-field", "frame",
+             "--shard", f"{k}/2", "--json", "--quiet"],
+            cwd=REPO, capture_output=True, text=True, timeout=600)
+        result = json.loads(proc.stdout)
+        assert proc.returncode == (1 if MISSING in result["frames"] else 0), proc.stderr
+        seen += result["frames"]
+    assert sorted(seen) == sorted(f"r{r}c{c}" for r in range(ROWS) for c in range(COLS))
+    assert len(seen) == len(set(seen))
+    assert len(list((tmp_path / "out").glob("*.done.json"))) == 5
