@@ -31,8 +31,9 @@ def test_toolbar_actions_and_algorithms(desktop_result):
     assert {"Extract Urban Green Space", "Assess accuracy"} <= \
         set(desktop_result["toolbar"])
     assert desktop_result["algorithms"] == [
-        "ugs:assessaccuracy", "ugs:createreferencelayer", "ugs:extracturbangreenspace",
-        "ugs:stratifiedsample", "ugs:trainmodel"]
+        "ugs:assessaccuracy", "ugs:createreferencelayer", "ugs:extractframegrid",
+        "ugs:extracturbangreenspace", "ugs:greenspacestatistics",
+        "ugs:maskbyurbanboundary", "ugs:stratifiedsample", "ugs:trainmodel"]
 
 
 def test_toolbar_buttons_open_prefilled_dialogs(desktop_result):

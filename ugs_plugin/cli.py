@@ -163,6 +163,50 @@ def cmd_assess(args):
     return 0
 
 
+def cmd_mask(args):
+    import rasterio
+    from .core.boundary import BoundaryMask, buffer_geometries, mask_raster
+    with rasterio.open(args.image) as src:
+        crs = src.crs
+    if crs is None:
+        raise CliError(f"{args.image} has no CRS; the boundary cannot be placed on it")
+    geoms = buffer_geometries(read_polygons(args.boundary, crs), args.buffer, crs)
+    summary = mask_raster(args.image, args.output, BoundaryMask(geoms, args.all_touched))
+    print(json.dumps(summary) if args.json else
+          f"{args.output}: {summary['inside_pixels']:,} of {summary['pixels']:,} pixels "
+          "inside the boundary")
+    return 0
+
+
+def cmd_stats(args):
+    import csv as csv_module
+
+    import rasterio
+    from .core.zonal import zone_statistics
+    with rasterio.open(args.map) as src:
+        zones = read_polygons(args.zones, src.crs, keep_fields=tuple(
+            f for f in (args.id_field, args.population_field) if f))
+        rows = []
+        for i, (geom, attrs) in enumerate(zones, start=1):
+            population = attrs.get(args.population_field) if args.population_field \
+                else None
+            s = zone_statistics(src, geom, float(population) if population else None)
+            rows.append({"zone": attrs.get(args.id_field, i) if args.id_field else i,
+                         "mapped_m2": s.mapped_area, "green_m2": s.green_area,
+                         "green_ratio": s.coverage, "patches": s.patches,
+                         "patch_mean_m2": s.mean_patch_area,
+                         "patch_max_m2": s.largest_patch_area,
+                         "green_m2_per_person": s.green_per_person})
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        out = csv_module.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else
+                                    ["zone"])
+        out.writeheader()
+        out.writerows(rows)
+    return 0
+
+
 def cmd_frames(args):
     from osgeo import ogr
     from rasterio.crs import CRS
@@ -293,6 +337,23 @@ def build_parser():
     fr.add_argument("--json", action="store_true")
     fr.add_argument("--quiet", action="store_true")
     fr.set_defaults(func=cmd_frames)
+
+    mk = sub.add_parser("mask", help="set pixels outside an urban boundary to nodata")
+    mk.add_argument("image")
+    mk.add_argument("output")
+    mk.add_argument("--boundary", required=True, help="polygons (any format/CRS)")
+    mk.add_argument("--buffer", type=float, default=0.0, help="metres")
+    mk.add_argument("--all-touched", action="store_true")
+    mk.add_argument("--json", action="store_true")
+    mk.set_defaults(func=cmd_mask)
+
+    st = sub.add_parser("stats", help="green space per zone (CSV or JSON on stdout)")
+    st.add_argument("map")
+    st.add_argument("zones")
+    st.add_argument("--id-field")
+    st.add_argument("--population-field")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_stats)
 
     asx = sub.add_parser("assess", help="accuracy of a class map against reference data",
                          description="Compare a class raster (1 green, 0 other, 255 "

@@ -7,6 +7,7 @@ from .assess_accuracy import AssessAccuracy
 from .create_reference_layer import CreateReferenceLayer
 from .extract_frame_grid import ExtractFrameGrid
 from .extract_green_space import ExtractUrbanGreenSpace
+from .green_space_statistics import GreenSpaceStatistics
 from .mask_by_boundary import MaskByUrbanBoundary
 from .stratified_sample import StratifiedSample
 from .train_model import TrainModel
@@ -42,3 +43,4 @@ class UgsProvider(QgsProcessingProvider):
         self.addAlgorithm(StratifiedSample())
         self.addAlgorithm(MaskByUrbanBoundary())
         self.addAlgorithm(ExtractFrameGrid())
+        self.addAlgorithm(GreenSpaceStatistics())
