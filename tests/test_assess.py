@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import rasterio
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
 from ugs_plugin.core.accuracy import ReferenceDataError, assess_points, assess_polygons
 

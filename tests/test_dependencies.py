@@ -1,6 +1,5 @@
 """QGIS's own Python (no venv) finds PyTorch through the documented folders."""
 import subprocess
-import sys
 
 from conftest import REPO
 

@@ -1,7 +1,6 @@
 """The plugin in a real QGIS desktop (under Xvfb): toolbar actions, pre-filled
 dialogs, clean unload."""
 import json
-import os
 import shutil
 import subprocess
 

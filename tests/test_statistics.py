@@ -10,7 +10,7 @@ from shapely.geometry import box
 
 from ugs_plugin.core.zonal import zone_statistics
 
-from conftest import REPO, SAMPLE_SCENE, write_raster
+from conftest import REPO, write_raster
 
 
 @pytest.fixture()

@@ -51,9 +51,8 @@ def read_polygons(path, target_crs, keep_fields=None):
 def cmd_extract(args):
     import rasterio
     from .core.boundary import BoundaryMask
-    from .core.imagery import parse_band_list
     from .core.model_file import load_model
-    from .core.predict import PredictOptions, predict_raster
+    from .core.predict import predict_raster
     from .core.quicklook import write_quicklook
 
     boundary = None
@@ -66,9 +65,7 @@ def cmd_extract(args):
         if not boundary.intersects(*b):
             raise CliError("the boundary does not overlap the image")
     model, card = load_model(args.model, args.device)
-    options = PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
-                             overlap=args.overlap, batch_size=args.batch_size,
-                             threshold=args.threshold, allow_no_crs=args.allow_no_crs)
+    options = extraction_options(args, allow_no_crs=args.allow_no_crs)
     quiet = args.json or args.quiet
 
     def progress(done, total):
@@ -103,7 +100,6 @@ def cmd_extract(args):
 def read_reference(path, field, green_values, target_crs):
     """(geometry, 0/1) pairs of a vector layer, reprojected; checks the class field."""
     from osgeo import ogr
-    from shapely import wkb
     ds = ogr.Open(str(path))
     if ds is None:
         raise CliError(f"cannot open {path} as a vector dataset")
@@ -212,9 +208,7 @@ def cmd_frames(args):
     from rasterio.crs import CRS
     from shapely import wkb
     from .core import frames
-    from .core.imagery import parse_band_list
     from .core.model_file import load_model
-    from .core.predict import PredictOptions
     ds = ogr.Open(str(args.grid))
     if ds is None:
         raise CliError(f"cannot open {args.grid} as a vector dataset")
@@ -239,8 +233,7 @@ def cmd_frames(args):
     jobs = frames.shard(frames.plan_jobs(rows, args.images, args.out), k, n)
     boundary = read_polygons(args.boundary, grid_crs) if args.boundary else None
     model, card = load_model(args.model, args.device)
-    options = PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
-                             overlap=args.overlap, batch_size=args.batch_size)
+    options = extraction_options(args)
     extract, inside = frames.frame_runner(model, card, options, boundary, grid_crs)
     log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     frames.run_jobs(jobs, extract, inside, log=log)
@@ -284,6 +277,26 @@ def cmd_train(args):
     return 0
 
 
+def add_extraction_arguments(parser):
+    parser.add_argument("--model", help="model file (.pt); default: the bundled model")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    parser.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
+    parser.add_argument("--tile-size", type=int, default=None,
+                        help="tile edge in px (default: the model card's)")
+    parser.add_argument("--overlap", type=int, default=64, help="tile overlap in px (64)")
+    parser.add_argument("--batch-size", type=int, default=4, help="tiles per batch (4)")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="probability threshold for green (0.5)")
+
+
+def extraction_options(args, **extra):
+    from .core.imagery import parse_band_list
+    from .core.predict import PredictOptions
+    return PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
+                          overlap=args.overlap, batch_size=args.batch_size,
+                          threshold=args.threshold, **extra)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m ugs_plugin",
@@ -296,17 +309,9 @@ def build_parser():
                         "write OUTPUT: uint8 GeoTIFF, 1 green, 0 other, 255 nodata.")
     ex.add_argument("image")
     ex.add_argument("output")
-    ex.add_argument("--model", help="model file (.pt); default: the bundled model")
     ex.add_argument("--boundary", help="polygons (any vector format/CRS); outside → nodata")
     ex.add_argument("--probability", help="also write the green probability (%%) here")
-    ex.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    ex.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
-    ex.add_argument("--tile-size", type=int, default=None,
-                    help="tile edge in px (default: the model card's)")
-    ex.add_argument("--overlap", type=int, default=64, help="tile overlap in px (64)")
-    ex.add_argument("--batch-size", type=int, default=4, help="tiles per batch (4)")
-    ex.add_argument("--threshold", type=float, default=0.5,
-                    help="probability threshold for green (0.5)")
+    add_extraction_arguments(ex)
     ex.add_argument("--allow-no-crs", action="store_true",
                     help="accept a raster without CRS (map on the pixel grid)")
     ex.add_argument("--quicklook", help="also write a PNG quick-look here")
@@ -328,12 +333,7 @@ def build_parser():
     fr.add_argument("--id-field", default=None, help="default: feature order")
     fr.add_argument("--boundary", help="urban boundary polygons (any format/CRS)")
     fr.add_argument("--shard", default="1/1", help="K/N (default 1/1)")
-    fr.add_argument("--model")
-    fr.add_argument("--device", default="auto")
-    fr.add_argument("--bands", default="")
-    fr.add_argument("--tile-size", type=int, default=None)
-    fr.add_argument("--overlap", type=int, default=64)
-    fr.add_argument("--batch-size", type=int, default=4)
+    add_extraction_arguments(fr)
     fr.add_argument("--json", action="store_true")
     fr.add_argument("--quiet", action="store_true")
     fr.set_defaults(func=cmd_frames)

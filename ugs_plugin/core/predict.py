@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
-from rasterio.enums import ColorInterp, Resampling
+from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from . import imagery

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np

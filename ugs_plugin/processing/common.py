@@ -1,6 +1,8 @@
 """Glue shared by the algorithms: engine import, feedback bridges, styles."""
 from __future__ import annotations
 
+import importlib
+
 from qgis.core import (QgsApplication, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface, QgsSettings)
 
@@ -16,7 +18,8 @@ def require_engine():
                                QgsApplication.qgisSettingsDirPath())
     if not ok:
         raise QgsProcessingException(message)
-    from .. import core  # noqa: F401  (import check)
+    # Fail here, with the message above, rather than deep inside an algorithm.
+    importlib.import_module(__package__.rsplit(".", 1)[0] + ".core.predict")
     return True
 
 

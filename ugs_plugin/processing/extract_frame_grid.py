@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingContext,
                        QgsProcessingException, QgsProcessingOutputFile,
-                       QgsProcessingOutputNumber, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                       QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFile,
                        QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString,
                        QgsProcessingUtils)
 
 from .common import require_engine, shapes_in_crs
-from .extract_green_space import DEVICES
+from .extract_green_space import add_model_parameters, model_and_options
 
 
 class ExtractFrameGrid(QgsProcessingAlgorithm):
@@ -20,13 +18,6 @@ class ExtractFrameGrid(QgsProcessingAlgorithm):
     ID_FIELD = "ID_FIELD"
     IMAGES_FOLDER = "IMAGES_FOLDER"
     BOUNDARY = "BOUNDARY"
-    MODEL = "MODEL"
-    BANDS = "BANDS"
-    DEVICE = "DEVICE"
-    TILE_SIZE = "TILE_SIZE"
-    OVERLAP = "OVERLAP"
-    BATCH_SIZE = "BATCH_SIZE"
-    THRESHOLD = "THRESHOLD"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
 
     def createInstance(self):  # noqa: N802
@@ -68,29 +59,7 @@ class ExtractFrameGrid(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.BOUNDARY, "Urban boundary (optional)", [QgsProcessing.TypeVectorPolygon],
             optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, "Model file (empty = bundled model)", extension="pt",
-            optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.BANDS, "Band mapping: band numbers of red, green, blue (empty = 1,2,3)",
-            optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.DEVICE, "Device", options=DEVICES, defaultValue=0))
-        for param in (
-                QgsProcessingParameterNumber(self.TILE_SIZE, "Tile size (px, 0 = model's)",
-                                             QgsProcessingParameterNumber.Integer, 0,
-                                             False, 0, 4096),
-                QgsProcessingParameterNumber(self.OVERLAP, "Tile overlap (px)",
-                                             QgsProcessingParameterNumber.Integer, 64,
-                                             False, 0, 2048),
-                QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size (tiles)",
-                                             QgsProcessingParameterNumber.Integer, 4,
-                                             False, 1, 256),
-                QgsProcessingParameterNumber(self.THRESHOLD, "Probability threshold",
-                                             QgsProcessingParameterNumber.Double, 0.5,
-                                             False, 0.01, 0.99)):
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_model_parameters(self)
         self.addParameter(QgsProcessingParameterFolderDestination(
             self.OUTPUT_FOLDER, "Output folder"))
         self.addOutput(QgsProcessingOutputFile("MOSAIC", "Mosaic (VRT)"))
@@ -109,9 +78,6 @@ class ExtractFrameGrid(QgsProcessingAlgorithm):
         from rasterio.crs import CRS
 
         from ..core import frames
-        from ..core.imagery import ImageryError, parse_band_list
-        from ..core.model_file import ModelFileError, load_model
-        from ..core.predict import PredictOptions
 
         grid = self.parameterAsSource(parameters, self.GRID, context)
         if grid is None:
@@ -142,20 +108,7 @@ class ExtractFrameGrid(QgsProcessingAlgorithm):
                                                           context)]
             if not boundary_geoms:
                 raise QgsProcessingException("the urban boundary has no polygons")
-        try:
-            bands = parse_band_list(self.parameterAsString(parameters, self.BANDS,
-                                                           context))
-            model, card = load_model(
-                self.parameterAsFile(parameters, self.MODEL, context) or None,
-                DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)])
-        except (ImageryError, ModelFileError) as err:
-            raise QgsProcessingException(str(err)) from None
-        options = PredictOptions(
-            bands=bands,
-            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
-            overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
-            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context))
+        model, card, options = model_and_options(self, parameters, context, feedback)
         extract, inside = frames.frame_runner(
             model, card, options, boundary_geoms,
             CRS.from_wkt(grid.sourceCrs().toWkt()) if boundary_geoms else None)

@@ -14,6 +14,58 @@ from .common import attach_style, boundary_from_source, require_engine
 DEVICES = ["auto", "cpu", "cuda"]
 
 
+def add_model_parameters(alg):
+    """MODEL, BANDS, DEVICE and the advanced tiling parameters, shared by every
+    algorithm that runs the extraction."""
+    alg.addParameter(QgsProcessingParameterFile(
+        "MODEL", "Model file (empty = bundled model)", extension="pt", optional=True))
+    alg.addParameter(QgsProcessingParameterString(
+        "BANDS", "Band mapping: band numbers of red, green, blue (empty = 1,2,3)",
+        optional=True))
+    alg.addParameter(QgsProcessingParameterEnum(
+        "DEVICE", "Device", options=DEVICES, defaultValue=0))
+    advanced = [
+        QgsProcessingParameterNumber("TILE_SIZE", "Tile size (px, 0 = model's)",
+                                     QgsProcessingParameterNumber.Integer, 0, False,
+                                     0, 4096),
+        QgsProcessingParameterNumber("OVERLAP", "Tile overlap (px)",
+                                     QgsProcessingParameterNumber.Integer, 64, False,
+                                     0, 2048),
+        QgsProcessingParameterNumber("BATCH_SIZE", "Batch size (tiles)",
+                                     QgsProcessingParameterNumber.Integer, 4, False,
+                                     1, 256),
+        QgsProcessingParameterNumber("THRESHOLD", "Probability threshold",
+                                     QgsProcessingParameterNumber.Double, 0.5, False,
+                                     0.01, 0.99),
+    ]
+    for param in advanced:
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        alg.addParameter(param)
+
+
+def model_and_options(alg, parameters, context, feedback):
+    """(model, card, PredictOptions) from the shared parameters; clear errors."""
+    from ..core.imagery import ImageryError, parse_band_list
+    from ..core.model_file import ModelFileError, load_model
+    from ..core.predict import PredictOptions
+    device = DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]
+    model_path = alg.parameterAsFile(parameters, "MODEL", context) or None
+    try:
+        bands = parse_band_list(alg.parameterAsString(parameters, "BANDS", context))
+        model, card = load_model(model_path, device)
+    except (ImageryError, ModelFileError) as err:
+        raise QgsProcessingException(str(err)) from None
+    feedback.pushInfo(f"Model: {card.get('name', model_path)} ({card['variant']} "
+                      f"UGSNet) on {device} → {next(model.parameters()).device}")
+    options = PredictOptions(
+        bands=bands,
+        tile_size=alg.parameterAsInt(parameters, "TILE_SIZE", context) or None,
+        overlap=alg.parameterAsInt(parameters, "OVERLAP", context),
+        batch_size=alg.parameterAsInt(parameters, "BATCH_SIZE", context),
+        threshold=alg.parameterAsDouble(parameters, "THRESHOLD", context))
+    return model, card, options
+
+
 class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
     INPUT = "INPUT"
     MODEL = "MODEL"
@@ -62,34 +114,10 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input image"))
-        self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, "Model file (empty = bundled model)", extension="pt",
-            optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.BOUNDARY, "Urban boundary (optional)",
             [QgsProcessing.TypeVectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.BANDS, "Band mapping: band numbers of red, green, blue (empty = 1,2,3)",
-            optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.DEVICE, "Device", options=DEVICES, defaultValue=0))
-        advanced = [
-            QgsProcessingParameterNumber(self.TILE_SIZE, "Tile size (px, 0 = model's)",
-                                         QgsProcessingParameterNumber.Integer, 0, False,
-                                         0, 4096),
-            QgsProcessingParameterNumber(self.OVERLAP, "Tile overlap (px)",
-                                         QgsProcessingParameterNumber.Integer, 64, False,
-                                         0, 2048),
-            QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size (tiles)",
-                                         QgsProcessingParameterNumber.Integer, 4, False,
-                                         1, 256),
-            QgsProcessingParameterNumber(self.THRESHOLD, "Probability threshold",
-                                         QgsProcessingParameterNumber.Double, 0.5, False,
-                                         0.01, 0.99),
-        ]
-        for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_model_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, "Green space"))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -105,9 +133,9 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         require_engine()
-        from ..core.imagery import ImageryError, parse_band_list
-        from ..core.model_file import ModelFileError, load_model
-        from ..core.predict import Cancelled, PredictError, PredictOptions, predict_raster
+        from ..core.imagery import ImageryError
+        from ..core.model_file import ModelFileError
+        from ..core.predict import Cancelled, PredictError, predict_raster
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
@@ -119,31 +147,12 @@ class ExtractUrbanGreenSpace(QgsProcessingAlgorithm):
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         probability = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITY,
                                                   context) or None
-        try:
-            bands = parse_band_list(self.parameterAsString(parameters, self.BANDS, context))
-        except ImageryError as err:
-            raise QgsProcessingException(str(err)) from None
-        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
-        options = PredictOptions(
-            bands=bands,
-            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context) or None,
-            overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
-            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            threshold=self.parameterAsDouble(parameters, self.THRESHOLD, context))
-
         boundary = None
         source = self.parameterAsSource(parameters, self.BOUNDARY, context)
         if source is not None:
             boundary = boundary_from_source(source, layer, context)
 
-        model_path = self.parameterAsFile(parameters, self.MODEL, context) or None
-        try:
-            model, card = load_model(model_path, device)
-        except ModelFileError as err:
-            raise QgsProcessingException(str(err)) from None
-        feedback.pushInfo(f"Model: {card.get('name', model_path)} "
-                          f"({card['variant']} UGSNet) on {device} → "
-                          f"{next(model.parameters()).device}")
+        model, card, options = model_and_options(self, parameters, context, feedback)
 
         def progress(done, total):
             feedback.setProgress(100.0 * done / total)
