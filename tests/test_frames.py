@@ -7,68 +7,20 @@ import sys
 import numpy as np
 import pytest
 import rasterio
-from osgeo import ogr, osr
-from rasterio.windows import Window
+from build_frame_grid import build_frame_grid
 
-from conftest import REPO, SAMPLE_SCENE
+from conftest import REPO
 
 FRAME = 256
 COLS, ROWS = 3, 2
 MISSING = "r1c2"  # this frame's image is never written
 
 
-def build_frame_grid(root):
-    """3 x 2 frames of 256 px cut from the sample scene (own GeoTIFFs, relative paths),
-    a grid GeoPackage, and a boundary over the left two columns only."""
-    images = root / "images"
-    images.mkdir()
-    grid_path = root / "grid.gpkg"
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(grid_path))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(25830)
-    layer = ds.CreateLayer("frames", srs, ogr.wkbPolygon)
-    layer.CreateField(ogr.FieldDefn("frame", ogr.OFTString))
-    layer.CreateField(ogr.FieldDefn("image", ogr.OFTString))
-    with rasterio.open(SAMPLE_SCENE) as src:
-        profile = src.profile
-        for r in range(ROWS):
-            for c in range(COLS):
-                frame_id = f"r{r}c{c}"
-                window = Window(c * FRAME, r * FRAME, FRAME, FRAME)
-                transform = src.window_transform(window)
-                if frame_id != MISSING:
-                    profile.update(width=FRAME, height=FRAME, transform=transform,
-                                   blockxsize=256, blockysize=256)
-                    with rasterio.open(images / f"{frame_id}.tif", "w", **profile) as d:
-                        d.write(src.read(window=window))
-                left, top = transform.c, transform.f
-                ring = ogr.Geometry(ogr.wkbLinearRing)
-                for x, y in ((left, top), (left + FRAME, top), (left + FRAME, top - FRAME),
-                             (left, top - FRAME), (left, top)):
-                    ring.AddPoint_2D(x, y)
-                poly = ogr.Geometry(ogr.wkbPolygon)
-                poly.AddGeometry(ring)
-                feature = ogr.Feature(layer.GetLayerDefn())
-                feature.SetField("frame", frame_id)
-                feature.SetField("image", f"{frame_id}.tif")
-                feature.SetGeometry(poly)
-                layer.CreateFeature(feature)
-        left, top = src.transform.c, src.transform.f
-    ds = None
-    boundary = root / "boundary.geojson"
-    x0, y0, x1, y1 = left + 10, top - 2 * FRAME + 10, left + 2 * FRAME - 10, top - 10
-    boundary.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::25830"}},
-        "features": [{"type": "Feature", "properties": {}, "geometry": {
-            "type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1],
-                                                [x0, y0]]]}}]}))
-    return grid_path, images, boundary
-
-
 @pytest.fixture()
 def grid(tmp_path):
-    return build_frame_grid(tmp_path)
+    """3 x 2 real frames of 256 px, a boundary over the left two columns (inset
+    10 m), and one frame whose image is missing."""
+    return build_frame_grid(tmp_path, FRAME, COLS, ROWS, missing=MISSING)
 
 
 @pytest.fixture(scope="module")
