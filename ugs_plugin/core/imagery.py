@@ -78,7 +78,7 @@ def find_alpha_band(color_interp) -> int | None:
 
 
 def plan_scaling(dtype: str, sample: np.ndarray | None, nodata=None,
-                 low_pct: float = 0.5, high_pct: float = 99.5):
+                 low_pct: float = 0.5, high_pct: float = 99.5, band_count: int = 3):
     """Per-band (low, high) scaling to 0..1, and a note for the log.
 
     uint8: fixed 0..255. Other types: a percentile stretch of a sample of valid
@@ -86,7 +86,7 @@ def plan_scaling(dtype: str, sample: np.ndarray | None, nodata=None,
     fixed divisor would give a near-black image.
     """
     if dtype == "uint8":
-        n = 0 if sample is None else sample.shape[0]
+        n = band_count if sample is None else sample.shape[0]
         return (0.0,) * n, (255.0,) * n, "uint8 input scaled by 1/255"
     if sample is None or sample.size == 0:
         raise ImageryError("cannot derive a scaling for the raster: no valid pixels")

@@ -96,9 +96,7 @@ class _BandPlanReader:
             if self.nodata is not None:
                 sample[:, np.all(sample == self.nodata, axis=0)] = np.nan
         self.low, self.high, note = imagery.plan_scaling(
-            src.dtypes[self.bands[0] - 1], sample, None)
-        if sample is None:
-            self.low, self.high = (0.0,) * len(self.bands), (255.0,) * len(self.bands)
+            src.dtypes[self.bands[0] - 1], sample, band_count=len(self.bands))
         log(f"Bands {','.join(map(str, self.bands))} as "
             f"{'/'.join(b[0].upper() for b in card.get('input_bands', 'rgb'))}; {note}"
             + (f"; alpha band {alpha}" if alpha else "")
@@ -194,7 +192,6 @@ def predict_raster(image_path, output_path, model, card, probability_path=None,
                 for tmp, method in zip(temps, (Resampling.mode, Resampling.average)):
                     with rasterio.open(tmp, "r+") as dst:
                         dst.build_overviews(factors, method)
-        src.close()
         for tmp, target in zip(temps, targets):
             os.replace(tmp, target)
         temps = []
