@@ -14,25 +14,33 @@ class CliError(Exception):
     pass
 
 
-def read_polygons(path, target_crs, keep_fields=None):
-    """Geometries of a vector file (any OGR format), reprojected to ``target_crs``;
-    with ``keep_fields``, (geometry, {field: value}) pairs."""
+def read_vector(path, target_crs=None, fields=()):
+    """Features of a vector file (any OGR format) as (shapely geometry, {field: value})
+    pairs, reprojected to ``target_crs`` (a rasterio CRS) when given; and the layer's
+    own CRS. Missing fields are an error that lists the fields there are."""
     from osgeo import ogr, osr
+    from rasterio.crs import CRS
     from shapely import wkb
     ds = ogr.Open(str(path))
     if ds is None:
         raise CliError(f"cannot open {path} as a vector dataset")
     layer = ds.GetLayer(0)
-    target = osr.SpatialReference()
-    target.ImportFromWkt(target_crs.to_wkt())
-    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    defn = layer.GetLayerDefn()
+    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+    missing = [f for f in fields if f not in names]
+    if missing:
+        raise CliError(f"{path} has no field {missing[0]!r}; fields: {', '.join(names)}")
     source = layer.GetSpatialRef()
     transform = None
     if source is not None:
         source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    if source is not None and target_crs is not None:
+        target = osr.SpatialReference()
+        target.ImportFromWkt(target_crs.to_wkt())
+        target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
         if not source.IsSame(target):
             transform = osr.CoordinateTransformation(source, target)
-    geoms = []
+    rows = []
     for feature in layer:
         geom = feature.GetGeometryRef()
         if geom is None:
@@ -40,12 +48,16 @@ def read_polygons(path, target_crs, keep_fields=None):
         geom = geom.Clone()
         if transform is not None:
             geom.Transform(transform)
-        shape = wkb.loads(bytes(geom.ExportToWkb()))
-        if keep_fields is None:
-            geoms.append(shape)
-        else:
-            geoms.append((shape, {f: feature.GetField(f) for f in keep_fields}))
-    return geoms
+        rows.append((wkb.loads(bytes(geom.ExportToWkb())),
+                     {f: feature.GetField(f) for f in fields}))
+    return rows, (CRS.from_wkt(source.ExportToWkt()) if source is not None else None)
+
+
+def read_polygons(path, target_crs):
+    """Geometries of a vector file, reprojected to ``target_crs``."""
+    if target_crs is None:
+        raise CliError("the raster has no CRS, so polygons cannot be placed on it")
+    return [g for g, _ in read_vector(path, target_crs)[0]]
 
 
 def cmd_extract(args):
@@ -99,16 +111,7 @@ def cmd_extract(args):
 
 def read_reference(path, field, green_values, target_crs):
     """(geometry, 0/1) pairs of a vector layer, reprojected; checks the class field."""
-    from osgeo import ogr
-    ds = ogr.Open(str(path))
-    if ds is None:
-        raise CliError(f"cannot open {path} as a vector dataset")
-    layer = ds.GetLayer(0)
-    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName()
-             for i in range(layer.GetLayerDefn().GetFieldCount())]
-    if field not in names:
-        raise CliError(f"{path} has no field {field!r}; fields: {', '.join(names)}")
-    geoms = read_polygons(path, target_crs, keep_fields=(field,))
+    geoms = read_vector(path, target_crs, (field,))[0]
     out, unexpected = [], set()
     for geom, attrs in geoms:
         value = attrs[field]
@@ -180,8 +183,8 @@ def cmd_stats(args):
     import rasterio
     from .core.zonal import zone_statistics
     with rasterio.open(args.map) as src:
-        zones = read_polygons(args.zones, src.crs, keep_fields=tuple(
-            f for f in (args.id_field, args.population_field) if f))
+        zones = read_vector(args.zones, src.crs, tuple(
+            f for f in (args.id_field, args.population_field) if f))[0]
         rows = []
         for i, (geom, attrs) in enumerate(zones, start=1):
             population = attrs.get(args.population_field) if args.population_field \
@@ -204,33 +207,20 @@ def cmd_stats(args):
 
 
 def cmd_frames(args):
-    from osgeo import ogr
-    from rasterio.crs import CRS
-    from shapely import wkb
     from .core import frames
     from .core.model_file import load_model
-    ds = ogr.Open(str(args.grid))
-    if ds is None:
-        raise CliError(f"cannot open {args.grid} as a vector dataset")
-    layer = ds.GetLayer(0)
-    names = [layer.GetLayerDefn().GetFieldDefn(i).GetName()
-             for i in range(layer.GetLayerDefn().GetFieldCount())]
-    for f in (args.image_field, args.id_field):
-        if f and f not in names:
-            raise CliError(f"{args.grid} has no field {f!r}; fields: {', '.join(names)}")
-    srs = layer.GetSpatialRef()
-    grid_crs = CRS.from_wkt(srs.ExportToWkt()) if srs is not None else None
-    rows = []
-    for i, feature in enumerate(layer, start=1):
-        geom = feature.GetGeometryRef()
-        rows.append((feature.GetField(args.id_field) if args.id_field else i,
-                     feature.GetField(args.image_field),
-                     wkb.loads(bytes(geom.ExportToWkb())) if geom else None))
+    fields = (args.image_field,) + ((args.id_field,) if args.id_field else ())
+    features, grid_crs = read_vector(args.grid, None, fields)
+    rows = [(attrs[args.id_field] if args.id_field else i, attrs[args.image_field], geom)
+            for i, (geom, attrs) in enumerate(features, start=1)]
     try:
         k, n = (int(v) for v in args.shard.split("/"))
     except ValueError:
         raise CliError(f"--shard {args.shard!r}: use K/N, e.g. 2/8") from None
-    jobs = frames.shard(frames.plan_jobs(rows, args.images, args.out), k, n)
+    try:
+        jobs = frames.shard(frames.plan_jobs(rows, args.images, args.out), k, n)
+    except ValueError as err:
+        raise CliError(str(err)) from None
     boundary = read_polygons(args.boundary, grid_crs) if args.boundary else None
     model, card = load_model(args.model, args.device)
     options = extraction_options(args)
