@@ -62,7 +62,7 @@ def test_trainmodel_cancel_writes_no_model_and_resume_finishes(qgis_app, ugset_f
         processing.run("ugs:trainmodel", params, feedback=feedback)
     assert not out.exists() and (tmp_path / "m.pt.ckpt").exists()
     processing.run("ugs:trainmodel", dict(params, RESUME=True))
-    assert out.exists()
+    assert out.exists() and not (tmp_path / "m.pt.ckpt").exists()
 
 
 def test_trainmodel_reports_bad_folder(qgis_app, tmp_path):

@@ -486,4 +486,6 @@ def train_from_tiles(output, tiles_folder=None, pairs_file=None, variant="light"
         "validation": {k: round(v, 4) for k, v in best.items() if k != "step"},
     }
     save_model(model, card, output)
+    if checkpoint:  # it served interrupted runs; the finished model replaces it
+        Path(checkpoint).unlink(missing_ok=True)
     return card
