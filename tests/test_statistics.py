@@ -88,3 +88,35 @@ def test_cli_mask_and_stats(tiny, tmp_path):
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout)[0]
     assert row["zone"] == "west" and row["patches"] == 2 and row["green_m2"] == 20
+
+
+def test_zones_load_as_a_coverage_choropleth(qgis_app, tiny, tmp_path):
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from qgis.core import (QgsApplication, QgsFeature, QgsGeometry, QgsProcessingContext,
+                           QgsProcessingFeedback, QgsProcessingOutputLayerDefinition,
+                           QgsProject, QgsVectorLayer)
+    zones = QgsVectorLayer("Polygon?crs=EPSG:32630", "zones", "memory")
+    feats = []
+    for wkt in ("POLYGON((0 0,10 0,10 20,0 20,0 0))",
+                "POLYGON((10 0,20 0,20 20,10 20,10 0))"):
+        f = QgsFeature()
+        f.setGeometry(QgsGeometry.fromWkt(wkt))
+        feats.append(f)
+    zones.dataProvider().addFeatures(feats)
+    project = QgsProject.instance()
+    context = QgsProcessingContext()
+    context.setProject(project)
+    feedback = QgsProcessingFeedback()
+    alg = QgsApplication.processingRegistry().createAlgorithmById(
+        "ugs:greenspacestatistics")
+    out = str(tmp_path / "zones.gpkg")
+    results, ok = alg.run({"INPUT": str(tiny), "ZONES": zones,
+                           "OUTPUT": QgsProcessingOutputLayerDefinition(out, project)},
+                          context, feedback)
+    assert ok
+    handleAlgorithmResults(alg, context, feedback, False, results)
+    loaded = [lyr for lyr in project.mapLayers().values() if lyr.source().startswith(out)]
+    assert len(loaded) == 1
+    renderer = loaded[0].renderer()
+    assert renderer.type() == "graduatedSymbol" and renderer.classAttribute() == "green_ratio"
+    project.removeAllMapLayers()

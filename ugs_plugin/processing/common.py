@@ -41,16 +41,21 @@ class StyleLoader(QgsProcessingLayerPostProcessorInterface):
 
 
 # QGIS holds post-processors by raw pointer: the Python objects must outlive the
-# algorithm instance, so they live here, one per output path (bounded).
-_STYLE_LOADERS = {}
+# algorithm instance, so they live here, one per output path (a reused path
+# replaces its entry).
+_POST_PROCESSORS = {}
+
+
+def attach_post_processor(context, output_value, processor):
+    """Run ``processor`` on ``output_value`` when QGIS loads it on completion."""
+    if output_value and context.willLoadLayerOnCompletion(output_value):
+        _POST_PROCESSORS[output_value] = processor
+        context.layerToLoadOnCompletionDetails(output_value).setPostProcessor(processor)
 
 
 def attach_style(context, output_value, qml_name, layer_name=None):
     """Style ``output_value`` with ``qml_name`` if it is set to load on completion."""
-    if output_value and context.willLoadLayerOnCompletion(output_value):
-        loader = StyleLoader(qml_name, layer_name)
-        _STYLE_LOADERS[output_value] = loader
-        context.layerToLoadOnCompletionDetails(output_value).setPostProcessor(loader)
+    attach_post_processor(context, output_value, StyleLoader(qml_name, layer_name))
 
 
 def shapes_in_crs(source, crs, context, fields=()):
@@ -149,7 +154,4 @@ class ReferenceStyler(QgsProcessingLayerPostProcessorInterface):
 
 
 def attach_reference_style(context, output_value):
-    if output_value and context.willLoadLayerOnCompletion(output_value):
-        styler = ReferenceStyler()
-        _STYLE_LOADERS[output_value] = styler
-        context.layerToLoadOnCompletionDetails(output_value).setPostProcessor(styler)
+    attach_post_processor(context, output_value, ReferenceStyler())

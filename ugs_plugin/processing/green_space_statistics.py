@@ -9,8 +9,7 @@ from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProce
                        QgsProcessingParameterRasterLayer)
 from qgis.PyQt.QtCore import QVariant
 
-from . import common
-from .common import require_engine
+from .common import attach_post_processor, require_engine
 
 NEW_FIELDS = [("mapped_m2", "mapped area"), ("green_m2", "green-space area"),
               ("green_ratio", "green coverage ratio"), ("patches", "green patches"),
@@ -119,8 +118,5 @@ class GreenSpaceStatistics(QgsProcessingAlgorithm):
                 out.setAttributes(original.attributes() + values)
                 sink.addFeature(out, QgsFeatureSink.FastInsert)
                 feedback.setProgress(100.0 * (i + 1) / total)
-        if context.willLoadLayerOnCompletion(dest):
-            styler = CoverageChoropleth()
-            common._STYLE_LOADERS[dest] = styler
-            context.layerToLoadOnCompletionDetails(dest).setPostProcessor(styler)
+        attach_post_processor(context, dest, CoverageChoropleth())
         return {self.OUTPUT: dest}
