@@ -200,3 +200,25 @@ def test_boundary_restricts_the_assessment(processing, class_map, tmp_path):
     assert result["N"] == 4000
     assert result["RECALL"] == pytest.approx(2000 / 2400)
     assert result["OVERALL_ACCURACY"] == pytest.approx(3600 / 4000)
+
+
+def test_reference_without_green_reports_undefined_recall(processing, class_map, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.warnings = []
+
+        def pushWarning(self, text):  # noqa: N802
+            self.warnings.append(text)
+
+    ref = memory_layer("Polygon", [(rect(0, 10, 100, 90), [0])])
+    feedback = Recorder()
+    result = processing.run("ugs:assessaccuracy", {
+        "INPUT": str(class_map), "REFERENCE": ref, "FIELD": "class",
+        "OUTPUT_TABLE": "TEMPORARY_OUTPUT", "OUTPUT_HTML": str(tmp_path / "r.html")},
+        feedback=feedback)
+    assert result["RECALL"] is None and result["F1"] == 0.0 and result["PRECISION"] == 0.0
+    assert any("recall of green space is undefined" in w for w in feedback.warnings)
+    assert "undefined" in (tmp_path / "r.html").read_text()

@@ -119,13 +119,13 @@ class AssessAccuracy(QgsProcessingAlgorithm):
         except accuracy.ReferenceDataError as err:
             raise QgsProcessingException(str(err)) from None
         metrics = accuracy.binary_metrics(cm.matrix)
-        for w in warnings:
-            feedback.pushWarning(w)
         if metrics["green"]["reference_count"] == 0:
-            warnings.append("the reference has no green space: recall and F1 of green "
-                            "space are undefined")
+            warnings.append("the reference has no green space: recall of green space "
+                            "is undefined")
         if metrics["green"]["map_count"] == 0:
             warnings.append("nothing compared is mapped green: precision is undefined")
+        for w in warnings:
+            feedback.pushWarning(w)
 
         results = self._write_table(parameters, context, cm.matrix,
                                     None if points else pixel_area)
