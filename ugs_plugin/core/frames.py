@@ -94,8 +94,8 @@ def run_jobs(jobs, extract, inside=None, progress=None, is_canceled=None, log=pr
     """Run each job with ``extract(job, is_canceled) -> summary dict``; skip frames
     outside
     (``inside(job) -> bool``) and finished ones; a failing frame is reported and the
-    run goes on. Cancellation stops before the next frame (the current one is left
-    without a marker)."""
+    run goes on. Cancellation is checked before each frame and, through ``extract``,
+    once per batch inside it: a frame cut short keeps neither its map nor a marker."""
     for i, job in enumerate(jobs):
         if is_canceled and is_canceled():
             raise InterruptedError("cancelled")
