@@ -222,3 +222,9 @@ def test_reference_without_green_reports_undefined_recall(processing, class_map,
     assert result["RECALL"] is None and result["F1"] == 0.0 and result["PRECISION"] == 0.0
     assert any("recall of green space is undefined" in w for w in feedback.warnings)
     assert "undefined" in (tmp_path / "r.html").read_text()
+
+
+def test_report_is_an_html_output_for_the_results_viewer(processing):
+    from qgis.core import QgsApplication, QgsProcessingOutputHtml
+    alg = QgsApplication.processingRegistry().createAlgorithmById("ugs:assessaccuracy")
+    assert isinstance(alg.outputDefinition("OUTPUT_HTML"), QgsProcessingOutputHtml)
