@@ -1,0 +1,73 @@
+"""Adversarial adaptation engine on real data (NAIP source, Valencia target)."""
+import numpy as np
+import pytest
+import rasterio
+import torch
+from shapely.geometry import box
+
+from ugs_plugin.core.adapt import (AdaptConfig, AdaptationCancelled, AdaptationError,
+                                   adapt_model, sample_target_tiles)
+from ugs_plugin.core.boundary import BoundaryMask
+from ugs_plugin.core.model_file import load_model
+
+from conftest import SAMPLE_SCENE
+from test_train import ndvi_samples
+
+SOURCE = ["chico_2020_3", "chico_2020_8", "long_beach_2020_5", "santa_monica_2020_2"]
+
+
+@pytest.fixture(scope="module")
+def source():
+    return ndvi_samples(SOURCE)
+
+
+@pytest.fixture(scope="module")
+def target():
+    with rasterio.open(SAMPLE_SCENE) as src:
+        b = src.bounds
+        region = BoundaryMask([box(b.left + 200, b.bottom + 200, b.left + 900,
+                                   b.bottom + 900)])
+        tiles = sample_target_tiles(src, region, 6, 128, np.random.default_rng(0))
+        return tiles, region
+
+
+def test_target_tiles_lie_inside_the_region(target):
+    tiles, region = target
+    assert len(tiles) == 6 and all(t.shape == (3, 128, 128) for t in tiles)
+    assert all(0 <= t.min() and t.max() <= 1 for t in tiles)
+    with rasterio.open(SAMPLE_SCENE) as src:
+        with pytest.raises(AdaptationError, match="fit inside the region"):
+            tiny = BoundaryMask([box(src.bounds.left + 10, src.bounds.bottom + 10,
+                                     src.bounds.left + 60, src.bounds.bottom + 60)])
+            sample_target_tiles(src, tiny, 2, 128, np.random.default_rng(0))
+
+
+def run(source, target, iterations=12, seed=3, **kw):
+    model, _ = load_model(None, "cpu")
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = AdaptConfig(iterations=iterations, tile=128, batch_size=2, seed=seed,
+                      lr_discriminator=1e-3)
+    result = adapt_model(model, source, target[0], cfg, log=lambda m: None, **kw)
+    return model, base, result
+
+
+def test_adaptation_changes_weights_moves_discriminator_and_is_deterministic(
+        source, target):
+    model, base, result = run(source, target)
+    changed = [k for k, v in model.state_dict().items()
+               if v.dtype.is_floating_point and not torch.equal(v, base[k])]
+    assert changed and "pointhead.mlp.weight" in changed
+    # BatchNorm statistics stay as trained (frozen for small batches).
+    assert torch.equal(model.state_dict()["backbone.bn1.running_mean"],
+                       base["backbone.bn1.running_mean"])
+    disc = result["history"]["disc"]
+    assert len(disc) == 12 and abs(np.mean(disc[-4:]) - disc[0]) > 0.01
+    again, _, _ = run(source, target)
+    assert all(torch.equal(v, again.state_dict()[k])
+               for k, v in model.state_dict().items())
+
+
+def test_cancel_stops_at_the_next_iteration(source, target):
+    calls = []
+    with pytest.raises(AdaptationCancelled, match="iteration 3"):
+        run(source, target, is_canceled=lambda: calls.append(1) or len(calls) > 3)
