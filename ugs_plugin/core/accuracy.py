@@ -187,43 +187,40 @@ def assess_polygons(map_path, shapes, block: int = 1024, valid_fn=None) -> Confu
     """
     import rasterio
     from rasterio.features import rasterize
-    from rasterio.windows import Window, bounds as window_bounds
+    from rasterio.windows import bounds as window_bounds
 
     if not shapes:
         raise ReferenceDataError("the reference layer has no polygons with a class")
     boxes = np.array([g.bounds for g, _ in shapes])
     cm = ConfusionMatrix()
     with rasterio.open(map_path) as src:
-        for row in range(0, src.height, block):
-            for col in range(0, src.width, block):
-                window = Window(col, row, min(block, src.width - col),
-                                min(block, src.height - row))
-                left, bottom, right, top = window_bounds(window, src.transform)
-                hit = ((boxes[:, 0] <= right) & (boxes[:, 2] >= left)
-                       & (boxes[:, 1] <= top) & (boxes[:, 3] >= bottom))
-                if not hit.any():
-                    continue
-                transform = src.window_transform(window)
-                shape = (int(window.height), int(window.width))
-                burnt = {}
-                for value in (OTHER, GREEN):
-                    geoms = [shapes[i][0] for i in np.flatnonzero(hit)
-                             if shapes[i][1] == value]
-                    burnt[value] = (rasterize(geoms, out_shape=shape, transform=transform,
-                                              dtype="uint8") == 1) if geoms else \
-                        np.zeros(shape, bool)
-                conflict = burnt[OTHER] & burnt[GREEN]
-                if conflict.any():
-                    x, y = transform * (np.argwhere(conflict)[0][::-1] + 0.5)
-                    raise ReferenceDataError(
-                        f"reference polygons overlap with conflicting classes "
-                        f"({int(conflict.sum())} pixels, e.g. at {x:.1f}, {y:.1f}); "
-                        "fix the overlap so each place has one class")
-                reference = np.full(shape, NODATA, np.uint8)
-                reference[burnt[OTHER]] = OTHER
-                reference[burnt[GREEN]] = GREEN
-                valid = valid_fn(window, transform) if valid_fn else None
-                cm.add(src.read(1, window=window), reference, valid)
+        for window in _windows(src, block):
+            left, bottom, right, top = window_bounds(window, src.transform)
+            hit = ((boxes[:, 0] <= right) & (boxes[:, 2] >= left)
+                   & (boxes[:, 1] <= top) & (boxes[:, 3] >= bottom))
+            if not hit.any():
+                continue
+            transform = src.window_transform(window)
+            shape = (int(window.height), int(window.width))
+            burnt = {}
+            for value in (OTHER, GREEN):
+                geoms = [shapes[i][0] for i in np.flatnonzero(hit)
+                         if shapes[i][1] == value]
+                burnt[value] = (rasterize(geoms, out_shape=shape, transform=transform,
+                                          dtype="uint8") == 1) if geoms else \
+                    np.zeros(shape, bool)
+            conflict = burnt[OTHER] & burnt[GREEN]
+            if conflict.any():
+                x, y = transform * (np.argwhere(conflict)[0][::-1] + 0.5)
+                raise ReferenceDataError(
+                    f"reference polygons overlap with conflicting classes "
+                    f"({int(conflict.sum())} pixels, e.g. at {x:.1f}, {y:.1f}); "
+                    "fix the overlap so each place has one class")
+            reference = np.full(shape, NODATA, np.uint8)
+            reference[burnt[OTHER]] = OTHER
+            reference[burnt[GREEN]] = GREEN
+            valid = valid_fn(window, transform) if valid_fn else None
+            cm.add(src.read(1, window=window), reference, valid)
     if cm.total == 0:
         raise ReferenceDataError("no reference polygon overlaps mapped (non-nodata) pixels "
                               "of the class raster; check that both cover the same area")
@@ -288,10 +285,9 @@ def allocate(total: int, stratum_sizes: dict, minimum: int) -> dict:
 def class_counts(map_path, valid_fn=None, block: int = 1024) -> dict:
     """Pixels per map class (0 and 1), window by window."""
     import rasterio
-    from rasterio.windows import Window
     counts = np.zeros(256, np.int64)
     with rasterio.open(map_path) as src:
-        for window in _windows(src, block, Window):
+        for window in _windows(src, block):
             data = src.read(1, window=window)
             if valid_fn is not None:
                 data = np.where(valid_fn(window, src.window_transform(window)), data,
@@ -300,11 +296,11 @@ def class_counts(map_path, valid_fn=None, block: int = 1024) -> dict:
     return {OTHER: int(counts[OTHER]), GREEN: int(counts[GREEN])}
 
 
-def _windows(src, block, window_cls):
-    for row in range(0, src.height, block):
-        for col in range(0, src.width, block):
-            yield window_cls(col, row, min(block, src.width - col),
-                             min(block, src.height - row))
+def _windows(src, block):
+    from rasterio.windows import Window
+
+    from .tiling import block_windows
+    return (Window(*b) for b in block_windows(src.width, src.height, block))
 
 
 def stratified_points(map_path, per_stratum: dict, seed: int = 0, valid_fn=None,
@@ -316,7 +312,6 @@ def stratified_points(map_path, per_stratum: dict, seed: int = 0, valid_fn=None,
     seed gives the same points. Returns (points [(x, y, stratum)], counts N_h).
     """
     import rasterio
-    from rasterio.windows import Window
     counts = class_counts(map_path, valid_fn, block)
     rng = np.random.default_rng(seed)
     wanted = {}
@@ -329,7 +324,7 @@ def stratified_points(map_path, per_stratum: dict, seed: int = 0, valid_fn=None,
     seen = {k: 0 for k in wanted}
     points = []
     with rasterio.open(map_path) as src:
-        for window in _windows(src, block, Window):
+        for window in _windows(src, block):
             data = src.read(1, window=window)
             transform = src.window_transform(window)
             if valid_fn is not None:

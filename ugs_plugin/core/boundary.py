@@ -85,6 +85,7 @@ def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
     from rasterio.windows import Window
 
     from .outputs import atomic_output
+    from .tiling import block_windows
 
     with rasterio.open(src_path) as src:
         if not boundary.intersects(*src.bounds):
@@ -97,8 +98,7 @@ def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
         profile.update(driver="GTiff", tiled=True, blockxsize=256, blockysize=256,
                        compress="deflate", BIGTIFF="IF_SAFER")
         use_mask = src.nodata is None
-        windows = [Window(c, r, min(block, src.width - c), min(block, src.height - r))
-                   for r in range(0, src.height, block) for c in range(0, src.width, block)]
+        windows = [Window(*b) for b in block_windows(src.width, src.height, block)]
         inside_total = 0
         with atomic_output(dst_path, ".part.tif") as tmp:
             with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):

@@ -44,3 +44,10 @@ def bands_of_columns(width: int, band_width: int, block: int) -> list:
     cut at multiples of ``block`` so written windows stay block-aligned."""
     band_width = max(block, band_width - band_width % block)
     return [(x, min(width, x + band_width)) for x in range(0, width, band_width)]
+
+
+def block_windows(width: int, height: int, block: int):
+    """Row-major (col, row, w, h) blocks of at most ``block`` px covering a raster."""
+    for row in range(0, height, block):
+        for col in range(0, width, block):
+            yield col, row, min(block, width - col), min(block, height - row)
