@@ -20,6 +20,7 @@ import rasterio
 import torch
 import torch.nn.functional as F
 
+from .accuracy import binary_metrics
 from .imagery import to_model_input
 from .outputs import atomic_output
 
@@ -265,13 +266,16 @@ def binary_counts(pred: np.ndarray, truth: np.ndarray):
 
 
 def scores(tp, fp, fn, tn):
-    tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)  # plain numbers: checkpointable
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-    iou = tp / (tp + fp + fn) if tp + fp + fn else float("nan")
-    oa = (tp + tn) / max(1, tp + fp + fn + tn)
-    return {"f1": f1, "precision": precision, "recall": recall, "iou": iou, "oa": oa}
+    """Green-space scores from counts (one formula: accuracy.binary_metrics), with
+    NaN where undefined so training logs and benchmarks can format them."""
+    m = binary_metrics([[int(tn), int(fp)], [int(fn), int(tp)]])
+
+    def number(value):
+        return float("nan") if value is None else float(value)
+    green = m["green"]
+    return {"f1": number(green["f1"]), "precision": number(green["precision"]),
+            "recall": number(green["recall"]), "iou": number(green["iou"]),
+            "oa": number(m["overall_accuracy"]) if m["n"] else 0.0}
 
 
 @torch.inference_mode()
