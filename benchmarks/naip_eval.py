@@ -100,6 +100,12 @@ def shift(image: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     elif kind == "hue_shift":      # greens toward olive
         from ugs_plugin.core.train import rotate_hue
         x = rotate_hue(torch.from_numpy(x), 18.0).numpy()
+    elif kind == "olive_dark":     # strong compound change: olive greens, faded, dark
+        from ugs_plugin.core.train import rotate_hue
+        x = rotate_hue(torch.from_numpy(x), 30.0).numpy()
+        grey = x.mean(0, keepdims=True)
+        x = grey + 0.5 * (x - grey)
+        x = np.clip((x - 0.5) * 1.4 + 0.4, 0, 1) ** 1.4
     elif kind != "none":
         raise ValueError(kind)
     del rng

@@ -267,6 +267,55 @@ def cmd_train(args):
     return 0
 
 
+def cmd_adapt(args):
+    import rasterio
+    from .core.adapt import AdaptConfig, adapt_to_region, predict_region
+    from .core.boundary import BoundaryMask
+    from .core.imagery import parse_band_list
+    from .core.model_file import load_model
+    with rasterio.open(args.image) as src:
+        crs, bounds = src.crs, src.bounds
+    region = BoundaryMask(read_polygons(args.region, crs))
+    if not region.intersects(*bounds):
+        raise CliError("the region does not overlap the image")
+    reference = None
+    if args.reference:
+        green = [v.strip() for v in args.green_values.split(",") if v.strip()]
+        reference = [(g, v == 1) for g, v in
+                     read_reference(args.reference, args.field, green, crs)]
+    given = {"iterations": args.iterations, "batch_size": args.batch_size,
+             "tile": args.tile_size, "lambda_adv": args.lambda_adv,
+             "lr_generator": args.lr_generator, "lr_discriminator": args.lr_discriminator}
+    cfg = AdaptConfig(match_colours=not args.no_colour_match, seed=args.seed,
+                      **{k: v for k, v in given.items() if v is not None})
+
+    def progress(it, total, history):
+        if not args.quiet and (it % 10 == 0 or it == total):
+            print(f"\riteration {it}/{total}: segmentation {history['seg'][-1]:.4f} "
+                  f"adversarial {history['adv'][-1]:.4f} discriminator "
+                  f"{history['disc'][-1]:.4f}", end="", file=sys.stderr, flush=True)
+
+    def log(msg):
+        if not args.quiet:
+            print(f"\n{msg}", file=sys.stderr)
+
+    card = adapt_to_region(args.image, region, args.output, args.model, args.source, cfg,
+                           args.device, parse_band_list(args.bands), reference=reference,
+                           progress=progress, log=log)
+    summary = {"model": args.output, **{k: card["adaptation"][k] for k in
+                                         ("losses_first", "losses_last", "seconds")}}
+    for which, path, model_path in (("adapted", args.map, args.output),
+                                    ("base", args.base_map, args.model)):
+        if path:
+            model, model_card = load_model(model_path, args.device)
+            predict_region(args.image, region, path, model, model_card, log=log)
+            summary[f"{which}_map"] = path
+    print(json.dumps(summary) if args.json else
+          f"{args.output}: adapted in {card['adaptation']['seconds']:.0f} s; losses "
+          f"{card['adaptation']['losses_first']} -> {card['adaptation']['losses_last']}")
+    return 0
+
+
 def add_extraction_arguments(parser):
     parser.add_argument("--model", help="model file (.pt); default: the bundled model")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
@@ -386,6 +435,40 @@ def build_parser():
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=cmd_train)
+
+    ad = sub.add_parser("adapt", help="adapt a model to the imagery of a region "
+                        "(adversarial, no labels needed)",
+                        description="Fine-tune a model to IMAGE inside REGION "
+                        "(polygons, any format/CRS) by output-space adversarial "
+                        "training against labelled source tiles, and write OUTPUT "
+                        "(.pt + card). Same engine as 'Adapt model to region' in QGIS.")
+    ad.add_argument("image")
+    ad.add_argument("region")
+    ad.add_argument("output", help="adapted model file to write (.pt, card beside it)")
+    ad.add_argument("--model", help="base model (default: the bundled model)")
+    ad.add_argument("--source", help="labelled source tiles, UGSet layout (default: "
+                    "the shipped sample)")
+    # Defaults (None) come from the engine's AdaptConfig, so --help needs no torch.
+    ad.add_argument("--iterations", type=int, help="default 150, a quick run")
+    ad.add_argument("--tile-size", type=int, help="default 128")
+    ad.add_argument("--batch-size", type=int, help="tiles per domain, default 4")
+    ad.add_argument("--lambda-adv", type=float, help="adversarial weight, default 0.001")
+    ad.add_argument("--lr-generator", type=float, help="default 2.5e-4")
+    ad.add_argument("--lr-discriminator", type=float, help="default 1e-4")
+    ad.add_argument("--no-colour-match", action="store_true",
+                    help="do not recolour source tiles to the region's colours")
+    ad.add_argument("--reference", help="reference polygons inside the region (extra "
+                    "supervision)")
+    ad.add_argument("--field", default="class", help="class field of --reference")
+    ad.add_argument("--green-values", default="1")
+    ad.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
+    ad.add_argument("--device", default="auto")
+    ad.add_argument("--seed", type=int, default=0)
+    ad.add_argument("--map", help="also map the region with the adapted model here")
+    ad.add_argument("--base-map", help="also map the region with the base model here")
+    ad.add_argument("--json", action="store_true")
+    ad.add_argument("--quiet", action="store_true")
+    ad.set_defaults(func=cmd_adapt)
     return parser
 
 
@@ -398,6 +481,7 @@ def main(argv=None):
         from .core.predict import PredictError
         from .core.accuracy import ReferenceDataError
         from .core.train import TrainingCancelled, TrainingError
+        from .core.adapt import AdaptationCancelled, AdaptationError
     except ImportError as err:
         print(f"error: {err}; install the dependencies (make demo sets up .venv)",
               file=sys.stderr)
@@ -405,7 +489,8 @@ def main(argv=None):
     try:
         return args.func(args)
     except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError,
-            TrainingError, TrainingCancelled, ReferenceDataError) as err:
+            TrainingError, TrainingCancelled, ReferenceDataError, AdaptationError,
+            AdaptationCancelled) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import rasterio
 import torch
 import torch.nn.functional as F
 
 from . import imagery
-from .train import augment, poly_lr, segmentation_loss, TrainConfig
+from .train import IGNORE, augment, poly_lr, segmentation_loss, TrainConfig
 from .ugsnet import PatchDiscriminator
 
 SOURCE_LABEL, TARGET_LABEL = 0.0, 1.0
@@ -34,9 +36,9 @@ class AdaptationCancelled(Exception):
 
 @dataclass
 class AdaptConfig:
-    iterations: int = 200
-    batch_size: int = 2
-    tile: int = 256
+    iterations: int = 150          # a quick run: about 2 minutes on a laptop CPU
+    batch_size: int = 4
+    tile: int = 128
     lr_generator: float = 2.5e-4
     lr_discriminator: float = 1e-4
     lambda_adv: float = 0.001
@@ -44,14 +46,17 @@ class AdaptConfig:
     weight_decay: float = 5e-4
     poly_power: float = 0.9
     seed: int = 0
+    source_scale: float = 1.0      # source pixel size / target pixel size
+    entropy_weight: float = 0.0    # entropy minimisation on target maps (ADVENT)
+    match_colours: bool = True     # restyle source tiles to the target's colours
+    reference_weight: float = 1.0  # supervised loss on target reference polygons
 
 
-def sample_target_tiles(src, region, count: int, tile: int, rng, bands=(1, 2, 3),
-                        low=(0.0,) * 3, high=(255.0,) * 3, min_inside: float = 0.8,
-                        max_tries: int = 50):
-    """``count`` tiles (float32 (3, tile, tile), 0..1) read at random inside
-    ``region`` (a core BoundaryMask in the raster's CRS), each at least
-    ``min_inside`` inside it and free of nodata."""
+def sample_target_windows(src, region, count: int, tile: int, rng, valid=None,
+                          min_inside: float = 0.8, max_tries: int = 50) -> list:
+    """``count`` random tile windows inside ``region`` (a core BoundaryMask in the
+    raster's CRS), each at least ``min_inside`` inside it and, when ``valid(window)``
+    is given, free of nodata."""
     from rasterio.windows import Window, from_bounds
     if src.width < tile or src.height < tile:
         raise AdaptationError(f"the raster ({src.width}x{src.height}) is smaller than "
@@ -61,24 +66,109 @@ def sample_target_tiles(src, region, count: int, tile: int, rng, bands=(1, 2, 3)
     row0 = int(np.clip(np.floor(box.row_off), 0, src.height - tile))
     col1 = int(np.clip(np.ceil(box.col_off + box.width) - tile, col0, src.width - tile))
     row1 = int(np.clip(np.ceil(box.row_off + box.height) - tile, row0, src.height - tile))
-    tiles = []
+    windows = []
     for _ in range(count * max_tries):
-        if len(tiles) == count:
+        if len(windows) == count:
             break
         window = Window(int(rng.integers(col0, col1 + 1)), int(rng.integers(row0, row1 + 1)),
                         tile, tile)
-        inside = region(window, src.window_transform(window))
-        if inside.mean() < min_inside:
+        if region(window, src.window_transform(window)).mean() < min_inside:
             continue
-        data = src.read(list(bands), window=window)
-        if not imagery.valid_mask(data, src.nodata).all():
+        if valid is not None and not valid(window):
             continue
-        tiles.append(imagery.to_unit(data, low, high))
-    if len(tiles) < count:
+        windows.append(window)
+    if len(windows) < count:
         raise AdaptationError(
-            f"only {len(tiles)} of {count} tiles of {tile} px fit inside the region "
+            f"only {len(windows)} of {count} tiles of {tile} px fit inside the region "
             "with no nodata; draw a larger region or use a smaller tile size")
-    return tiles
+    return windows
+
+
+def sample_target_tiles(src, region, count: int, tile: int, rng, bands=(1, 2, 3),
+                        low=(0.0,) * 3, high=(255.0,) * 3, min_inside: float = 0.8):
+    """``count`` tiles (float32 (3, tile, tile), 0..1) read at random inside
+    ``region``, each at least ``min_inside`` inside it and free of nodata."""
+    def valid(window):
+        return imagery.valid_mask(src.read(list(bands), window=window), src.nodata).all()
+    windows = sample_target_windows(src, region, count, tile, rng, valid, min_inside)
+    return [imagery.to_unit(src.read(list(bands), window=w), low, high) for w in windows]
+
+
+class ColourTransfer:
+    """Maps source colours onto the target's: a linear transfer of the mean and
+    covariance in RGB (Monge-Kantorovich), then per-band quantile matching.
+
+    Fitted once on pooled pixels of both domains, so every source tile gets the same
+    mapping; it carries cross-band changes (hue, saturation, cast) and tone curves.
+    """
+
+    def __init__(self, source_pixels: np.ndarray, target_pixels: np.ndarray,
+                 levels: int = 256):
+        src = source_pixels.reshape(3, -1).T.astype(np.float64)
+        tgt = target_pixels.reshape(3, -1).T.astype(np.float64)
+        self.mean_s, self.mean_t = src.mean(0), tgt.mean(0)
+        cov_s = np.cov(src, rowvar=False) + 1e-6 * np.eye(3)
+        cov_t = np.cov(tgt, rowvar=False) + 1e-6 * np.eye(3)
+        root_s, inv_root_s = _sqrtm(cov_s), np.linalg.inv(_sqrtm(cov_s))
+        self.matrix = inv_root_s @ _sqrtm(root_s @ cov_t @ root_s) @ inv_root_s
+        moved = np.clip((src - self.mean_s) @ self.matrix.T + self.mean_t, 0, 1)
+        grid = np.linspace(0, 1, levels)
+        quantiles = np.linspace(0, 1, 1001)
+        self.grid = grid
+        self.lut = np.stack([np.interp(np.interp(grid, np.quantile(moved[:, b], quantiles),
+                                                 quantiles),
+                                       quantiles, np.quantile(tgt[:, b], quantiles))
+                             for b in range(3)])
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """(3,H,W) float 0..1 in the source's colours -> the target's colours."""
+        x = image.double().reshape(3, -1)
+        mean_s = torch.from_numpy(self.mean_s)[:, None]
+        mean_t = torch.from_numpy(self.mean_t)[:, None]
+        x = (torch.from_numpy(self.matrix) @ (x - mean_s) + mean_t).clamp(0, 1)
+        index = (x * (len(self.grid) - 1)).round().long()
+        x = torch.gather(torch.from_numpy(self.lut), 1, index)
+        return x.reshape(image.shape).to(image.dtype)
+
+
+def _sqrtm(matrix):
+    values, vectors = np.linalg.eigh(matrix)
+    return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def _pooled_pixels(arrays, rng, per_tile=4096):
+    picks = []
+    for a in arrays:
+        flat = a.reshape(3, -1)
+        picks.append(flat[:, rng.integers(0, flat.shape[1], per_tile)])
+    return np.concatenate(picks, axis=1)
+
+
+def _target_batch(tiles, masks, picks, size: int, rng):
+    """Random crops of the picked target tiles (and their reference masks, if any),
+    with random flips; (images (N,3,size,size) 0..1, masks (N,size,size) or None)."""
+    images, labels = [], []
+    for i in picks:
+        tile = tiles[i]
+        h, w = tile.shape[1:]
+        if h < size or w < size:
+            raise AdaptationError(f"target tiles ({w}x{h}) are smaller than the tile "
+                                  f"size {size}")
+        y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+        image = torch.from_numpy(np.ascontiguousarray(tile[:, y:y + size, x:x + size]))
+        label = None
+        if masks is not None:
+            label = torch.from_numpy(masks[i][y:y + size, x:x + size].astype(np.int64))
+        flip_x, flip_y = rng.integers(0, 2, 2)
+        dims = [d for d, f in ((2, flip_x), (1, flip_y)) if f]
+        if dims:
+            image = image.flip(dims)
+            label = label.flip([d - 1 for d in dims]) if label is not None else None
+        images.append(image.float())
+        labels.append(label)
+    if masks is None:
+        return torch.stack(images), None
+    return torch.stack(images), torch.stack(labels)
 
 
 def _freeze_batchnorm(model):
@@ -94,14 +184,19 @@ def _softmax_map(output, size):
 
 
 def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptConfig(),
-                progress=None, is_canceled=None, log=print):
+                target_masks=None, scaling: str = "minus_one_one", progress=None,
+                is_canceled=None, log=print):
     """Adapt ``model`` in place; returns the loss history and the discriminator.
 
     ``source_samples``: train.Sample-like objects (image uint8, mask); ``target_tiles``:
-    float arrays (3, tile, tile) in 0..1 from the target region.
+    float arrays (3, H, W) in 0..1 from the target region, H and W >= ``cfg.tile``.
+    ``target_masks`` (optional, one (H, W) array per target tile: 1 green, 0 other,
+    IGNORE unknown) adds a supervised loss on the target where reference exists.
     """
     if not source_samples or not target_tiles:
         raise AdaptationError("adaptation needs labelled source tiles and target tiles")
+    if target_masks is not None and not any((m != IGNORE).any() for m in target_masks):
+        target_masks = None
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = next(model.parameters()).device
@@ -110,8 +205,17 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
                             momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_discriminator,
                              betas=(0.9, 0.99))
-    source_cfg = TrainConfig(crop=cfg.tile, scale_range=(1.0, 1.0), colour_jitter=False)
+    source_cfg = TrainConfig(crop=cfg.tile, scale_range=(cfg.source_scale,) * 2,
+                             colour_jitter=False)
+    restyle = None
+    if cfg.match_colours:
+        restyle = ColourTransfer(
+            _pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
+                           rng),
+            _pooled_pixels(target_tiles, rng))
     history = {"seg": [], "adv": [], "disc": []}
+    if target_masks is not None:
+        history["reference"] = []
     model.train()
     _freeze_batchnorm(model)
     disc.train()
@@ -127,17 +231,13 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
         picks = rng.integers(0, len(source_samples), cfg.batch_size)
         batch = [augment(source_samples[i].image, source_samples[i].mask, source_cfg,
                          rng) for i in picks]
-        xs = imagery.to_model_input(torch.stack([b[0] for b in batch])).to(device)
+        images = [restyle(b[0]) if restyle else b[0] for b in batch]
+        xs = imagery.to_model_input(torch.stack(images), scaling).to(device)
         ys = torch.stack([b[1] for b in batch]).to(device)
-        target = np.stack([target_tiles[i] for i in
-                           rng.integers(0, len(target_tiles), cfg.batch_size)])
-        flips = rng.integers(0, 2, 2)
-        xt = torch.from_numpy(target).float()
-        if flips[0]:
-            xt = xt.flip(3)
-        if flips[1]:
-            xt = xt.flip(2)
-        xt = imagery.to_model_input(xt).to(device)
+        xt, yt = _target_batch(target_tiles, target_masks,
+                               rng.integers(0, len(target_tiles), cfg.batch_size),
+                               cfg.tile, rng)
+        xt = imagery.to_model_input(xt, scaling).to(device)
         size = xs.shape[2:]
 
         # Generator: supervised on the source, fool the discriminator on the target.
@@ -150,7 +250,17 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
         prob_t = _softmax_map(out_t, size)
         d_t = disc(prob_t)
         adv = F.binary_cross_entropy_with_logits(d_t, torch.full_like(d_t, SOURCE_LABEL))
-        (seg + cfg.lambda_adv * adv).backward()
+        loss = seg + cfg.lambda_adv * adv
+        if cfg.entropy_weight:
+            entropy = -(prob_t * torch.log(prob_t.clamp(min=1e-8))).sum(1).mean()
+            loss = loss + cfg.entropy_weight * entropy / np.log(2)
+        if yt is not None:
+            yt = yt.to(device)
+            reference = (segmentation_loss(out_t, yt) if (yt != IGNORE).any()
+                         else torch.zeros((), device=device))
+            loss = loss + cfg.reference_weight * reference
+            history["reference"].append(reference.item())
+        loss.backward()
         opt_g.step()
 
         # Discriminator: source maps vs target maps.
@@ -173,3 +283,195 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
     model.eval()
     log(f"adapted in {cfg.iterations} iterations ({time.time() - t0:.0f} s)")
     return {"history": history, "discriminator": disc, "seconds": time.time() - t0}
+
+
+# ---------------------------------------------------------------- whole workflow
+
+SOURCE_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "source_sample"
+
+
+def load_source_tiles(folder=None, log=print):
+    """Labelled source tiles in the UGSet layout (default: the shipped sample) and
+    their pixel size in metres (from the georeferencing; 1 m, UGSet's, if none)."""
+    from .train import TrainingError, find_tile_pairs, load_pairs
+    folder = Path(folder) if folder else SOURCE_SAMPLE
+    try:
+        pairs, unmatched = find_tile_pairs(folder)
+        if unmatched:
+            log(f"{len(unmatched)} source image(s) without a mask skipped, "
+                f"e.g. {unmatched[0]}")
+        if not pairs:
+            raise AdaptationError(f"{folder} has no image/mask pairs")
+        samples = load_pairs(pairs)
+    except TrainingError as err:
+        raise AdaptationError(str(err)) from None
+    sizes = []
+    for image_path, _ in pairs[:20]:
+        with rasterio.open(image_path) as src:
+            size = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
+        if size:
+            sizes.append(size)
+    pixel_size = float(np.median(sizes)) if sizes else 1.0
+    log(f"source: {len(samples)} labelled tiles from {folder} "
+        f"({'about %.2f m' % pixel_size if sizes else 'no georeferencing: 1 m assumed'})")
+    return samples, pixel_size
+
+
+def reference_masks(windows, transform_of, reference):
+    """Per window: 1 inside green reference polygons, 0 inside others, IGNORE
+    elsewhere. ``reference``: (geometry, is_green) pairs in the raster's CRS."""
+    from rasterio.features import rasterize
+    masks = []
+    for window in windows:
+        shapes = [(g, 1 if green else 0) for g, green in reference]
+        masks.append(rasterize(shapes, out_shape=(int(window.height), int(window.width)),
+                               transform=transform_of(window), fill=IGNORE,
+                               dtype="uint8"))
+    return masks
+
+
+def clip_to_region(image_path, region, output, block: int = 1024):
+    """Copy the region's bounding window of ``image_path`` (all bands) to a GeoTIFF,
+    block by block."""
+    from rasterio.windows import Window, from_bounds
+    with rasterio.open(image_path) as src:
+        box = from_bounds(*region.bounds(), transform=src.transform)
+        box = box.round_offsets("floor").round_lengths("ceil").intersection(
+            Window(0, 0, src.width, src.height))
+        profile = src.profile.copy()
+        profile.update(driver="GTiff", width=int(box.width), height=int(box.height),
+                       transform=src.window_transform(box), tiled=True, blockxsize=256,
+                       blockysize=256, compress="deflate")
+        profile.pop("photometric", None)
+        with rasterio.open(output, "w", **profile) as dst:
+            for r in range(0, int(box.height), block):
+                rows = min(block, int(box.height) - r)
+                part = Window(box.col_off, box.row_off + r, box.width, rows)
+                dst.write(src.read(window=part), window=Window(0, r, box.width, rows))
+                if src.colorinterp:
+                    dst.colorinterp = src.colorinterp
+
+
+def adapt_to_region(image_path, region, output, base_model=None, source=None,
+                    cfg: AdaptConfig = AdaptConfig(), device="auto", bands=(),
+                    target_count: int = 64, reference=None, region_crs=None,
+                    progress=None, is_canceled=None, log=print) -> dict:
+    """Adapt ``base_model`` (default: the bundled one) to the imagery of
+    ``image_path`` inside ``region`` (a BoundaryMask in the raster's CRS) and write
+    ``output`` (.pt) with its card. Returns the card.
+
+    ``reference``: optional (geometry, is_green) pairs in the raster's CRS, used as
+    extra supervision on the target tiles they cover.
+    """
+    import datetime
+    from dataclasses import asdict, replace
+
+    from .model_file import load_model, save_model
+    from .predict import BandPlanReader
+    if not str(output).lower().endswith(".pt"):
+        raise AdaptationError(f"the model file {output} must end in .pt")
+    if model_path_is(output, base_model):
+        raise AdaptationError("the adapted model would overwrite its base model; "
+                              "choose another file name")
+    model, parent = load_model(base_model, device)
+    samples, source_size = load_source_tiles(source, log)
+    rng = np.random.default_rng(cfg.seed)
+    try:
+        src = rasterio.open(image_path)
+    except rasterio.errors.RasterioIOError as err:
+        raise AdaptationError(f"cannot open {image_path} as a raster: {err}") from None
+    with src:
+        if src.crs is None:
+            raise AdaptationError(f"{Path(image_path).name} has no coordinate reference "
+                                  "system: assign one first, so the region can be "
+                                  "placed and the pixel size known")
+        try:
+            reader = BandPlanReader(src, parent, tuple(bands), None, log)
+        except imagery.ImageryError as err:
+            raise AdaptationError(str(err)) from None
+        target_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
+        windows = sample_target_windows(
+            src, region, target_count, cfg.tile, rng,
+            valid=lambda w: reader.read_unit(src, w)[1].all())
+        tiles = [reader.read_unit(src, w)[0] for w in windows]
+        masks = None
+        if reference:
+            masks = reference_masks(windows, src.window_transform, reference)
+            covered = sum(int((m != IGNORE).sum()) for m in masks)
+            log(f"reference polygons cover {covered} px of the {len(windows)} target "
+                "tiles" + ("" if covered else ": none inside the region, not used"))
+        west, south, east, north = region.bounds()
+        region_info = {"bounds": [west, south, east, north],
+                       "crs": region_crs or src.crs.to_string(),
+                       "area_m2": round(float(sum(g.area for g in region.geometries))
+                                        * (target_size / abs(src.transform.a)) ** 2, 1)}
+    cfg = replace(cfg, source_scale=source_size / target_size)
+    log(f"target: {len(tiles)} tiles of {cfg.tile} px at about {target_size:.2f} m; "
+        f"source tiles resampled by {cfg.source_scale:.2f}")
+    result = adapt_model(model, samples, tiles, cfg, target_masks=masks,
+                         scaling=parent.get("input_scaling", "minus_one_one"),
+                         progress=progress, is_canceled=is_canceled, log=log)
+    history = result["history"]
+    tail = max(1, min(20, cfg.iterations // 5))
+    card = {k: v for k, v in parent.items()
+            if k in ("variant", "input_bands", "input_scaling", "tile_size",
+                     "pixel_size_m", "classes", "licence", "attribution")}
+    card.update({
+        "name": Path(output).stem,
+        "parent_model": {"path": str(base_model or "bundled"),
+                         "name": parent.get("name")},
+        "adaptation": {
+            "method": "output-space adversarial training (AdaptSegNet) against a "
+                      "patch discriminator"
+                      + (", source tiles restyled to the target's colour statistics"
+                         if cfg.match_colours else "")
+                      + (", target reference polygons as extra supervision"
+                         if masks is not None else ""),
+            "raster": str(Path(image_path).resolve()),
+            "region": region_info,
+            "target_tiles": len(tiles),
+            "target_pixel_size_m": round(target_size, 3),
+            "source": str(Path(source).resolve()) if source else "shipped source sample "
+                      "(resources/source_sample)",
+            "source_tiles": len(samples),
+            "source_pixel_size_m": round(source_size, 3),
+            "config": asdict(cfg),
+            "iterations": cfg.iterations,
+            "losses_first": {k: round(float(np.mean(v[:tail])), 4)
+                             for k, v in history.items()},
+            "losses_last": {k: round(float(np.mean(v[-tail:])), 4)
+                            for k, v in history.items()},
+            "seconds": round(result["seconds"], 1),
+            "device": str(next(model.parameters()).device),
+            "date": datetime.date.today().isoformat(),
+        },
+        "validation": None,
+        "parent_validation": parent.get("validation"),
+    })
+    if is_canceled and is_canceled():
+        raise AdaptationCancelled("cancelled before the model was written")
+    save_model(model, card, output)
+    return card
+
+
+def model_path_is(output, base_model) -> bool:
+    from .model_file import DEFAULT_MODEL
+    base = Path(base_model) if base_model else DEFAULT_MODEL
+    return Path(output).resolve() == base.resolve()
+
+
+def predict_region(image_path, region, output, model, card, options=None,
+                   progress=None, is_canceled=None, log=None):
+    """The extraction over the region only: the region's bounding window of the
+    raster, pixels outside the region left as nodata. Returns predict_raster's
+    summary."""
+    from .outputs import remove_quietly, temp_beside
+    from .predict import predict_raster
+    clip = temp_beside(output, ".region.tif")
+    try:
+        clip_to_region(image_path, region, clip)
+        return predict_raster(clip, output, model, card, options=options,
+                              boundary=region, progress=progress,
+                              is_canceled=is_canceled, log=log)
+    finally:
+        remove_quietly(clip)

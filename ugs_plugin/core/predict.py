@@ -71,8 +71,8 @@ def _overview_factors(height, width):
     return factors
 
 
-class _BandPlanReader:
-    """Reads model-ready tiles (float32, model scaling) and their validity."""
+class BandPlanReader:
+    """Reads tiles of the model's bands (scaled as its card says) and their validity."""
 
     def __init__(self, src, card, requested_bands, boundary, log):
         needed = len(card.get("input_bands", ("red", "green", "blue")))
@@ -102,14 +102,19 @@ class _BandPlanReader:
             + (f"; alpha band {alpha}" if alpha else "")
             + (f"; nodata {self.nodata:g}" if self.nodata is not None else ""))
 
-    def read(self, src, window):
+    def read_unit(self, src, window):
+        """(bands 0..1 float32, valid bool) of one window."""
         data = src.read(self.bands, window=window)
         alpha = src.read(self.alpha, window=window) if self.alpha else None
         dmask = src.dataset_mask(window=window) if self.has_internal_mask else None
         valid = imagery.valid_mask(data, self.nodata, alpha, dmask)
         if self.boundary is not None:
             valid &= self.boundary(window, src.window_transform(window))
-        unit = imagery.to_unit(data, self.low, self.high)
+        return imagery.to_unit(data, self.low, self.high), valid
+
+    def read(self, src, window):
+        """(model input, valid) of one window."""
+        unit, valid = self.read_unit(src, window)
         unit[:, ~valid] = 0.5  # neutral grey: keeps nodata from steering the tile
         return imagery.to_model_input(unit, self.scaling), valid
 
@@ -166,7 +171,7 @@ def predict_raster(image_path, output_path, model, card, probability_path=None,
             raise PredictError(f"{image_path.name} is {src.width}x{src.height} px; the "
                                f"model needs at least {MIN_SIDE}x{MIN_SIDE}")
         try:
-            reader = _BandPlanReader(src, card, options.bands, boundary, log)
+            reader = BandPlanReader(src, card, options.bands, boundary, log)
         except imagery.ImageryError as err:
             raise PredictError(str(err)) from None
         size_m = imagery.pixel_size_m(src.crs, src.transform, src.bounds)

@@ -3,6 +3,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from .. import PLUGIN_DIR, plugin_version
+from .adapt_to_region import AdaptToRegion
 from .assess_accuracy import AssessAccuracy
 from .create_reference_layer import CreateReferenceLayer
 from .extract_frame_grid import ExtractFrameGrid
@@ -38,6 +39,7 @@ class UgsProvider(QgsProcessingProvider):
     def loadAlgorithms(self):  # noqa: N802
         self.addAlgorithm(ExtractUrbanGreenSpace())
         self.addAlgorithm(TrainModel())
+        self.addAlgorithm(AdaptToRegion())
         self.addAlgorithm(AssessAccuracy())
         self.addAlgorithm(CreateReferenceLayer())
         self.addAlgorithm(StratifiedSample())
