@@ -27,10 +27,10 @@ def desktop_result(tmp_path_factory, qgis_process_env):
 
 
 def test_toolbar_actions_and_algorithms(desktop_result):
-    assert {"Extract Urban Green Space", "Assess accuracy"} <= \
+    assert {"Extract Urban Green Space", "Assess accuracy", "Draw adaptation region"} <= \
         set(desktop_result["toolbar"])
     assert desktop_result["algorithms"] == [
-        "ugs:assessaccuracy", "ugs:createreferencelayer", "ugs:extractframegrid",
+        "ugs:adapttoregion", "ugs:assessaccuracy", "ugs:createreferencelayer", "ugs:extractframegrid",
         "ugs:extracturbangreenspace", "ugs:greenspacestatistics",
         "ugs:maskbyurbanboundary", "ugs:stratifiedsample", "ugs:trainmodel"]
 
@@ -48,5 +48,37 @@ def test_toolbar_buttons_open_prefilled_dialogs(desktop_result):
 def test_unload_removes_everything(desktop_result):
     assert desktop_result["unloaded"] is True
     assert desktop_result["provider_after_unload"] is False
-    assert not {"Extract Urban Green Space", "Assess accuracy"} & \
+    assert not {"Extract Urban Green Space", "Assess accuracy",
+                "Draw adaptation region"} & \
         set(desktop_result["toolbar_after_unload"])
+
+
+def test_dragging_a_rectangle_keeps_it_and_opens_the_adaptation(desktop_result):
+    r = desktop_result
+    assert r["tool_active"] is True
+    region = r["after_rectangle"]
+    assert region["layers"] == 1 and region["features"] == 1
+    assert region["crs"] == "EPSG:25830" and region["vertices"] == 5
+    assert region["bbox"] == r["rectangle_expected"]
+    dialog = r["adapt_dialog_rectangle"]
+    assert dialog["algorithm"] == "ugs:adapttoregion"
+    assert dialog["params"] == {"INPUT": r["layer_ids"]["raster"],
+                                "REGION": region["id"], "REFERENCE": "None"}
+    assert r["tool_active_after_region"] is False  # the previous tool is back
+
+
+def test_clicked_polygon_replaces_the_region(desktop_result):
+    r = desktop_result
+    region = r["after_polygon"]
+    assert region["layers"] == 1 and region["features"] == 1
+    assert region["vertices"] == 5  # four corners, closed
+    assert region["bbox"] == r["polygon_expected"]
+    assert r["adapt_dialog_polygon"]["params"]["REGION"] == region["id"]
+
+
+def test_escape_cancels_drawing(desktop_result):
+    r = desktop_result
+    assert r["after_escape"] == r["after_polygon"]  # nothing added or replaced
+    assert r["tool_active_after_escape"] is False
+    assert r["band_points_after_escape"] == 0
+    assert r["dialogs_after_escape"] == 0

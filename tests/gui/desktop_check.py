@@ -6,7 +6,9 @@ import traceback
 
 import qgis.utils
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
-from qgis.PyQt.QtCore import QTimer
+from qgis.gui import QgsMapMouseEvent
+from qgis.PyQt.QtCore import QEvent, QPoint, Qt, QTimer
+from qgis.PyQt.QtGui import QKeyEvent
 from qgis.PyQt.QtWidgets import QApplication
 from qgis.utils import iface, plugins
 
@@ -26,9 +28,76 @@ def capture(key):
         RESULT[key] = {"algorithm": dialog.algorithm().id(),
                        "params": {k: getattr(v, "name", lambda: str(v))()
                                   for k, v in params.items()
-                                  if k in ("INPUT", "REFERENCE")}}
+                                  if k in ("INPUT", "REFERENCE", "REGION")}}
         dialog.reject()
     return read
+
+
+def mouse(tool, kind, x, y, button=Qt.LeftButton):
+    canvas = iface.mapCanvas()
+    event = QgsMapMouseEvent(canvas, kind, QPoint(x, y), button, button, Qt.NoModifier)
+    handler = {QEvent.MouseButtonPress: tool.canvasPressEvent,
+               QEvent.MouseMove: tool.canvasMoveEvent,
+               QEvent.MouseButtonRelease: tool.canvasReleaseEvent}[kind]
+    handler(event)
+    point = canvas.getCoordinateTransform().toMapCoordinates(x, y)
+    return point.x(), point.y()
+
+
+def region_state():
+    layers = QgsProject.instance().mapLayersByName("Adaptation region")
+    features = list(layers[0].getFeatures()) if layers else []
+    return {"layers": len(layers), "features": len(features),
+            "crs": layers[0].crs().authid() if layers else None,
+            "bbox": features[0].geometry().boundingBox().toString(2) if features else None,
+            "vertices": (len(list(features[0].geometry().vertices()))
+                         if features else 0),
+            "id": layers[0].id() if layers else None}
+
+
+def draw_regions(raster):
+    """Drag a rectangle, draw a polygon, cancel one with Esc: the real tool on the
+    real canvas, fed the events a user's mouse would send."""
+    from qgis.core import QgsRectangle
+    canvas = iface.mapCanvas()
+    canvas.setDestinationCrs(raster.crs())
+    canvas.setExtent(raster.extent())
+    canvas.refresh()
+    plugin = plugins["ugs"]
+    RESULT["canvas_size"] = [canvas.width(), canvas.height()]
+    plugin.region_action.trigger()
+    tool = plugin.region_tool
+    RESULT["tool_active"] = canvas.mapTool() is tool
+    start = mouse(tool, QEvent.MouseButtonPress, 100, 100)
+    mouse(tool, QEvent.MouseMove, 200, 150)
+    QTimer.singleShot(1500, capture("adapt_dialog_rectangle"))
+    end = mouse(tool, QEvent.MouseButtonRelease, 300, 250)
+    RESULT["rectangle_expected"] = QgsRectangle(*start, *end).toString(2)
+    RESULT["after_rectangle"] = region_state()
+    RESULT["tool_active_after_region"] = canvas.mapTool() is tool
+
+    plugin.region_action.trigger()
+    corners = [mouse(tool, QEvent.MouseButtonPress, x, y) and
+               mouse(tool, QEvent.MouseButtonRelease, x, y)
+               for x, y in ((120, 120), (320, 140), (260, 300), (140, 260))]
+    QTimer.singleShot(1500, capture("adapt_dialog_polygon"))
+    mouse(tool, QEvent.MouseButtonRelease, 140, 260, Qt.RightButton)
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    RESULT["polygon_expected"] = QgsRectangle(min(xs), min(ys), max(xs), max(ys)
+                                              ).toString(2)
+    RESULT["after_polygon"] = region_state()
+
+    plugin.region_action.trigger()
+    mouse(tool, QEvent.MouseButtonPress, 50, 50)
+    mouse(tool, QEvent.MouseButtonRelease, 50, 50)
+    mouse(tool, QEvent.MouseButtonPress, 250, 60)
+    mouse(tool, QEvent.MouseButtonRelease, 250, 60)
+    tool.keyPressEvent(QKeyEvent(QEvent.KeyPress, Qt.Key_Escape, Qt.NoModifier))
+    RESULT["after_escape"] = region_state()
+    RESULT["tool_active_after_escape"] = canvas.mapTool() is tool
+    RESULT["band_points_after_escape"] = tool.band.numberOfVertices()
+    RESULT["dialogs_after_escape"] = len([w for w in QApplication.topLevelWidgets()
+                                          if w.isVisible() and hasattr(w, "algorithm")])
 
 
 def run():
@@ -48,6 +117,7 @@ def run():
         iface.setActiveLayer(reference)
         QTimer.singleShot(1500, capture("assess_dialog"))
         plugins["ugs"].open_assessment_dialog()
+        draw_regions(raster)
         RESULT["unloaded"] = qgis.utils.unloadPlugin("ugs")
         RESULT["provider_after_unload"] = bool(registry.providerById("ugs"))
         RESULT["toolbar_after_unload"] = [a.text() for a in bar.actions()]

@@ -1,0 +1,1 @@
+"""Map tools and dialogs (QGIS desktop only)."""
