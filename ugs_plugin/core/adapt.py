@@ -336,8 +336,12 @@ def clip_to_region(image_path, region, output, block: int = 1024):
     from rasterio.windows import Window, from_bounds
     with rasterio.open(image_path) as src:
         box = from_bounds(*region.bounds(), transform=src.transform)
-        box = box.round_offsets("floor").round_lengths("ceil").intersection(
-            Window(0, 0, src.width, src.height))
+        col0, row0 = max(0, int(np.floor(box.col_off))), max(0, int(np.floor(box.row_off)))
+        col1 = min(src.width, int(np.ceil(box.col_off + box.width)))
+        row1 = min(src.height, int(np.ceil(box.row_off + box.height)))
+        if col1 <= col0 or row1 <= row0:
+            raise AdaptationError("the region does not overlap the raster")
+        box = Window(col0, row0, col1 - col0, row1 - row0)
         profile = src.profile.copy()
         profile.update(driver="GTiff", width=int(box.width), height=int(box.height),
                        transform=src.window_transform(box), tiled=True, blockxsize=256,
