@@ -48,7 +48,7 @@ class AdaptConfig:
     seed: int = 0
     source_scale: float = 1.0      # source pixel size / target pixel size
     entropy_weight: float = 0.0    # entropy minimisation on target maps (ADVENT)
-    match_colours: bool = True     # restyle source tiles to the target's colours
+    match_colours: bool = True     # recolour source tiles part-way to the target's
     reference_weight: float = 1.0  # supervised loss on target reference polygons
 
 
@@ -134,6 +134,10 @@ class ColourTransfer:
 def _sqrtm(matrix):
     values, vectors = np.linalg.eigh(matrix)
     return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def _blend(restyled, original, strength: float):
+    return strength * restyled + (1.0 - strength) * original
 
 
 def _pooled_pixels(arrays, rng, per_tile=4096):
@@ -231,7 +235,12 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
         picks = rng.integers(0, len(source_samples), cfg.batch_size)
         batch = [augment(source_samples[i].image, source_samples[i].mask, source_cfg,
                          rng) for i in picks]
-        images = [restyle(b[0]) if restyle else b[0] for b in batch]
+        images = [b[0] for b in batch]
+        if restyle:
+            # Part-way recolouring (random strength): the model sees the whole path
+            # between the source's colours and the target's, not one guess of the
+            # latter (which alone made it over-map green in our tests).
+            images = [_blend(restyle(im), im, rng.uniform()) for im in images]
         xs = imagery.to_model_input(torch.stack(images), scaling).to(device)
         ys = torch.stack([b[1] for b in batch]).to(device)
         xt, yt = _target_batch(target_tiles, target_masks,
