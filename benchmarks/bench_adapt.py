@@ -172,12 +172,37 @@ def real(seeds, base_cfg, variants):
                   f"({neg.min():.3f}-{neg.max():.3f})")
 
 
+def timing(base_cfg, iterations=6):
+    """Seconds per iteration of the default recipe, light (bundled) and full UGSNet
+    (random weights: no full weights ship), after one warm-up iteration."""
+    from ugs_plugin.core.ugsnet import build_model
+    source, source_size = load_source_tiles(None, log=lambda m: None)
+    with rasterio.open(SCENE) as src:
+        b = src.bounds
+        from shapely.geometry import box
+        from ugs_plugin.core.adapt import sample_target_tiles
+        tiles = sample_target_tiles(src, BoundaryMask([box(*b)]), 16, base_cfg.tile,
+                                    np.random.default_rng(0))
+    print(f"\nTime per iteration (tile {base_cfg.tile}, batch {base_cfg.batch_size} per "
+          f"domain, {torch.get_num_threads()} threads)")
+    for variant in ("light", "full"):
+        model = load_model(None, "cpu")[0] if variant == "light" else build_model("full")
+        cfg = replace(base_cfg, iterations=1, source_scale=source_size)
+        adapt_model(model, source, tiles, cfg, log=lambda m: None)  # warm-up
+        cfg = replace(cfg, iterations=iterations)
+        t0 = time.time()
+        adapt_model(model, source, tiles, cfg, log=lambda m: None)
+        per = (time.time() - t0) / iterations
+        print(f"  {variant}: {per:.2f} s/iteration; {base_cfg.iterations} iterations "
+              f"≈ {per * base_cfg.iterations / 60:.1f} min", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--only", choices=("controlled", "real"))
+    parser.add_argument("--only", choices=("controlled", "real", "timing"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -185,10 +210,12 @@ def main():
     variants = args.variants.split(",")
     cfg = replace(AdaptConfig(), iterations=args.iterations)
     print(f"config: {cfg}")
-    if args.only != "real":
+    if args.only in (None, "controlled"):
         controlled(seeds, cfg, variants)
-    if args.only != "controlled":
+    if args.only in (None, "real"):
         real(seeds, cfg, variants)
+    if args.only in (None, "timing"):
+        timing(cfg)
 
 
 if __name__ == "__main__":
