@@ -42,6 +42,27 @@ def test_target_tiles_lie_inside_the_region(target):
             sample_target_tiles(src, tiny, 2, 128, np.random.default_rng(0))
 
 
+def test_colour_transfer_recovers_a_known_radiometric_change(source):
+    """Fitted on source pixels and the same pixels after a hue rotation, desaturation
+    and tone curve, it maps a source tile close to its changed version."""
+    from ugs_plugin.core.adapt import ColourTransfer
+    from ugs_plugin.core.train import rotate_hue
+
+    def change(x):
+        x = rotate_hue(x, 30.0)
+        grey = x.mean(0, keepdim=True)
+        return (grey + 0.5 * (x - grey)).clamp(0, 1) ** 1.4
+
+    tiles = [torch.from_numpy(s.image).float() / 255 for s in source]
+    fitted = ColourTransfer(torch.cat([t.reshape(3, -1) for t in tiles], 1).numpy(),
+                            torch.cat([change(t).reshape(3, -1) for t in tiles],
+                                      1).numpy())
+    tile = tiles[0]
+    error_before = (tile - change(tile)).abs().mean()
+    error_after = (fitted(tile) - change(tile)).abs().mean()
+    assert error_after < 0.25 * error_before and error_after < 0.02
+
+
 def run(source, target, iterations=12, seed=3, **kw):
     model, _ = load_model(None, "cpu")
     base = {k: v.clone() for k, v in model.state_dict().items()}
