@@ -76,9 +76,18 @@ def test_clicked_polygon_replaces_the_region(desktop_result):
     assert r["adapt_dialog_polygon"]["params"]["REGION"] == region["id"]
 
 
+def test_double_click_closes_a_polygon(desktop_result):
+    r = desktop_result
+    region = r["after_double_click"]
+    assert region["features"] == 1 and region["vertices"] == 4  # a closed triangle
+    assert r["stray_vertices"] == 0
+    assert r["adapt_dialog_double_click"]["params"]["REGION"] == region["id"]
+
+
 def test_escape_cancels_drawing(desktop_result):
     r = desktop_result
-    assert r["after_escape"] == r["after_polygon"]  # nothing added or replaced
+    assert r["after_escape"] == r["after_double_click"]  # nothing added or replaced
+    assert r["vertices_after_escape"] == 0
     assert r["tool_active_after_escape"] is False
     assert r["band_points_after_escape"] == 0
     assert r["dialogs_after_escape"] == 0

@@ -87,6 +87,19 @@ def draw_regions(raster):
                                               ).toString(2)
     RESULT["after_polygon"] = region_state()
 
+    # A double-click closes the polygon too (Qt: press, release, double-click, release).
+    plugin.region_action.trigger()
+    for x, y in ((110, 110), (330, 130), (200, 280)):
+        mouse(tool, QEvent.MouseButtonPress, x, y)
+        mouse(tool, QEvent.MouseButtonRelease, x, y)
+    QTimer.singleShot(1500, capture("adapt_dialog_double_click"))
+    tool.canvasDoubleClickEvent(QgsMapMouseEvent(
+        canvas, QEvent.MouseButtonDblClick, QPoint(200, 280), Qt.LeftButton,
+        Qt.LeftButton, Qt.NoModifier))
+    mouse(tool, QEvent.MouseButtonRelease, 200, 280)
+    RESULT["after_double_click"] = region_state()
+    RESULT["stray_vertices"] = len(tool.vertices)
+
     plugin.region_action.trigger()
     mouse(tool, QEvent.MouseButtonPress, 50, 50)
     mouse(tool, QEvent.MouseButtonRelease, 50, 50)
@@ -94,6 +107,7 @@ def draw_regions(raster):
     mouse(tool, QEvent.MouseButtonRelease, 250, 60)
     tool.keyPressEvent(QKeyEvent(QEvent.KeyPress, Qt.Key_Escape, Qt.NoModifier))
     RESULT["after_escape"] = region_state()
+    RESULT["vertices_after_escape"] = len(tool.vertices)
     RESULT["tool_active_after_escape"] = canvas.mapTool() is tool
     RESULT["band_points_after_escape"] = tool.band.numberOfVertices()
     RESULT["dialogs_after_escape"] = len([w for w in QApplication.topLevelWidgets()

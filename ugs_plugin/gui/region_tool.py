@@ -36,6 +36,7 @@ class RegionMapTool(QgsMapTool):
         self.band.setColor(QColor(255, 140, 0, 80))
         self.band.setStrokeColor(QColor(255, 140, 0))
         self.band.setWidth(2)
+        self.swallow_release = False
         self.reset()
 
     def reset(self):
@@ -61,6 +62,9 @@ class RegionMapTool(QgsMapTool):
             self._show_polygon(self.vertices + [event.mapPoint()])
 
     def canvasReleaseEvent(self, event):  # noqa: N802
+        if self.swallow_release:  # the release that ends a double-click
+            self.swallow_release = False
+            return
         if event.button() == Qt.RightButton:
             self._finish_polygon()
             return
@@ -77,6 +81,7 @@ class RegionMapTool(QgsMapTool):
         self._show_polygon(self.vertices)
 
     def canvasDoubleClickEvent(self, event):  # noqa: N802
+        self.swallow_release = True
         self._finish_polygon()
 
     def keyPressEvent(self, event):  # noqa: N802
