@@ -161,3 +161,39 @@ def test_cli_adapt_errors_in_one_line(tmp_path, region_file):
     assert done.stderr.strip().startswith("error: the adapted model would overwrite")
     done = cli("adapt", SAMPLE_SCENE, region_file, tmp_path / "x.txt", "--iterations", 1)
     assert done.returncode == 1 and "must end in .pt" in done.stderr
+
+
+def test_comparison_maps_load_side_by_side_with_names_and_style(qgis_app, tmp_path):
+    """What the dialog does with the two optional maps: QGIS's own post-processing."""
+    from processing.gui.Postprocessing import handleAlgorithmResults
+    from qgis.core import (QgsApplication, QgsProcessingContext, QgsProcessingFeedback,
+                           QgsProcessingOutputLayerDefinition, QgsProject)
+    project = QgsProject.instance()
+    context = QgsProcessingContext()
+    context.setProject(project)
+    feedback = QgsProcessingFeedback()
+    alg = QgsApplication.processingRegistry().createAlgorithmById("ugs:adapttoregion")
+    outputs = {key: QgsProcessingOutputLayerDefinition(str(tmp_path / f"{key}.tif"),
+                                                       project)
+               for key in ("OUTPUT_ADAPTED", "OUTPUT_BASE")}
+    results, ok = alg.run(params(tmp_path, ITERATIONS=1, **outputs), context, feedback)
+    assert ok
+    handleAlgorithmResults(alg, context, feedback, False, results)
+    loaded = {lyr.name(): lyr for lyr in project.mapLayers().values()}
+    assert {"Green space (adapted model)", "Green space (base model)"} <= set(loaded)
+    for layer in loaded.values():
+        assert layer.renderer().type() == "paletted"
+    project.removeAllMapLayers()
+
+
+def test_qgis_process_runs_the_adaptation(qgis_process_env, region_file, tmp_path):
+    out = tmp_path / "qp.pt"
+    proc = subprocess.run(["qgis_process.bin", "--json", "run", "ugs:adapttoregion", "--",
+                           f"INPUT={SAMPLE_SCENE}", f"REGION={region_file}",
+                           "ITERATIONS=2", "DEVICE=1", f"OUTPUT={out}"],
+                          env=qgis_process_env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert results["DISC_LOSS_LAST"] == card["adaptation"]["losses_last"]["disc"]

@@ -34,6 +34,23 @@ def test_found_in_the_plugin_folder_venv():
     assert out[0] == "True"
 
 
+def test_torch_can_train_from_the_system_python():
+    """An optimizer step imports torch's sympy helpers: the venv's sympy must be the
+    one loaded, not Debian's older copy (which breaks it)."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+            "from ugs_plugin.dependencies import ensure_torch; "
+            f"assert ensure_torch({str(REPO)!r})[0]; "
+            "import torch, sympy; p = torch.nn.Parameter(torch.ones(2)); "
+            "opt = torch.optim.SGD([p], lr=0.1); p.sum().backward(); opt.step(); "
+            "print(sympy.__file__, float(p[0]))")
+    done = subprocess.run([SYSTEM_PYTHON, "-c", code],
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]
+    where, value = done.stdout.split()
+    assert where.startswith(str(REPO / ".venv")) and abs(float(value) - 0.9) < 1e-6
+
+
 def test_missing_torch_explains_how_to_install(tmp_path):
     if system_python_has_torch():
         import pytest

@@ -20,6 +20,10 @@ from pathlib import Path
 
 ENV_VAR = "UGS_PYTHON_PATH"
 SETTING_KEY = "ugs/python_path"
+# torch's pure-Python helpers: the copies installed with torch must win over older
+# system ones (Debian 12's sympy 1.11 breaks torch 2.13's optimizers, so training
+# and adaptation would fail inside QGIS while inference works).
+TORCH_HELPERS = ("mpmath", "sympy")
 
 
 def _site_packages(folder: Path) -> Path:
@@ -39,6 +43,21 @@ def candidate_folders(plugin_dir, setting_value: str = "", profile_dir=None) -> 
     return [_site_packages(f) for f in folders if f.is_dir()]
 
 
+def _import_first_from(folder: Path, names):
+    """Import ``names`` from ``folder`` ahead of the rest of sys.path, unless they are
+    already imported or the folder lacks them."""
+    for name in names:
+        if name in sys.modules or not (folder / name).is_dir():
+            continue
+        sys.path.insert(0, str(folder))
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+        finally:
+            sys.path.remove(str(folder))
+
+
 def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
     """Make ``import torch`` work if any known folder has it.
 
@@ -56,9 +75,10 @@ def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
         importlib.invalidate_caches()
         try:
             torch = importlib.import_module("torch")
-            return True, torch.__version__
         except ImportError:
             continue
+        _import_first_from(folder, TORCH_HELPERS)
+        return True, torch.__version__
     where = ", ".join(str(f) for f in tried) or "none found"
     return False, (
         "PyTorch (the 'torch' package) was not found by the Python QGIS runs "
