@@ -15,7 +15,7 @@ Variants isolate what helps: ``source-only`` fine-tunes on the source tiles for 
 same iterations with no adversarial term (the control); ``adversarial`` is the
 AdaptSegNet recipe; ``+colour`` adds the part-way recolouring of source tiles to the
 target's colour statistics (the shipped default); ``colour-only`` is that without
-the adversarial term.
+the adversarial term; ``-x10``/``-x50`` multiply lambda_adv by 10/50.
 
     .venv/bin/python benchmarks/bench_adapt.py [--seeds 0,1,2] [--iterations 150]
 """
@@ -49,6 +49,8 @@ VARIANTS = {
     "adversarial": dict(match_colours=False),
     "colour-only": dict(lambda_adv=0.0, match_colours=True),
     "adversarial+colour": dict(match_colours=True),
+    "adversarial-x10+colour": dict(match_colours=True, lambda_adv=0.01),
+    "adversarial-x50+colour": dict(match_colours=True, lambda_adv=0.05),
 }
 
 
