@@ -130,11 +130,9 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
     model, _ = load_model(None, "cpu")
     images = [s.image for s in scored]
     before = naip_eval.score(predict_tiles(model, images, 0.6), scored)
-    result = adapt_model(model, source, tiles,
-                         AdaptConfig(seed=seed, source_scale=source_size / 1.0),
-                         log=lambda m: None)
+    adapt_model(model, source, tiles,
+                AdaptConfig(seed=seed, source_scale=source_size / 1.0),
+                log=lambda m: None)
     after = naip_eval.score(predict_tiles(model, images, 0.6), scored)
     assert after["f1"] - before["f1"] >= 0.03, (before, after)
     assert after["tree_recall"] >= before["tree_recall"]
-    disc = result["history"]["disc"]
-    assert abs(np.mean(disc[-10:]) - np.mean(disc[:10])) > 0.02
