@@ -43,7 +43,7 @@ class AdaptationCancelled(Exception):
 
 @dataclass
 class AdaptConfig:
-    iterations: int = 150          # a quick run: about 2 minutes on a laptop CPU
+    iterations: int = 150          # quick: a minute or two on a laptop CPU (light)
     batch_size: int = 4
     tile: int = 128
     lr_generator: float = 2.5e-4

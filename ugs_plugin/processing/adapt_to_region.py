@@ -65,7 +65,7 @@ class AdaptToRegion(QgsProcessingAlgorithm):
             "(<tt>images/</tt> + <tt>masks/</tt>, matching names).<br>"
             "<b>Reference polygons</b> (optional, beyond the method): green / other "
             "polygons you digitized inside the region are used as extra labels.<br>"
-            "<b>Iterations</b>: the default is a quick run (about 2 minutes with the "
+            "<b>Iterations</b>: the default is a quick run (a minute or two with the "
             "light model on a laptop CPU). Progress shows the segmentation, "
             "adversarial and discriminator losses; cancelling writes nothing.<br><br>"
             "<b>Outputs</b>: the model file and its card (parent model, region, "
