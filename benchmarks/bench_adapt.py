@@ -139,7 +139,7 @@ def real(seeds, base_cfg, variants):
             with rasterio.open(f"{tmp}/map.tif") as src:
                 return src.read(1)
         before = park_scores(mapped(None), park_mask, keep, negatives)
-        print(f"\nReal shift (Valencia PNOA, adapt on the west half, score the east half)")
+        print("\nReal shift (Valencia PNOA, adapt on the west half, score the east half)")
         print(f"  base model: parks mapped green {before['inside']:.3f}, rest "
               f"{before['outside']:.3f}, F1 vs parks {before['f1']:.3f}, "
               f"hand-digitized roofs/water/bare mapped green {before['negatives']:.3f} "

@@ -136,3 +136,21 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
     after = naip_eval.score(predict_tiles(model, images, 0.6), scored)
     assert after["f1"] - before["f1"] >= 0.03, (before, after)
     assert after["tree_recall"] >= before["tree_recall"]
+
+
+def test_clip_to_region_copies_the_bounding_window_with_alpha(tmp_path):
+    from rasterio.enums import ColorInterp
+    from ugs_plugin.core.adapt import clip_to_region
+    from conftest import write_raster
+    data = np.random.default_rng(0).integers(0, 255, (4, 300, 300), dtype=np.uint8)
+    path = write_raster(tmp_path / "rgba.tif", data, crs="EPSG:25830",
+                        transform=rasterio.transform.from_origin(0, 300, 1, 1))
+    with rasterio.open(path, "r+") as dst:
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                           ColorInterp.alpha]
+    clip_to_region(path, BoundaryMask([box(10.4, 20, 110, 219.6)]), tmp_path / "clip.tif",
+                   block=64)
+    with rasterio.open(tmp_path / "clip.tif") as out:
+        assert tuple(out.bounds) == (10, 20, 110, 220)
+        assert out.colorinterp[3] == ColorInterp.alpha
+        assert np.array_equal(out.read(), data[:, 80:280, 10:110])

@@ -359,13 +359,17 @@ def clip_to_region(image_path, region, output, block: int = 1024):
                        transform=src.window_transform(box), tiled=True, blockxsize=256,
                        blockysize=256, compress="deflate")
         profile.pop("photometric", None)
+        internal_mask = any(rasterio.enums.MaskFlags.per_dataset in flags
+                            for flags in src.mask_flag_enums)
         with rasterio.open(output, "w", **profile) as dst:
+            dst.colorinterp = src.colorinterp  # keeps an alpha band recognisable
             for r in range(0, int(box.height), block):
                 rows = min(block, int(box.height) - r)
                 part = Window(box.col_off, box.row_off + r, box.width, rows)
-                dst.write(src.read(window=part), window=Window(0, r, box.width, rows))
-                if src.colorinterp:
-                    dst.colorinterp = src.colorinterp
+                into = Window(0, r, box.width, rows)
+                dst.write(src.read(window=part), window=into)
+                if internal_mask:
+                    dst.write_mask(src.dataset_mask(window=part), window=into)
 
 
 def adapt_to_region(image_path, region, output, base_model=None, source=None,
