@@ -197,3 +197,16 @@ def test_qgis_process_runs_the_adaptation(qgis_process_env, region_file, tmp_pat
     results = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
     card = json.loads(out.with_suffix(".json").read_text())
     assert results["DISC_LOSS_LAST"] == card["adaptation"]["losses_last"]["disc"]
+
+
+def test_dialog_shows_the_basics_and_hides_the_tuning(qgis_app):
+    from qgis.core import QgsApplication, QgsProcessingParameterDefinition
+    alg = QgsApplication.processingRegistry().algorithmById("ugs:adapttoregion")
+    advanced = {p.name() for p in alg.parameterDefinitions()
+                if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced}
+    assert advanced == {"BANDS", "TILE_SIZE", "BATCH_SIZE", "LAMBDA_ADV", "LR_GENERATOR",
+                        "LR_DISCRIMINATOR", "MATCH_COLOURS", "SEED"}
+    train = QgsApplication.processingRegistry().algorithmById("ugs:trainmodel")
+    assert {p.name() for p in train.parameterDefinitions()
+            if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced} == {
+        "BATCH_SIZE", "CROP", "LEARNING_RATE", "SEED"}

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
-from .common import (attach_style, boundary_from_source, reference_classes,
+from .common import (add_advanced, attach_style, boundary_from_source, reference_classes,
                      require_engine)
 from .extract_green_space import DEVICES
 
@@ -124,9 +124,7 @@ class AdaptToRegion(QgsProcessingAlgorithm):
                                          QgsProcessingParameterNumber.Integer, 0, False,
                                          0),
         ]
-        for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_advanced(self, advanced)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "Adapted model file", fileFilter="UGSNet model (*.pt)"))
         self.addParameter(QgsProcessingParameterRasterDestination(

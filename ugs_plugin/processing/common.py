@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 
 from qgis.core import (QgsApplication, QgsProcessingException,
-                       QgsProcessingLayerPostProcessorInterface, QgsSettings)
+                       QgsProcessingLayerPostProcessorInterface,
+                       QgsProcessingParameterDefinition, QgsSettings)
 
 from .. import PLUGIN_DIR
 from ..dependencies import SETTING_KEY, ensure_torch
@@ -44,6 +45,13 @@ class StyleLoader(QgsProcessingLayerPostProcessorInterface):
 # algorithm instance, so they live here, one per output path (a reused path
 # replaces its entry).
 _POST_PROCESSORS = {}
+
+
+def add_advanced(alg, params):
+    """Add ``params`` to ``alg`` under the dialog's Advanced section."""
+    for param in params:
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        alg.addParameter(param)
 
 
 def attach_post_processor(context, output_value, processor):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm,
                        QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsProcessingParameterVectorDestination)
 
-from .common import attach_style, boundary_from_source, require_engine
+from .common import add_advanced, attach_style, boundary_from_source, require_engine
 
 DEVICES = ["auto", "cpu", "cuda"]
 
@@ -38,9 +38,7 @@ def add_model_parameters(alg):
                                      QgsProcessingParameterNumber.Double, 0.5, False,
                                      0.01, 0.99),
     ]
-    for param in advanced:
-        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        alg.addParameter(param)
+    add_advanced(alg, advanced)
 
 
 def model_and_options(alg, parameters, context, feedback):

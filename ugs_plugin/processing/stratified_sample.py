@@ -4,13 +4,13 @@ from __future__ import annotations
 from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsGeometry,
                        QgsPointXY, QgsProcessing, QgsProcessingAlgorithm,
                        QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterDefinition,
                        QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
-from .common import attach_reference_style, boundary_from_source, require_engine
+from .common import (add_advanced, attach_reference_style, boundary_from_source,
+                     require_engine)
 
 
 class StratifiedSample(QgsProcessingAlgorithm):
@@ -77,9 +77,7 @@ class StratifiedSample(QgsProcessingAlgorithm):
                                          QgsProcessingParameterNumber.Integer, 1, False,
                                          0),
         ]
-        for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_advanced(self, advanced)
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, "Validation points", QgsProcessing.TypeVectorPoint))
         self.addOutput(QgsProcessingOutputNumber("POINTS", "Number of points"))

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
-from .common import require_engine
+from .common import add_advanced, require_engine
+from .extract_green_space import DEVICES
 
 VARIANTS = ["light", "full"]
-DEVICES = ["auto", "cpu", "cuda"]
 
 
 class TrainModel(QgsProcessingAlgorithm):
@@ -89,9 +89,7 @@ class TrainModel(QgsProcessingAlgorithm):
                                          QgsProcessingParameterNumber.Integer, 0, False,
                                          0),
         ]
-        for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(param)
+        add_advanced(self, advanced)
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "Model file", fileFilter="UGSNet model (*.pt)"))
         self.addOutput(QgsProcessingOutputNumber("VAL_F1", "Validation F1"))
