@@ -390,7 +390,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     from .predict import BandPlanReader
     if not str(output).lower().endswith(".pt"):
         raise AdaptationError(f"the model file {output} must end in .pt")
-    if model_path_is(output, base_model):
+    if _same_file(output, base_model):
         raise AdaptationError("the adapted model would overwrite its base model; "
                               "choose another file name")
     model, parent = load_model(base_model, device)
@@ -410,16 +410,23 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         except imagery.ImageryError as err:
             raise AdaptationError(str(err)) from None
         target_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
-        windows = sample_target_windows(
-            src, region, target_count, cfg.tile, rng,
-            valid=lambda w: reader.read_unit(src, w)[1].all())
-        tiles = [reader.read_unit(src, w)[0] for w in windows]
+        read = {}  # each window is read once: kept when it has no nodata
+
+        def valid(window):
+            unit, ok = reader.read_unit(src, window)
+            if ok.all():
+                read[(window.col_off, window.row_off)] = unit
+            return ok.all()
+
+        windows = sample_target_windows(src, region, target_count, cfg.tile, rng, valid)
+        tiles = [read[(w.col_off, w.row_off)] for w in windows]
         masks = None
         if reference:
             masks = reference_masks(windows, src.window_transform, reference)
             covered = sum(int((m != IGNORE).sum()) for m in masks)
             log(f"reference polygons cover {covered} px of the {len(windows)} target "
                 "tiles" + ("" if covered else ": none inside the region, not used"))
+            masks = masks if covered else None
         west, south, east, north = region.bounds()
         region_info = {"bounds": [west, south, east, north],
                        "crs": region_crs or src.crs.to_string(),
@@ -443,7 +450,8 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         "adaptation": {
             "method": "output-space adversarial training (AdaptSegNet) against a "
                       "patch discriminator"
-                      + (", source tiles restyled to the target's colour statistics"
+                      + (", source tiles recoloured part-way to the target's colour "
+                         "statistics"
                          if cfg.match_colours else "")
                       + (", target reference polygons as extra supervision"
                          if masks is not None else ""),
@@ -474,7 +482,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     return card
 
 
-def model_path_is(output, base_model) -> bool:
+def _same_file(output, base_model) -> bool:
     from .model_file import DEFAULT_MODEL
     base = Path(base_model) if base_model else DEFAULT_MODEL
     return Path(output).resolve() == base.resolve()
