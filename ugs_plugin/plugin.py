@@ -113,11 +113,10 @@ class UgsPlugin:
         """Pre-filled with the region and the raster under it (the active one if it
         covers the region)."""
         import processing
-        from qgis.core import QgsCoordinateTransform, QgsProject
+        from qgis.core import QgsCoordinateTransform, QgsCsException, QgsProject
         project = QgsProject.instance()
         extent = region_layer.extent()
-        rasters = [self.iface.activeLayer()] + [
-            l for l in project.layerTreeRoot().layerOrder()]
+        rasters = [self.iface.activeLayer()] + project.layerTreeRoot().layerOrder()
         params = {"REGION": region_layer.id(), "OUTPUT_ADAPTED": "TEMPORARY_OUTPUT",
                   "OUTPUT_BASE": "TEMPORARY_OUTPUT"}
         for layer in rasters:
@@ -126,7 +125,7 @@ class UgsPlugin:
             to_layer = QgsCoordinateTransform(region_layer.crs(), layer.crs(), project)
             try:
                 covers = layer.extent().intersects(to_layer.transformBoundingBox(extent))
-            except Exception:  # noqa: BLE001 - a failed transform: not this layer
+            except QgsCsException:  # the region cannot be placed on this layer
                 covers = False
             if covers:
                 params["INPUT"] = layer
