@@ -60,22 +60,27 @@ def read_polygons(path, target_crs):
     return [g for g, _ in read_vector(path, target_crs)[0]]
 
 
-def cmd_extract(args):
+def polygons_over_image(image, path, what="boundary"):
+    """(BoundaryMask of ``path``'s polygons in ``image``'s CRS, that CRS); errors
+    when the image has no CRS or the polygons miss it."""
     import rasterio
     from .core.boundary import BoundaryMask
+    with rasterio.open(image) as src:
+        crs, bounds = src.crs, src.bounds
+    if crs is None:
+        raise CliError(f"a {what} needs an image with a CRS")
+    mask = BoundaryMask(read_polygons(path, crs))
+    if not mask.intersects(*bounds):
+        raise CliError(f"the {what} does not overlap the image")
+    return mask, crs
+
+
+def cmd_extract(args):
     from .core.model_file import load_model
     from .core.predict import predict_raster
     from .core.quicklook import write_quicklook
 
-    boundary = None
-    if args.boundary:
-        with rasterio.open(args.image) as src:
-            crs, b = src.crs, src.bounds
-        if crs is None:
-            raise CliError("a boundary needs an image with a CRS")
-        boundary = BoundaryMask(read_polygons(args.boundary, crs))
-        if not boundary.intersects(*b):
-            raise CliError("the boundary does not overlap the image")
+    boundary = polygons_over_image(args.image, args.boundary)[0] if args.boundary else None
     model, card = load_model(args.model, args.device)
     options = extraction_options(args, allow_no_crs=args.allow_no_crs)
     quiet = args.json or args.quiet
@@ -268,16 +273,10 @@ def cmd_train(args):
 
 
 def cmd_adapt(args):
-    import rasterio
     from .core.adapt import AdaptConfig, adapt_to_region, predict_region
-    from .core.boundary import BoundaryMask
     from .core.imagery import parse_band_list
     from .core.model_file import load_model
-    with rasterio.open(args.image) as src:
-        crs, bounds = src.crs, src.bounds
-    region = BoundaryMask(read_polygons(args.region, crs))
-    if not region.intersects(*bounds):
-        raise CliError("the region does not overlap the image")
+    region, crs = polygons_over_image(args.image, args.region, "region")
     reference = None
     if args.reference:
         green = [v.strip() for v in args.green_values.split(",") if v.strip()]

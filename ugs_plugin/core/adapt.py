@@ -58,11 +58,12 @@ class AdaptConfig:
     reference_weight: float = 1.0  # supervised loss on target reference polygons
 
 
-def sample_target_windows(src, region, count: int, tile: int, rng, valid=None,
+def sample_target_windows(src, region, count: int, tile: int, rng, read,
                           min_inside: float = 0.8, max_tries: int = 50) -> list:
-    """``count`` random tile windows inside ``region`` (a core BoundaryMask in the
-    raster's CRS), each at least ``min_inside`` inside it and, when ``valid(window)``
-    is given, free of nodata."""
+    """``count`` (window, tile) pairs drawn at random inside ``region`` (a core
+    BoundaryMask in the raster's CRS), each window at least ``min_inside`` inside it
+    and free of nodata. ``read(window) -> (tile, valid bool array)`` reads each
+    candidate once."""
     from rasterio.windows import Window, from_bounds
     if src.width < tile or src.height < tile:
         raise AdaptationError(f"the raster ({src.width}x{src.height}) is smaller than "
@@ -72,32 +73,33 @@ def sample_target_windows(src, region, count: int, tile: int, rng, valid=None,
     row0 = int(np.clip(np.floor(box.row_off), 0, src.height - tile))
     col1 = int(np.clip(np.ceil(box.col_off + box.width) - tile, col0, src.width - tile))
     row1 = int(np.clip(np.ceil(box.row_off + box.height) - tile, row0, src.height - tile))
-    windows = []
+    picks = []
     for _ in range(count * max_tries):
-        if len(windows) == count:
+        if len(picks) == count:
             break
         window = Window(int(rng.integers(col0, col1 + 1)), int(rng.integers(row0, row1 + 1)),
                         tile, tile)
         if region(window, src.window_transform(window)).mean() < min_inside:
             continue
-        if valid is not None and not valid(window):
-            continue
-        windows.append(window)
-    if len(windows) < count:
+        data, valid = read(window)
+        if valid.all():
+            picks.append((window, data))
+    if len(picks) < count:
         raise AdaptationError(
-            f"only {len(windows)} of {count} tiles of {tile} px fit inside the region "
+            f"only {len(picks)} of {count} tiles of {tile} px fit inside the region "
             "with no nodata; draw a larger region or use a smaller tile size")
-    return windows
+    return picks
 
 
 def sample_target_tiles(src, region, count: int, tile: int, rng, bands=(1, 2, 3),
                         low=(0.0,) * 3, high=(255.0,) * 3, min_inside: float = 0.8):
     """``count`` tiles (float32 (3, tile, tile), 0..1) read at random inside
     ``region``, each at least ``min_inside`` inside it and free of nodata."""
-    def valid(window):
-        return imagery.valid_mask(src.read(list(bands), window=window), src.nodata).all()
-    windows = sample_target_windows(src, region, count, tile, rng, valid, min_inside)
-    return [imagery.to_unit(src.read(list(bands), window=w), low, high) for w in windows]
+    def read(window):
+        data = src.read(list(bands), window=window)
+        return imagery.to_unit(data, low, high), imagery.valid_mask(data, src.nodata)
+    return [t for _, t in sample_target_windows(src, region, count, tile, rng, read,
+                                                min_inside)]
 
 
 class ColourTransfer:
@@ -410,16 +412,9 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         except imagery.ImageryError as err:
             raise AdaptationError(str(err)) from None
         target_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
-        read = {}  # each window is read once: kept when it has no nodata
-
-        def valid(window):
-            unit, ok = reader.read_unit(src, window)
-            if ok.all():
-                read[(window.col_off, window.row_off)] = unit
-            return ok.all()
-
-        windows = sample_target_windows(src, region, target_count, cfg.tile, rng, valid)
-        tiles = [read[(w.col_off, w.row_off)] for w in windows]
+        picks = sample_target_windows(src, region, target_count, cfg.tile, rng,
+                                      lambda w: reader.read_unit(src, w))
+        windows, tiles = [w for w, _ in picks], [t for _, t in picks]
         masks = None
         if reference:
             masks = reference_masks(windows, src.window_transform, reference)
