@@ -46,44 +46,84 @@ def make_raster(path, side):
             dst.write(scene[:, ys][:, :, xs], window=Window(0, y, side, rows))
 
 
-def worker(variant, raster, out_dir, tile, overlap, batch):
-    import numpy as np
+def sync(device):
     import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def worker(variant, raster, out_dir, args):
+    import numpy as np
+    import rasterio
+    import torch
+    from rasterio.windows import Window
     from ugs_plugin.core.model_file import load_model
-    from ugs_plugin.core.predict import PredictOptions, predict_raster
+    from ugs_plugin.core.predict import (PRECISIONS, PredictOptions, TileForward,
+                                         predict_raster)
     from ugs_plugin.core.tiling import tile_origins
     from ugs_plugin.core.ugsnet import build_model
-    if variant == "light":
-        model, card = load_model(None, "cpu")
-    else:  # speed does not depend on the weights; no full weights ship yet
-        model, card = build_model("full").eval(), {"variant": "full", "tile_size": tile,
-                                                   "name": "full (random weights)"}
-    opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch)
+    tile, overlap, batch = args.tile, args.overlap, args.batch
+    if variant == "light" or args.full_model:
+        model, card = load_model(None if variant == "light" else args.full_model,
+                                 args.device)
+    else:  # speed does not depend on the weights
+        model = build_model("full").eval().to(args.device)
+        card = {"variant": "full", "tile_size": tile, "name": "full (random weights)"}
+    device = next(model.parameters()).device
+    opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch,
+                          precision=args.precision)
+    if device.type == "cuda":  # CUDA context and kernel selection out of the timing
+        predict_raster(raster, Path(out_dir) / f"{variant}_warmup.tif", model, card,
+                       None, PredictOptions(tile_size=tile, overlap=overlap,
+                                            batch_size=batch, overviews=False))
+        torch.cuda.reset_peak_memory_stats()
     summary = predict_raster(raster, Path(out_dir) / f"{variant}.tif", model, card,
                              None, opts)
-    import rasterio
     with rasterio.open(raster) as src:
         n_tiles = len(tile_origins(src.height, tile, overlap)) * \
             len(tile_origins(src.width, tile, overlap))
         side = min(tile, src.height, src.width)
-    x = torch.from_numpy(np.random.default_rng(0).uniform(
-        -1, 1, (batch, 3, side, side)).astype(np.float32))
-    with torch.inference_mode():
-        model(x[:1])  # warm-up
+        # Real tiles of the scene, so class agreement between precisions means something.
+        real = np.stack([src.read((1, 2, 3), window=Window(x, 0, side, side))
+                         for x in range(0, batch * side, side) if x + side <= src.width])
+    x_real = torch.from_numpy(real.astype(np.float32) / 127.5 - 1).to(device)
+    x = x_real[torch.arange(batch) % len(x_real)]
+    forward = {}
+    reference = None
+    for precision in (["fp32"] + [p for p in PRECISIONS if p != "fp32"]
+                      if device.type == "cuda" else ["fp32"]):
+        run = TileForward(model, precision)
+        run._run(x[:1])  # warm-up
+        sync(device)
         t0 = time.perf_counter()
         done = 0
         while done < n_tiles:
-            model(x[:min(batch, n_tiles - done)])
+            run._run(x[:min(batch, n_tiles - done)])
             done += batch
-        forward_s = time.perf_counter() - t0
+        sync(device)
+        seconds = time.perf_counter() - t0
+        classes = (run._run(x) > 0.5).cpu()
+        reference = classes if reference is None else reference
+        forward[precision] = {
+            "seconds": seconds,
+            "mps_raster": summary["pixels"] / 1e6 / seconds,
+            "mps_tiles": n_tiles * side * side / 1e6 / seconds,
+            "class_agreement_vs_fp32": float((classes == reference).float().mean())}
     print(json.dumps({
-        "variant": variant, "pixels": summary["pixels"], "tiles": n_tiles,
+        "variant": variant, "model": card.get("name"), "device": str(device),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else "cpu"),
+        "pixels": summary["pixels"], "tiles": n_tiles, "batch": batch,
+        "batch_used": summary["batch_size"], "precision": summary["precision"],
         "pipeline_s": summary["seconds"],
         "pipeline_mps": summary["megapixels_per_second"],
-        "forward_s": forward_s,
-        "forward_mps_raster": summary["pixels"] / 1e6 / forward_s,
-        "forward_mps_tiles": n_tiles * side * side / 1e6 / forward_s,
+        "forward": forward,
+        "forward_s": forward["fp32"]["seconds"],
+        "forward_mps_raster": forward["fp32"]["mps_raster"],
+        "forward_mps_tiles": forward["fp32"]["mps_tiles"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": (torch.cuda.max_memory_allocated(device) / 2 ** 20
+                        if device.type == "cuda" else None),
         "threads": torch.get_num_threads()}))
 
 
@@ -98,11 +138,16 @@ def main():
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--overlap", type=int, default=64)
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+                    help="of the pipeline run (the bare forward is timed in each)")
+    ap.add_argument("--full-model", help="trained full model (default: random weights)")
+    ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--worker", nargs=3, metavar=("VARIANT", "RASTER", "OUT"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(*args.worker, args.tile, args.overlap, args.batch)
+        worker(*args.worker, args)
         return
     with tempfile.TemporaryDirectory(prefix="ugs_bench_") as tmp:
         rows = []
@@ -115,8 +160,12 @@ def main():
                 proc = subprocess.run(
                     [sys.executable, __file__, "--worker", variant, str(raster), tmp,
                      "--tile", str(args.tile), "--overlap", str(args.overlap),
-                     "--batch", str(args.batch)],
-                    capture_output=True, text=True, check=True)
+                     "--batch", str(args.batch), "--device", args.device,
+                     "--precision", args.precision]
+                    + (["--full-model", args.full_model] if args.full_model else []),
+                    capture_output=True, text=True)
+                if proc.returncode:
+                    sys.exit(f"{variant} {label} failed:\n{proc.stderr[-3000:]}")
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 row.update(label=label, side=side)
                 rows.append(row)
@@ -127,9 +176,18 @@ def main():
                       f"{row['tiles']} tiles), pipeline/forward "
                       f"{row['pipeline_mps'] / row['forward_mps_raster']:.2f}, "
                       f"peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
-    print(f"# {os.cpu_count()} CPUs, torch threads {rows[0]['threads']}, tile "
-          f"{args.tile}, overlap {args.overlap}, batch {args.batch}; "
-          f"command: {' '.join(sys.argv)}")
+                for precision, f in row["forward"].items():
+                    if precision != "fp32":
+                        print(f"      bare forward {precision}: {f['mps_tiles']:.2f} MP/s "
+                              f"of tile pixels (x{f['mps_tiles'] / row['forward_mps_tiles']:.2f}"
+                              f"), class agreement {f['class_agreement_vs_fp32']:.5f}",
+                              flush=True)
+    print(f"# {rows[0]['device_name']}, {os.cpu_count()} CPUs, torch threads "
+          f"{rows[0]['threads']}, tile {args.tile}, overlap {args.overlap}, batch "
+          f"{args.batch}, pipeline precision {args.precision}; command: "
+          f"{' '.join(sys.argv)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Train the bundled light UGSNet on the NAIP crops in ../shared/data (run once, at
-development time; CI never runs it).
+"""Train a default UGSNet (light or full) on the NAIP crops in ../shared/data (run
+once, at development time; CI never runs it).
 
 RGB input; labels are NDVI pseudo-labels from the near-infrared band (see
 benchmarks/naip_eval.py); whole cities are held out for validation. Pixels in the
@@ -9,14 +9,26 @@ sensor's colours; dark non-vegetation (water, shadow) is weighted up as hard
 negatives.
 
     .venv/bin/python scripts/train_default_model.py --steps 8000 --out models/ugsnet_light.pt
+
+The full model is trained on a GPU. ../shared does not travel to a GPU machine, so
+the labelled tiles go there as one file (``--save-pack``, then ``--pack``); with
+``--time-budget`` a short probe measures steps per second and sets ``--steps`` so
+the run (poly schedule included) ends within the budget:
+
+    python scripts/train_default_model.py --save-pack build/naip_pack.npz
+    python scripts/train_default_model.py --variant full --pack build/naip_pack.npz \
+        --device cuda --precision bf16 --crop 256 --batch-size 16 --time-budget 360 \
+        --out $OUT/ugsnet_full.pt --weights-fp16-parts $OUT
 """
 import argparse
 import datetime
 import json
 import platform
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import rasterio
 import torch
 
@@ -24,9 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.model_file import save_model  # noqa: E402
-from ugs_plugin.core.train import (IGNORE, TrainConfig, predict_tiles,  # noqa: E402
-                                   train_model)
+from ugs_plugin.core.model_file import choose_device, save_model  # noqa: E402
+from ugs_plugin.core.train import (IGNORE, Sample, TrainConfig,  # noqa: E402
+                                   predict_tiles, train_model)
 from ugs_plugin.core.ugsnet import build_model  # noqa: E402
 
 AMBIGUOUS_NDVI = (0.05, 0.15)
@@ -44,44 +56,135 @@ def with_ignore_band(samples):
     return out
 
 
+def save_pack(path, train, val):
+    """Training tiles (ignore band applied) and validation tiles in one .npz."""
+    def arrays(samples):
+        return (np.stack([s.image for s in samples]), np.stack([s.mask for s in samples]),
+                np.array([s.name for s in samples]), np.array([s.group for s in samples]))
+    ti, tm, tn, tg = arrays(train)
+    vi, vm, vn, vg = arrays(val)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, train_images=ti, train_masks=tm, train_names=tn,
+                        train_groups=tg, val_images=vi, val_masks=vm, val_names=vn,
+                        val_groups=vg)
+
+
+def load_pack(path):
+    data = np.load(path)
+
+    def samples(prefix):
+        return [Sample(i, m, str(n), str(g)) for i, m, n, g in zip(
+            data[f"{prefix}_images"], data[f"{prefix}_masks"], data[f"{prefix}_names"],
+            data[f"{prefix}_groups"])]
+    return samples("train"), samples("val")
+
+
+def steps_for_budget(variant, train, cfg, device, seconds, probe_steps=12):
+    """Steps that fit in ``seconds``, from the speed of a throw-away model."""
+    probe = build_model(variant).to(device)
+    probe_cfg = TrainConfig(**{**cfg.__dict__, "steps": probe_steps + 3,
+                               "validate_every": 10 ** 9, "checkpoint_every": 0})
+    times = []
+    train_model(probe, train, (), probe_cfg, log=lambda m: None,
+                progress=lambda *a: times.append(time.perf_counter()))
+    per_step = (times[-1] - times[2]) / (len(times) - 3)
+    del probe
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    # Validation passes and the final save take time too: keep 12 % in hand.
+    steps = max(50, int(0.88 * seconds / per_step))
+    print(f"probe: {per_step * 1000:.0f} ms/step -> {steps} steps in {seconds:.0f} s",
+          flush=True)
+    return steps
+
+
+def save_fp16_parts(model, folder, parts=4):
+    """The weights in half precision, in ``parts`` files of similar size (a transfer
+    limit on file size); scripts/join_weights.py puts them back together."""
+    state = {k: (v.half() if v.is_floating_point() else v).cpu()
+             for k, v in model.state_dict().items()}
+    keys = list(state)
+    sizes = np.cumsum([state[k].numel() for k in keys])
+    bounds = np.searchsorted(sizes, np.linspace(0, sizes[-1], parts + 1)[1:-1])
+    groups = np.split(np.arange(len(keys)), bounds)
+    for i, idx in enumerate(groups):
+        target = Path(folder) / f"weights_part{i}.pt"
+        tmp = target.with_suffix(".tmp")
+        torch.save({keys[j]: state[keys[j]] for j in idx}, tmp)
+        tmp.replace(target)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(REPO / "models" / "ugsnet_light.pt"))
+    ap.add_argument("--variant", default="light", choices=("light", "full"))
+    ap.add_argument("--out", default=None,
+                    help="model file (default: models/ugsnet_<variant>.pt)")
     ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    ap.add_argument("--time-budget", type=float, default=0,
+                    help="seconds; sets --steps from a speed probe")
+    ap.add_argument("--validations", type=int, default=10)
+    ap.add_argument("--pack", help="tiles from a --save-pack file instead of ../shared")
+    ap.add_argument("--save-pack", help="write the tiles to this .npz and stop")
+    ap.add_argument("--weights-fp16-parts", metavar="DIR",
+                    help="also write the best weights in fp16 parts at each validation")
     ap.add_argument("--checkpoint", default="build/train_default.ckpt")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
+    out = args.out or str(REPO / "models" / f"ugsnet_{args.variant}.pt")
     if args.threads:
         torch.set_num_threads(args.threads)
-    train = [s for c in naip_eval.TRAIN_CITIES for s in naip_eval.load_city(c)]
-    val = [s for c in naip_eval.VAL_CITIES for s in naip_eval.load_city(c)]
+    if args.pack:
+        train, val = load_pack(args.pack)
+    else:
+        train = with_ignore_band([s for c in naip_eval.TRAIN_CITIES
+                                  for s in naip_eval.load_city(c)])
+        val = [s for c in naip_eval.VAL_CITIES for s in naip_eval.load_city(c)]
+    if args.save_pack:
+        save_pack(args.save_pack, train, val)
+        print(f"wrote {args.save_pack}: {len(train)} training, {len(val)} validation "
+              "tiles")
+        return
     print(f"{len(train)} training tiles ({', '.join(naip_eval.TRAIN_CITIES)}), "
           f"{len(val)} validation tiles ({', '.join(naip_eval.VAL_CITIES)})", flush=True)
-    torch.manual_seed(args.seed)
-    model = build_model("light")
+    device = choose_device(args.device)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                       lr=args.lr, seed=args.seed, scale_range=(0.5, 1.0),
-                      hard_negative_weight=2.0, validate_every=max(100, args.steps // 10),
-                      val_scale=0.6, checkpoint_every=500)
+                      hard_negative_weight=2.0, val_scale=0.6, checkpoint_every=500,
+                      precision=args.precision)
+    if args.time_budget:
+        cfg.steps = steps_for_budget(args.variant, train, cfg, device, args.time_budget)
+    cfg.validate_every = max(50, cfg.steps // args.validations)
+    torch.manual_seed(args.seed)
+    model = build_model(args.variant).to(device)
     Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
-    result = train_model(model, with_ignore_band(train), val, cfg,
-                         log=lambda m: print(m, flush=True),
+
+    def log(message):
+        print(message, flush=True)
+        if args.weights_fp16_parts and "val F1" in message:
+            save_fp16_parts(model, args.weights_fp16_parts)
+    result = train_model(model, train, val, cfg, log=log,
                          checkpoint_path=args.checkpoint,
                          resume_from=args.checkpoint if args.resume else None)
+    if args.weights_fp16_parts:  # the best state, restored by train_model
+        save_fp16_parts(model, args.weights_fp16_parts)
     figures = {}
-    for label, scale in (("at_1m", 0.6), ("at_0.6m", 1.0)):
-        preds = predict_tiles(model, [s.image for s in val], scale)
-        figures[label] = {k: round(v, 4) for k, v in naip_eval.score(preds, val).items()}
-    print(json.dumps(figures), flush=True)
+    if not args.pack:  # tree points live in ../shared
+        for label, scale in (("at_1m", 0.6), ("at_0.6m", 1.0)):
+            preds = predict_tiles(model, [s.image for s in val], scale)
+            figures[label] = {k: round(v, 4)
+                              for k, v in naip_eval.score(preds, val).items()}
+        print(json.dumps(figures), flush=True)
     card = {
-        "name": "UGSNet light, NAIP-trained default",
-        "variant": "light",
+        "name": f"UGSNet {args.variant}, NAIP-trained default",
+        "variant": args.variant,
         "input_bands": ["red", "green", "blue"],
         "input_scaling": "minus_one_one",
         "tile_size": 512,
@@ -100,14 +203,17 @@ def main():
             "hard_negatives": "dark non-vegetation pixels (water, shadow) weighted x2",
             "steps": cfg.steps, "batch_size": cfg.batch_size, "crop": cfg.crop,
             "optimizer": "AdamW", "lr": cfg.lr, "schedule": "poly 0.9",
+            "precision": cfg.precision,
             "best_step": (result["best"] or {}).get("step"),
             "seconds": round(result["seconds"]),
             "date": datetime.date.today().isoformat(),
-            "hardware": f"{platform.processor() or platform.machine()} CPU, "
-                        f"{torch.get_num_threads()} thread(s)",
+            "hardware": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                         else f"{platform.processor() or platform.machine()} CPU, "
+                              f"{torch.get_num_threads()} thread(s)"),
         },
-        "validation": figures["at_1m"],
-        "validation_at_native_0.6m": figures["at_0.6m"],
+        # Without ../shared (a --pack run) these are filled in by bench_quality.py.
+        "validation": figures.get("at_1m"),
+        "validation_at_native_0.6m": figures.get("at_0.6m"),
         "validation_note": ("held-out cities (Claremont, Palm Springs): pixel scores "
                             "against NDVI pseudo-labels; tree_recall = share of human "
                             "tree points on pixels mapped green"),
@@ -119,8 +225,8 @@ def main():
             "Imagery: USDA NAIP (public domain)",
         ],
     }
-    save_model(model, card, args.out)
-    print(f"saved {args.out}", flush=True)
+    save_model(model, card, out)
+    print(f"saved {out}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from .outputs import atomic_output
-from .ugsnet import UNUSED_DECODER_PREFIXES, VARIANTS, build_model
+from .ugsnet import (LAYOUT_VERSION, UNUSED_DECODER_PREFIXES, VARIANTS, build_model,
+                     convert_layout_1_to_2)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = PACKAGE_DIR / "models" / "ugsnet_light.pt"
@@ -37,10 +38,15 @@ def card_path(model_path) -> Path:
 
 def read_card(model_path) -> dict:
     path = card_path(model_path)
-    card = dict(DEFAULT_CARD)
+    card = dict(DEFAULT_CARD, layout=LAYOUT_VERSION)
     if path.exists():
         try:
-            card.update(json.loads(path.read_text(encoding="utf-8")))
+            written = json.loads(path.read_text(encoding="utf-8"))
+            # Cards that this plugin wrote before "layout" existed hold "parameters";
+            # their weights are in layout 1. Hand-written cards follow the authors'.
+            if "layout" not in written and "parameters" in written:
+                written["layout"] = 1
+            card.update(written)
         except json.JSONDecodeError as err:
             raise ModelFileError(f"model card {path} is not valid JSON ({err}); fix or "
                                  "delete it (without a card the file is read as full "
@@ -102,6 +108,12 @@ def load_model(path=None, device="auto"):
     card = read_card(path)
     state = _read_state_dict(path)
     state = {k: v for k, v in state.items() if not k.startswith(UNUSED_DECODER_PREFIXES)}
+    if card.get("layout") == 1:
+        state = convert_layout_1_to_2(state)
+    elif card.get("layout") != LAYOUT_VERSION:
+        raise ModelFileError(f"model card {card_path(path)} has layout "
+                             f"{card.get('layout')!r}; this plugin reads layouts 1 and "
+                             f"{LAYOUT_VERSION}: update the plugin")
     model = build_model(card["variant"], in_channels=len(card["input_bands"]))
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -137,6 +149,7 @@ def save_model(model, card: dict, path):
     card.setdefault("input_scaling", DEFAULT_CARD["input_scaling"])
     card.setdefault("classes", DEFAULT_CARD["classes"])
     card["parameters"] = sum(p.numel() for p in model.parameters())
+    card["layout"] = LAYOUT_VERSION
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_output(path, ".pt") as tmp:
         torch.save(state, tmp)

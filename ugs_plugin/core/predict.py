@@ -12,6 +12,7 @@ a failure or cancellation removes the temporary file and leaves the target untou
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class PredictOptions:
     allow_no_crs: bool = False
     band_width: int = 8192       # memory bound: columns processed at once
     overviews: bool = True
+    precision: str = "fp32"      # fp16 / bf16: autocast on CUDA (ignored elsewhere)
 
 
 def _creation_profile(src, nodata):
@@ -190,7 +192,7 @@ def predict_raster(image_path, output_path, model, card, probability_path=None,
         except OutputError as err:
             raise PredictError(str(err)) from None
         summary = _run(src, model, reader, temps, tile, overlap, options, card,
-                       progress, is_canceled)
+                       progress, is_canceled, warn)
         if options.overviews:
             factors = _overview_factors(src.height, src.width)
             if factors:
@@ -214,8 +216,10 @@ def predict_raster(image_path, output_path, model, card, probability_path=None,
     return summary
 
 
-def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_canceled):
-    device = next(model.parameters()).device
+def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_canceled,
+         warn):
+    forward = TileForward(model, options.precision, warn)
+    device = forward.device
     height, width = src.height, src.width
     tile_h, tile_w = min(tile, height), min(tile, width)
     ys = tile_origins(height, tile, overlap)
@@ -278,7 +282,7 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
                             valids.append(valid)
                             keep.append(x)
                     if inputs:
-                        probs = _forward(model, inputs, device)
+                        probs = forward(inputs)
                         for x, prob, valid in zip(keep, probs, valids):
                             w = weights * valid
                             rows = slice(y - r0, y - r0 + tile_h)
@@ -296,15 +300,68 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
     return {"pixels": height * width, "valid_pixels": valid_total,
             "green_pixels": green,
             "green_fraction": green / valid_total if valid_total else 0.0,
-            "tiles": total, "device": str(device)}
+            "tiles": total, "device": str(device),
+            "batch_size": forward.max_batch or options.batch_size,
+            "precision": options.precision if forward.dtype is not None else "fp32"}
 
 
-def _forward(model, inputs, device):
-    x = torch.from_numpy(np.stack(inputs)).to(device)
-    with torch.inference_mode():
-        logits = model(x)
-        prob = torch.softmax(logits.float(), dim=1)[:, GREEN]
-    return prob.cpu().numpy()
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the RuntimeError MPS and older builds raise."""
+    oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(err, oom_type) or (isinstance(err, RuntimeError)
+                                         and "out of memory" in str(err).lower())
+
+
+class TileForward:
+    """Model forward over a batch of tiles that survives running out of GPU memory:
+    the batch is split in halves, the smaller size is kept for the rest of the run,
+    and only a single tile that does not fit is an error."""
+
+    def __init__(self, model, precision="fp32", warn=None):
+        if precision not in PRECISIONS:
+            raise PredictError(f"precision {precision!r}: choose one of "
+                               f"{', '.join(PRECISIONS)}")
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.dtype = PRECISIONS[precision] if self.device.type == "cuda" else None
+        self.max_batch = None
+        self.warn = warn or (lambda msg: None)
+
+    def _run(self, x):
+        autocast = (torch.autocast("cuda", dtype=self.dtype) if self.dtype is not None
+                    else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            logits = self.model(x)
+        return torch.softmax(logits.float(), dim=1)[:, GREEN]
+
+    def __call__(self, inputs) -> np.ndarray:
+        batch = np.stack(inputs)
+        out, start = [], 0
+        while start < len(batch):
+            size = min(len(batch) - start, self.max_batch or len(batch))
+            x = torch.from_numpy(batch[start:start + size]).to(self.device)
+            try:
+                prob = self._run(x)
+            except Exception as err:  # noqa: BLE001 - only OOM is handled
+                if not is_out_of_memory(err):
+                    raise
+                del x
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if size == 1:
+                    raise PredictError(
+                        f"one tile does not fit in the memory of {self.device}; use a "
+                        "smaller tile size or the CPU") from None
+                self.max_batch = size // 2
+                self.warn(f"out of memory on {self.device} with {size} tiles per "
+                          f"batch; going on with {self.max_batch}")
+                continue
+            out.append(prob.cpu().numpy())
+            start += size
+        return np.concatenate(out)
 
 
 def _flush(writers, acc, wsum, r0, r1, cx0, bx0, bx1, threshold, green, valid_total):

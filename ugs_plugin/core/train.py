@@ -9,6 +9,7 @@ sensor's colours. Checkpoints hold everything needed to resume to the same state
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 import time
@@ -52,6 +53,7 @@ class TrainConfig:
     val_scale: float = 1.0            # resampling of validation tiles to ~1 m
     checkpoint_every: int = 0         # 0 = only at the end and on cancel
     seed: int = 0
+    precision: str = "fp32"           # "bf16": autocast on CUDA (ignored elsewhere)
 
 
 @dataclass
@@ -175,11 +177,13 @@ def _resize(arr: torch.Tensor, size, mode):
     return F.interpolate(arr[None], size=size, mode=mode, **kw)[0]
 
 
-def augment(image: np.ndarray, mask: np.ndarray, cfg: TrainConfig,
-            rng: np.random.Generator):
-    """One random training crop: (3,crop,crop) float 0..1 and (crop,crop) int64."""
-    img = torch.from_numpy(image).float() / 255.0
-    lab = torch.from_numpy(mask.astype(np.float32))[None]
+def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator):
+    """One random training crop: (3,crop,crop) float 0..1 and (crop,crop) int64.
+
+    ``image`` and ``mask`` are uint8 arrays or tensors; tensors stay on their device
+    (the GPU, when training there, so augmentation does not starve it)."""
+    img = torch.as_tensor(image).float() / 255.0
+    lab = torch.as_tensor(mask).float()[None]
     scale = rng.uniform(*cfg.scale_range)
     h, w = img.shape[1:]
     size = (max(cfg.crop, round(h * scale)), max(cfg.crop, round(w * scale)))
@@ -206,7 +210,8 @@ def rotate_hue(img: torch.Tensor, degrees: float) -> torch.Tensor:
     # Rodrigues' rotation about (1,1,1)/sqrt(3).
     rot = (c * np.eye(3) + s * np.array([[0, -k, k], [k, 0, -k], [-k, k, 0]])
            + (1 - c) * np.full((3, 3), 1.0 / 3.0))
-    out = torch.einsum("ij,jhw->ihw", torch.tensor(rot, dtype=img.dtype), img)
+    out = torch.einsum("ij,jhw->ihw",
+                       torch.tensor(rot, dtype=img.dtype, device=img.device), img)
     return out.clamp(0, 1)
 
 
@@ -217,14 +222,15 @@ def radiometric_jitter(img: torch.Tensor, rng: np.random.Generator) -> torch.Ten
     img = grey + (img - grey) * rng.uniform(0.3, 1.4)
     if rng.random() < 0.5:
         img = rotate_hue(img, rng.uniform(-25, 25))
-    img = img * torch.tensor(rng.uniform(0.8, 1.2, 3), dtype=img.dtype).view(3, 1, 1)
+    img = img * torch.tensor(rng.uniform(0.8, 1.2, 3), dtype=img.dtype,
+                             device=img.device).view(3, 1, 1)
     mean = img.mean()
     img = (img - mean) * rng.uniform(0.6, 1.4) + mean * rng.uniform(0.7, 1.3)
     img = img.clamp(0, 1) ** rng.uniform(0.6, 1.5)
     if rng.random() < 0.3:
         haze = rng.uniform(0.05, 0.4)
-        img = img * (1 - haze) + haze * torch.tensor(rng.uniform(0.7, 0.95, 3),
-                                                     dtype=img.dtype).view(3, 1, 1)
+        img = img * (1 - haze) + haze * torch.tensor(
+            rng.uniform(0.7, 0.95, 3), dtype=img.dtype, device=img.device).view(3, 1, 1)
     return img.clamp(0, 1)
 
 
@@ -232,21 +238,25 @@ def radiometric_jitter(img: torch.Tensor, rng: np.random.Generator) -> torch.Ten
 
 def segmentation_loss(output: dict, target: torch.Tensor, point_weight: float = 1.0,
                       pixel_weight: torch.Tensor | None = None):
-    """CE of the coarse logits (upsampled to the label) + CE of the point predictions."""
-    coarse = F.interpolate(output["coarse"], size=target.shape[1:], mode="bilinear",
-                           align_corners=True)
-    if pixel_weight is None:
-        loss = F.cross_entropy(coarse, target, ignore_index=IGNORE)
-    else:
-        per_pixel = F.cross_entropy(coarse, target, ignore_index=IGNORE,
-                                    reduction="none")
-        keep = (target != IGNORE).float() * pixel_weight
-        loss = (per_pixel * keep).sum() / keep.sum().clamp(min=1e-6)
+    """CE of the coarse logits (upsampled to the label) + CE of the point predictions.
+
+    Means over labelled pixels only; a batch without any labelled pixel gives a zero
+    loss (sparse labels, e.g. digitized polygons), never NaN."""
+    coarse = F.interpolate(output["coarse"].float(), size=target.shape[1:],
+                           mode="bilinear", align_corners=True)
+    keep = (target != IGNORE).float()
+    if pixel_weight is not None:
+        keep = keep * pixel_weight
+    per_pixel = F.cross_entropy(coarse, target, ignore_index=IGNORE, reduction="none")
+    loss = (per_pixel * keep).sum() / keep.sum().clamp(min=1e-6)
     point_labels = F.grid_sample(target[:, None].float(),
                                  2 * output["points"].unsqueeze(2) - 1,
                                  mode="nearest", align_corners=False)
     point_labels = point_labels.squeeze(3).squeeze(1).long()
-    loss_points = F.cross_entropy(output["rend"], point_labels, ignore_index=IGNORE)
+    per_point = F.cross_entropy(output["rend"].float(), point_labels,
+                                ignore_index=IGNORE, reduction="none")
+    labelled = (point_labels != IGNORE).float()
+    loss_points = (per_point * labelled).sum() / labelled.sum().clamp(min=1.0)
     return loss + point_weight * loss_points
 
 
@@ -365,6 +375,14 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         start = ckpt["step"]
         log(f"resumed at step {start}")
     device = next(model.parameters()).device
+    if device.type == "cuda":  # the tiles are small: keep them on the GPU
+        stored = [(torch.from_numpy(s.image).to(device), torch.from_numpy(s.mask).to(device))
+                  for s in train_samples]
+    else:
+        stored = [(s.image, s.mask) for s in train_samples]
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                if cfg.precision == "bf16" and device.type == "cuda"
+                else contextlib.nullcontext())
     model.train()
     t0 = time.time()
     step = start
@@ -377,15 +395,15 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         for group in opt.param_groups:
             group["lr"] = poly_lr(cfg.lr, step, cfg.steps, cfg.poly_power)
         picks = rng.integers(0, len(train_samples), cfg.batch_size)
-        batch = [augment(train_samples[i].image, train_samples[i].mask, cfg, rng)
-                 for i in picks]
+        batch = [augment(*stored[i], cfg, rng) for i in picks]
         x_unit = torch.stack([b[0] for b in batch]).to(device)
         y = torch.stack([b[1] for b in batch]).to(device)
         weights = None
         if cfg.hard_negative_weight != 1.0:
             weights = hard_negative_weights(x_unit, y, cfg.hard_negative_weight)
-        loss = segmentation_loss(model(to_model_input(x_unit)), y,
-                                 cfg.point_loss_weight, weights)
+        with autocast:
+            output = model(to_model_input(x_unit))
+        loss = segmentation_loss(output, y, cfg.point_loss_weight, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

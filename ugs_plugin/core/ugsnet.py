@@ -47,6 +47,33 @@ VARIANTS = {
     "light": VariantConfig(16, (16, 32, 64, 128), (1, 2, 2, 1), 32, 64),
 }
 
+# Weight layout of a model file. 1: this plugin up to 0.1.0 wired the W gate of
+# coordinate attention and the decoder's concatenation differently from the
+# authors' code; 2: the authors' wiring. Files of layout 1 are converted on load.
+LAYOUT_VERSION = 2
+
+
+def convert_layout_1_to_2(state: dict) -> dict:
+    """Exact conversion of layout-1 weights: the maps do not change.
+
+    * ``conv_w`` ran on (N,mid,W,1), so its kernel's middle *column* slid along W;
+      now it runs on (N,mid,1,W) and the middle *row* does: transpose the kernel's
+      spatial axes (with padding 1 on the length-1 axis, only that line counts).
+    * ``last_conv`` saw [dr2, dr3, dr4, dr5]; now it sees [dr5, dr2, dr3, dr4]:
+      permute its input channels to match.
+    """
+    out = dict(state)
+    for key, value in state.items():
+        if key.endswith(".conv_w.weight"):
+            out[key] = value.transpose(2, 3).contiguous()
+    key = "decoder.last_conv.0.weight"
+    if key in state:
+        weight = state[key]
+        dr2, dr3, dr4, dr5 = torch.chunk(weight, 4, dim=1)
+        out[key] = torch.cat([dr5, dr2, dr3, dr4], dim=1).contiguous()
+    return out
+
+
 # Input must be a multiple of this (stem max-pool + three stride-2 stages).
 OUTPUT_STRIDE = 16
 
@@ -81,8 +108,10 @@ class CoordAttention(nn.Module):
         along_w = x.mean(dim=2, keepdim=True).transpose(2, 3)  # N,C,W,1
         y = self.act(self.bn1(self.conv1(torch.cat([along_h, along_w], dim=2))))
         y_h, y_w = torch.split(y, [h, w], dim=2)
+        # y_w goes back to (N,mid,1,W) *before* conv_w, as in the authors' code: the
+        # kernel's middle row slides along W (a checkpoint's conv_w weights rely on it).
         gate_h = torch.sigmoid(self.conv_h(y_h))                   # N,C,H,1
-        gate_w = torch.sigmoid(self.conv_w(y_w)).transpose(2, 3)   # N,C,1,W
+        gate_w = torch.sigmoid(self.conv_w(y_w.transpose(2, 3)))   # N,C,1,W
         pooled = x.mean(dim=(2, 3), keepdim=True)
         gate_c = torch.sigmoid(self.conv_c(self.act(self.bn2(self.conv2(pooled)))))
         return x * gate_c * gate_w * gate_h
@@ -185,7 +214,8 @@ class Decoder(nn.Module):
 
     def forward(self, c1, c2, c3, c4):
         size = c2.shape[2:]
-        reduced = [self.dr2(c1), self.dr3(c2), self.dr4(c3), self.dr5(c4)]
+        # The authors' order: layer4 first, then layer1..layer3 (last_conv's input).
+        reduced = [self.dr5(c4), self.dr2(c1), self.dr3(c2), self.dr4(c3)]
         reduced = [r if r.shape[2:] == size else
                    F.interpolate(r, size=size, mode="bilinear", align_corners=True)
                    for r in reduced]
