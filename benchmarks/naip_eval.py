@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
 import torch.nn.functional as F
 
@@ -42,6 +41,7 @@ def tree_pixels(image_path, shape) -> np.ndarray:
     points = Path(str(image_path).replace("/images/", "/points/")).with_suffix(".geojson")
     if not points.exists():
         return np.zeros((0, 2), int)
+    import rasterio
     with rasterio.open(image_path) as src:
         transform = src.transform
     rows = []
@@ -56,6 +56,7 @@ def tree_pixels(image_path, shape) -> np.ndarray:
 
 def load_city(city, data=NAIP):
     """Samples (ugs_plugin.core.train.Sample) with NDVI labels and tree points."""
+    import rasterio
     from ugs_plugin.core.train import Sample
     samples = []
     for path in sorted(glob.glob(os.path.join(data, "images", f"{city}_2020_*.tif"))):

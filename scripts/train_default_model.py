@@ -15,21 +15,22 @@ the labelled tiles go there as one file (``--save-pack``, then ``--pack``); with
 ``--time-budget`` a short probe measures steps per second and sets ``--steps`` so
 the run (poly schedule included) ends within the budget:
 
-    python scripts/train_default_model.py --save-pack build/naip_pack.npz
-    python scripts/train_default_model.py --variant full --pack build/naip_pack.npz \
+    python scripts/train_default_model.py --save-pack build/gpu/naip_pack.npz.xz
+    python scripts/train_default_model.py --variant full --pack build/gpu/naip_pack.npz.xz \
         --device cuda --precision bf16 --crop 256 --batch-size 16 --time-budget 360 \
         --out $OUT/ugsnet_full.pt --weights-fp16-parts $OUT
 """
 import argparse
 import datetime
+import io
 import json
+import lzma
 import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ AMBIGUOUS_NDVI = (0.05, 0.15)
 
 def with_ignore_band(samples):
     """Training copies whose labels ignore the ambiguous NDVI band."""
+    import rasterio  # here: a --pack run (GPU machine) has no GDAL
     out = []
     for s in samples:
         with rasterio.open(naip_eval.NAIP / "images" / f"{s.name}.tif") as src:
@@ -56,21 +58,34 @@ def with_ignore_band(samples):
     return out
 
 
-def save_pack(path, train, val):
-    """Training tiles (ignore band applied) and validation tiles in one .npz."""
+def save_pack(path, train, val, val_per_city=0):
+    """Training tiles (ignore band applied) and validation tiles (every one, or
+    ``val_per_city`` evenly spread per city) in one xz-compressed .npz."""
+    if val_per_city:
+        picked = []
+        for city in sorted({s.group for s in val}):
+            tiles = [s for s in val if s.group == city]
+            step = max(1, len(tiles) // val_per_city)
+            picked += tiles[::step][:val_per_city]
+        val = picked
+
     def arrays(samples):
         return (np.stack([s.image for s in samples]), np.stack([s.mask for s in samples]),
                 np.array([s.name for s in samples]), np.array([s.group for s in samples]))
     ti, tm, tn, tg = arrays(train)
     vi, vm, vn, vg = arrays(val)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, train_images=ti, train_masks=tm, train_names=tn,
-                        train_groups=tg, val_images=vi, val_masks=vm, val_names=vn,
-                        val_groups=vg)
+    buffer = io.BytesIO()
+    np.savez(buffer, train_images=ti, train_masks=tm, train_names=tn, train_groups=tg,
+             val_images=vi, val_masks=vm, val_names=vn, val_groups=vg)
+    with lzma.open(path, "wb", preset=6) as f:  # a third smaller than zip's deflate
+        f.write(buffer.getvalue())
+    return len(train), len(val)
 
 
 def load_pack(path):
-    data = np.load(path)
+    with lzma.open(path, "rb") as f:
+        data = np.load(io.BytesIO(f.read()))
 
     def samples(prefix):
         return [Sample(i, m, str(n), str(g)) for i, m, n, g in zip(
@@ -98,19 +113,24 @@ def steps_for_budget(variant, train, cfg, device, seconds, probe_steps=12):
     return steps
 
 
-def save_fp16_parts(model, folder, parts=4):
+def save_fp16_parts(model, folder, parts=5):
     """The weights in half precision, in ``parts`` files of similar size (a transfer
     limit on file size); scripts/join_weights.py puts them back together."""
     state = {k: (v.half() if v.is_floating_point() else v).cpu()
              for k, v in model.state_dict().items()}
-    keys = list(state)
-    sizes = np.cumsum([state[k].numel() for k in keys])
-    bounds = np.searchsorted(sizes, np.linspace(0, sizes[-1], parts + 1)[1:-1])
-    groups = np.split(np.arange(len(keys)), bounds)
-    for i, idx in enumerate(groups):
+    total = sum(v.numel() * v.element_size() for v in state.values())
+    groups, current, size = [], {}, 0
+    for key, value in state.items():
+        current[key] = value
+        size += value.numel() * value.element_size()
+        if size >= total * (len(groups) + 1) / parts and len(groups) < parts - 1:
+            groups.append(current)
+            current = {}
+    groups.append(current)
+    for i, group in enumerate(groups):
         target = Path(folder) / f"weights_part{i}.pt"
         tmp = target.with_suffix(".tmp")
-        torch.save({keys[j]: state[keys[j]] for j in idx}, tmp)
+        torch.save(group, tmp)
         tmp.replace(target)
 
 
@@ -132,10 +152,13 @@ def main():
                     help="seconds; sets --steps from a speed probe")
     ap.add_argument("--validations", type=int, default=10)
     ap.add_argument("--pack", help="tiles from a --save-pack file instead of ../shared")
-    ap.add_argument("--save-pack", help="write the tiles to this .npz and stop")
+    ap.add_argument("--save-pack", help="write the tiles to this .npz.xz and stop")
+    ap.add_argument("--pack-val-per-city", type=int, default=24,
+                    help="validation tiles per city in the pack (0 = all)")
     ap.add_argument("--weights-fp16-parts", metavar="DIR",
                     help="also write the best weights in fp16 parts at each validation")
-    ap.add_argument("--checkpoint", default="build/train_default.ckpt")
+    ap.add_argument("--checkpoint", default="build/train_default.ckpt",
+                    help="resumable checkpoint every 500 steps ('' = none)")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
     out = args.out or str(REPO / "models" / f"ugsnet_{args.variant}.pt")
@@ -148,13 +171,15 @@ def main():
                                   for s in naip_eval.load_city(c)])
         val = [s for c in naip_eval.VAL_CITIES for s in naip_eval.load_city(c)]
     if args.save_pack:
-        save_pack(args.save_pack, train, val)
-        print(f"wrote {args.save_pack}: {len(train)} training, {len(val)} validation "
+        counts = save_pack(args.save_pack, train, val, args.pack_val_per_city)
+        print(f"wrote {args.save_pack}: {counts[0]} training, {counts[1]} validation "
               "tiles")
         return
     print(f"{len(train)} training tiles ({', '.join(naip_eval.TRAIN_CITIES)}), "
           f"{len(val)} validation tiles ({', '.join(naip_eval.VAL_CITIES)})", flush=True)
     device = choose_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed crop size: pick kernels once
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop=args.crop,
                       lr=args.lr, seed=args.seed, scale_range=(0.5, 1.0),
                       hard_negative_weight=2.0, val_scale=0.6, checkpoint_every=500,
@@ -164,14 +189,15 @@ def main():
     cfg.validate_every = max(50, cfg.steps // args.validations)
     torch.manual_seed(args.seed)
     model = build_model(args.variant).to(device)
-    Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+    if args.checkpoint:
+        Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
 
     def log(message):
         print(message, flush=True)
         if args.weights_fp16_parts and "val F1" in message:
             save_fp16_parts(model, args.weights_fp16_parts)
     result = train_model(model, train, val, cfg, log=log,
-                         checkpoint_path=args.checkpoint,
+                         checkpoint_path=args.checkpoint or None,
                          resume_from=args.checkpoint if args.resume else None)
     if args.weights_fp16_parts:  # the best state, restored by train_model
         save_fp16_parts(model, args.weights_fp16_parts)

@@ -189,3 +189,61 @@ def test_progress_is_reported_per_batch(tmp_path, mosaic_512, model_and_card):
                    PredictOptions(tile_size=128, overlap=0, batch_size=4),
                    progress=lambda done, total: seen.append((done, total)))
     assert seen == [(4, 16), (8, 16), (12, 16), (16, 16)]
+
+
+class OutOfMemoryAbove(torch.nn.Module):
+    """The real model, raising the error CUDA raises when a batch holds more than
+    ``limit`` tiles (how a GPU that is too small behaves, injected on the CPU)."""
+
+    def __init__(self, model, limit):
+        super().__init__()
+        self.model, self.limit, self.batches = model, limit, []
+
+    def forward(self, x):
+        self.batches.append(len(x))
+        if len(x) > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.model(x)
+
+
+def test_out_of_memory_falls_back_to_smaller_batches(tmp_path, mosaic_512,
+                                                     model_and_card):
+    model, card = model_and_card
+    expected = tmp_path / "expected.tif"
+    run(mosaic_512, expected, model_and_card, tile_size=128, overlap=16, batch_size=1)
+    flaky = OutOfMemoryAbove(model, limit=2)
+    warnings = []
+    summary = predict_raster(mosaic_512, tmp_path / "map.tif", flaky, card, None,
+                             PredictOptions(tile_size=128, overlap=16, batch_size=8),
+                             warn=warnings.append)
+    assert np.array_equal(read(tmp_path / "map.tif"), read(expected))
+    assert summary["batch_size"] == 2
+    assert flaky.batches[:2] == [5, 2]            # a row of 5 tiles; halved to 2 ...
+    assert max(flaky.batches[1:]) <= 2            # ... and kept small afterwards
+    assert len(warnings) == 1 and "out of memory" in warnings[0]
+
+
+def test_out_of_memory_with_one_tile_is_a_clear_error(tmp_path, mosaic_512,
+                                                      model_and_card):
+    model, card = model_and_card
+    with pytest.raises(PredictError, match="one tile does not fit.*smaller tile size"):
+        predict_raster(mosaic_512, tmp_path / "map.tif", OutOfMemoryAbove(model, 0),
+                       card, None, PredictOptions(tile_size=256, batch_size=4))
+    assert not (tmp_path / "map.tif").exists()
+    assert not list(tmp_path.iterdir())
+
+
+def test_other_runtime_errors_are_not_taken_for_out_of_memory(tmp_path, mosaic_512,
+                                                              model_and_card):
+    model, card = model_and_card
+
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            raise RuntimeError("Expected all tensors to be on the same device")
+    with pytest.raises(RuntimeError, match="same device"):
+        predict_raster(mosaic_512, tmp_path / "map.tif", Broken(), card, None,
+                       PredictOptions(tile_size=256))

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
 import torch.nn.functional as F
 
@@ -95,6 +94,7 @@ def group_of(name: str, pattern: str = r"^(.*?)[_-]?\d+$") -> str:
 
 def load_pairs(pairs, group_pattern: str = r"^(.*?)[_-]?\d+$") -> list:
     """(image path, mask path) pairs → samples."""
+    import rasterio  # here: training from arrays (a GPU job) needs no GDAL
     samples = []
     for image_path, mask_path in pairs:
         with rasterio.open(image_path) as src:
