@@ -47,7 +47,7 @@ def test_algorithm_writes_model_card_and_both_maps(qgis_app, tmp_path):
         OUTPUT_BASE=str(tmp_path / "base.tif")))
     card = json.loads((tmp_path / "adapted.json").read_text())
     info = card["adaptation"]
-    assert card["parent_model"]["path"] == "bundled"
+    assert card["parent_model"]["path"] == "bundled (ugsnet_light.pt)"
     assert card["variant"] == "light" and card["validation"] is None
     assert info["iterations"] == 3 and info["region"]["crs"] == "EPSG:25830"
     assert info["region"]["bounds"] == pytest.approx(REGION, abs=1.0)

@@ -14,7 +14,8 @@ def desktop_result(tmp_path_factory, qgis_process_env):
     if shutil.which("xvfb-run") is None:
         pytest.fail("xvfb-run is missing: scripts/setup.sh installs the xvfb package")
     out = tmp_path_factory.mktemp("gui") / "result.json"
-    env = dict(qgis_process_env, UGS_GUI_RESULT=str(out),
+    work = tmp_path_factory.mktemp("gui_project")
+    env = dict(qgis_process_env, UGS_GUI_RESULT=str(out), UGS_GUI_WORKDIR=str(work),
                UGS_GUI_RASTER=str(SAMPLE_SCENE), UGS_GUI_REFERENCE=str(SAMPLE_REFERENCE))
     env.pop("QT_QPA_PLATFORM", None)  # a real (virtual) screen
     subprocess.run(["xvfb-run", "-a", "qgis", "--noversioncheck", "--nologo", "--code",
@@ -22,16 +23,19 @@ def desktop_result(tmp_path_factory, qgis_process_env):
                    env=env, timeout=180, capture_output=True)
     assert out.exists(), "QGIS did not run the GUI check"
     result = json.loads(out.read_text())
+    result["workdir"] = str(work)
     assert "error" not in result, result.get("error")
     return result
 
 
 def test_toolbar_actions_and_algorithms(desktop_result):
-    assert {"Extract Urban Green Space", "Assess accuracy", "Draw adaptation region"} <= \
-        set(desktop_result["toolbar"])
+    assert {"Extract Urban Green Space", "Assess accuracy", "Draw adaptation region",
+            "Mark green space", "Mark not green space", "Undo last mark",
+            "Fine-tune model on reference polygons"} <= set(desktop_result["toolbar"])
     assert desktop_result["algorithms"] == [
-        "ugs:adapttoregion", "ugs:assessaccuracy", "ugs:createreferencelayer", "ugs:extractframegrid",
-        "ugs:extracturbangreenspace", "ugs:greenspacestatistics",
+        "ugs:adapttoregion", "ugs:assessaccuracy", "ugs:createreferencelayer",
+        "ugs:extractframegrid", "ugs:extracturbangreenspace",
+        "ugs:finetuneonreference", "ugs:greenspacestatistics",
         "ugs:maskbyurbanboundary", "ugs:stratifiedsample", "ugs:trainmodel"]
 
 
@@ -49,8 +53,8 @@ def test_unload_removes_everything(desktop_result):
     assert desktop_result["unloaded"] is True
     assert desktop_result["provider_after_unload"] is False
     assert not {"Extract Urban Green Space", "Assess accuracy",
-                "Draw adaptation region"} & \
-        set(desktop_result["toolbar_after_unload"])
+                "Draw adaptation region", "Mark green space", "Mark not green space",
+                "Undo last mark"} & set(desktop_result["toolbar_after_unload"])
 
 
 def test_dragging_a_rectangle_keeps_it_and_opens_the_adaptation(desktop_result):
@@ -91,3 +95,28 @@ def test_escape_cancels_drawing(desktop_result):
     assert r["tool_active_after_escape"] is False
     assert r["band_points_after_escape"] == 0
     assert r["dialogs_after_escape"] == 0
+
+
+def test_marks_go_into_a_reference_layer_with_their_class(desktop_result):
+    r = desktop_result
+    assert r["mark_tool_active"] and r["mark_tool_stays_on"]
+    assert r["green_action_unchecked"]  # the two mark actions are exclusive
+    assert r["reference_layers"] == 1
+    assert r["reference_source"] == f"{r['workdir']}/ugs_reference.gpkg"
+    assert r["reference_crs"] == "EPSG:25830"  # the canvas CRS
+    assert r["classes_after_marking"] == [0, 1, 1]
+
+
+def test_undo_removes_the_last_mark_from_the_file(desktop_result):
+    r = desktop_result
+    assert r["undo"] is True
+    assert r["classes_on_disk_after_undo"] == [1, 1]
+    assert r["mark_tool_after_escape"] is False
+
+
+def test_finetune_button_opens_the_dialog_prefilled(desktop_result):
+    r = desktop_result
+    dialog = r["finetune_dialog"]
+    assert dialog["algorithm"] == "ugs:finetuneonreference"
+    assert dialog["params"] == {"INPUT": r["layer_ids"]["raster"],
+                                "REFERENCE": r["reference_id"]}

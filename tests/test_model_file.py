@@ -35,12 +35,54 @@ def test_missing_file(tmp_path):
         load_model(tmp_path / "nope.pt")
 
 
-def test_truncated_file(tmp_path):
+def test_truncated_file_is_caught_by_its_cards_hash(tmp_path):
     path = save_model(build_model("light"), {}, tmp_path / "m.pt")
+    assert len(json.loads(path.with_suffix(".json").read_text())["sha256"]) == 64
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="m.pt is not the file its card m.json "
+                                             "describes.*Download or copy it again"):
+        load_model(path)
+
+
+def test_truncated_file_without_a_card(tmp_path):
+    path = tmp_path / "authors.pt"
+    torch.save(build_model("full").state_dict(), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelFileError, match="truncated or not a state_dict"):
         load_model(path)
+
+
+def test_swapped_weights_are_refused(tmp_path):
+    """Same size, other weights (a download replaced by another model)."""
+    first = save_model(build_model("light"), {}, tmp_path / "a.pt")
+    torch.manual_seed(1)
+    second = save_model(build_model("light"), {}, tmp_path / "b.pt")
+    first.write_bytes(second.read_bytes())
+    with pytest.raises(ModelFileError, match="SHA-256 differs"):
+        load_model(first)
+
+
+def test_int8_storage_is_a_small_close_copy(tmp_path):
+    """int8 per-channel weights: about a quarter of the file, the same classes on
+    real imagery up to a few boundary pixels."""
+    model, _ = load_model(None, "cpu")
+    small = save_model(model, {"name": "int8"}, tmp_path / "m8.pt",
+                       weight_storage="int8_per_channel")
+    assert small.stat().st_size < 0.35 * DEFAULT_MODEL.stat().st_size
+    loaded, card = load_model(small, "cpu")
+    assert card["weight_storage"] == "int8_per_channel"
+    import numpy as np
+    import rasterio
+    from conftest import naip_path
+    with rasterio.open(naip_path("claremont_2020_5")) as src:
+        x = torch.from_numpy(src.read((1, 2, 3)).astype(np.float32) / 127.5 - 1)[None]
+    with torch.inference_mode():
+        p32 = torch.softmax(model(x), 1)[:, 1]
+        p8 = torch.softmax(loaded(x), 1)[:, 1]
+    assert ((p32 > 0.5) == (p8 > 0.5)).float().mean() > 0.995
+    assert (p32 - p8).abs().mean() < 0.01
 
 
 def test_file_that_is_not_a_model(tmp_path):
@@ -91,3 +133,41 @@ def test_device_choice():
             choose_device("cuda")
     with pytest.raises(ModelFileError, match="unknown device"):
         choose_device("quantum")
+
+
+def test_files_written_by_plugin_0_1_0_are_converted_on_load(tmp_path):
+    """A model saved by 0.1.0 (card with "parameters", no "layout"; old wiring) gives
+    the same map after loading as the model it was saved from."""
+    from test_ugsnet_reference import legacy_weights
+    model, _ = load_model(None, "cpu")
+    path = tmp_path / "adapted_in_0_1_0.pt"
+    torch.save(legacy_weights(model.state_dict()), path)
+    path.with_suffix(".json").write_text(json.dumps(
+        {"name": "old", "variant": "light", "parameters": 1165398, "tile_size": 512}))
+    loaded, card = load_model(path, "cpu")
+    assert card["layout"] == 1
+    x = torch.randn(1, 3, 96, 128)
+    with torch.inference_mode():
+        assert torch.allclose(loaded(x), model(x), atol=1e-5)
+
+
+def test_unknown_layout_is_refused(tmp_path):
+    path = save_model(build_model("light"), {}, tmp_path / "m.pt")
+    card = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps(dict(card, layout=7)))
+    with pytest.raises(ModelFileError, match="layout 7.*update the plugin"):
+        load_model(path)
+
+
+def test_bundled_weights_copied_without_their_card_load_as_what_they_are(tmp_path):
+    copy = tmp_path / "my_copy.pt"
+    copy.write_bytes(DEFAULT_MODEL.read_bytes())
+    _, card = load_model(copy, "cpu")
+    assert card["variant"] == "light" and card["name"] == load_model(None, "cpu")[1]["name"]
+
+
+def test_the_full_model_is_the_default_on_a_cuda_gpu_when_installed():
+    from ugs_plugin.core.model_file import FULL_MODEL, default_model
+    assert default_model(torch.device("cpu")) == DEFAULT_MODEL
+    expected = FULL_MODEL if FULL_MODEL.exists() else DEFAULT_MODEL
+    assert default_model(torch.device("cuda")) == expected

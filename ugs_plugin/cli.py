@@ -123,6 +123,8 @@ def read_reference(path, field, green_values, target_crs):
         if value is None:
             continue
         text = str(value).strip()
+        if text.endswith(".0"):  # REAL class fields: 1.0 / 0.0
+            text = text[:-2]
         if text in green_values:
             out.append((geom, 1))
         elif text in ("0", "0.0") or text.lower() in ("other", "non-green"):
@@ -315,8 +317,64 @@ def cmd_adapt(args):
     return 0
 
 
+def cmd_finetune(args):
+    import rasterio
+    from .core.finetune import FinetuneConfig, finetune_on_reference
+    from .core.imagery import parse_band_list
+    with rasterio.open(args.image) as src:
+        crs = src.crs
+    if crs is None:
+        raise CliError(f"{args.image} has no CRS, so the polygons cannot be placed on it")
+    green = [v.strip() for v in args.green_values.split(",") if v.strip()]
+    reference = read_reference(args.reference, args.field, green, crs)
+    given = {"iterations": args.iterations, "holdout": args.holdout, "lr": args.lr,
+             "crop": args.crop_size, "source_weight": args.source_weight,
+             "lambda_adv": args.lambda_adv}
+    cfg = FinetuneConfig(seed=args.seed, match_colours=args.match_colours,
+                         **{k: v for k, v in given.items() if v is not None})
+    quiet = args.quiet or args.json
+
+    def progress(fraction, text):
+        if not quiet:
+            print(f"\r{text}", end="", file=sys.stderr, flush=True)
+
+    def log(msg):
+        if not quiet:
+            print(f"\n{msg}" if msg else "", file=sys.stderr)
+
+    def warn(msg):
+        print(f"\nwarning: {msg}", file=sys.stderr)
+
+    maps = {k: v for k, v in (("finetuned", args.map), ("base", args.base_map)) if v}
+    result = finetune_on_reference(args.image, reference, args.output, args.model, cfg,
+                                   args.device, parse_band_list(args.bands), args.source,
+                                   maps, progress=progress, log=log, warn=warn)
+
+    def scores(s):
+        return None if s is None else {k: s[k] for k in ("f1", "precision", "recall",
+                                                         "pixels")}
+    summary = {"model": args.output, "before": scores(result.before),
+               "after": scores(result.after), "train_polygons": result.train_polygons,
+               "holdout_polygons": result.holdout_polygons,
+               "seconds": round(result.seconds, 1), **{f"{k}_map": v for k, v in
+                                                      maps.items()}}
+    if args.json:
+        print(json.dumps(summary))
+    elif result.before and result.after:
+        def fmt(v):
+            return "undefined" if v is None else f"{v:.3f}"
+        print(f"{args.output}: held-out F1 {fmt(result.before['f1'])} -> "
+              f"{fmt(result.after['f1'])} ({result.holdout_polygons} polygons), "
+              f"{result.seconds:.0f} s")
+    else:
+        print(f"{args.output}: fine-tuned in {result.seconds:.0f} s (no polygons held "
+              "out, gain not measured)")
+    return 0
+
+
 def add_extraction_arguments(parser):
-    parser.add_argument("--model", help="model file (.pt); default: the bundled model")
+    parser.add_argument("--model", help="model file (.pt); default: the bundled light "
+                        "model (on a CUDA GPU, models/ugsnet_full.pt when present)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     parser.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
     parser.add_argument("--tile-size", type=int, default=None,
@@ -468,6 +526,45 @@ def build_parser():
     ad.add_argument("--json", action="store_true")
     ad.add_argument("--quiet", action="store_true")
     ad.set_defaults(func=cmd_adapt)
+
+    ft = sub.add_parser("finetune", help="fine-tune a model on reference polygons and "
+                        "report held-out F1 before/after",
+                        description="Fine-tune a model on green / not-green polygons "
+                        "(REFERENCE, any format/CRS) drawn over IMAGE, holding out a "
+                        "share of them to score the base and the fine-tuned model, and "
+                        "write OUTPUT (.pt + card). Same engine as 'Fine-tune model on "
+                        "reference polygons' in QGIS.")
+    ft.add_argument("image")
+    ft.add_argument("reference")
+    ft.add_argument("output", help="fine-tuned model file to write (.pt, card beside it)")
+    ft.add_argument("--field", default="class", help="class field (default: class)")
+    ft.add_argument("--green-values", default="1",
+                    help="values of the field meaning green space (default: 1)")
+    ft.add_argument("--model", help="base model (default: the bundled model)")
+    # Defaults (None) come from the engine's FinetuneConfig, so --help needs no torch.
+    ft.add_argument("--iterations", type=int, help="default 300 (about 2 min, light "
+                    "model, laptop CPU)")
+    ft.add_argument("--holdout", type=float, help="share of polygons held out, "
+                    "default 0.25")
+    ft.add_argument("--lr", type=float, help="learning rate, default 5e-4")
+    ft.add_argument("--crop-size", type=int, help="default 96")
+    ft.add_argument("--source", help="labelled source tiles, UGSet layout (default: the "
+                    "shipped sample)")
+    ft.add_argument("--source-weight", type=float, help="default 0.3; 0 = no source")
+    ft.add_argument("--match-colours", action="store_true",
+                    help="recolour source tiles to the image's colours")
+    ft.add_argument("--lambda-adv", type=float, help="adversarial weight, default 0")
+    ft.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
+    ft.add_argument("--device", default="auto")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--map", help="also map the polygons' extent with the fine-tuned "
+                    "model here")
+    ft.add_argument("--base-map", help="... and with the base model here")
+    ft.add_argument("--json", action="store_true",
+                    help="print one JSON object: before, after (f1, precision, recall), "
+                    "seconds")
+    ft.add_argument("--quiet", action="store_true")
+    ft.set_defaults(func=cmd_finetune)
     return parser
 
 
@@ -481,6 +578,7 @@ def main(argv=None):
         from .core.accuracy import ReferenceDataError
         from .core.train import TrainingCancelled, TrainingError
         from .core.adapt import AdaptationCancelled, AdaptationError
+        from .core.finetune import FinetuneCancelled, FinetuneError
     except ImportError as err:
         print(f"error: {err}; install the dependencies (make demo sets up .venv)",
               file=sys.stderr)
@@ -489,7 +587,7 @@ def main(argv=None):
         return args.func(args)
     except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError,
             TrainingError, TrainingCancelled, ReferenceDataError, AdaptationError,
-            AdaptationCancelled) as err:
+            AdaptationCancelled, FinetuneError, FinetuneCancelled) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""QGIS plugin object: registers the Processing provider and the toolbar action."""
+"""QGIS plugin object: registers the Processing provider and the toolbar actions."""
 from __future__ import annotations
 
 from qgis.core import QgsApplication, QgsMapLayerType, QgsSettings
@@ -21,6 +21,9 @@ class UgsPlugin:
         self.actions = []
         self.region_tool = None
         self.previous_tool = None
+        self.mark_tool = None
+        self.mark_green = True
+        self.marks = []  # (layer id, feature id) of the marks, for undo
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         find_dependencies()
@@ -47,7 +50,27 @@ class UgsPlugin:
                           "the model to the imagery inside it.")
         region.triggered.connect(self.start_region_tool)
         self.region_action = region
-        for a in (action, assess, region):
+        mark_green = QAction(QIcon(str(PLUGIN_DIR / "resources" / "mark_green.svg")),
+                             "Mark green space", self.iface.mainWindow())
+        mark_other = QAction(QIcon(str(PLUGIN_DIR / "resources" / "mark_other.svg")),
+                             "Mark not green space", self.iface.mainWindow())
+        for mark, green in ((mark_green, True), (mark_other, False)):
+            mark.setCheckable(True)
+            mark.setToolTip(f"{mark.text()}: drag a rectangle, or click polygon corners "
+                            "and right-click to close; each shape goes into the "
+                            "reference layer with its class. Esc stops.")
+            mark.triggered.connect(lambda checked, green=green:
+                                   self.start_mark_tool(green, checked))
+        undo = QAction(QIcon(str(PLUGIN_DIR / "resources" / "mark_undo.svg")),
+                       "Undo last mark", self.iface.mainWindow())
+        undo.triggered.connect(self.undo_mark)
+        finetune = QAction(QIcon(str(PLUGIN_DIR / "resources" / "finetune.svg")),
+                           "Fine-tune model on reference polygons",
+                           self.iface.mainWindow())
+        finetune.triggered.connect(self.open_finetune_dialog)
+        self.mark_actions = {True: mark_green, False: mark_other}
+        self.undo_action = undo
+        for a in (action, assess, region, mark_green, mark_other, undo, finetune):
             self.iface.addToolBarIcon(a)
             self.iface.addPluginToRasterMenu("Urban Green Space", a)
             self.actions.append(a)
@@ -113,26 +136,110 @@ class UgsPlugin:
         """Pre-filled with the region and the raster under it (the active one if it
         covers the region)."""
         import processing
-        from qgis.core import QgsCoordinateTransform, QgsCsException, QgsProject
-        project = QgsProject.instance()
-        extent = region_layer.extent()
-        rasters = [self.iface.activeLayer()] + project.layerTreeRoot().layerOrder()
         params = {"REGION": region_layer.id(), "OUTPUT_ADAPTED": "TEMPORARY_OUTPUT",
                   "OUTPUT_BASE": "TEMPORARY_OUTPUT"}
-        for layer in rasters:
-            if layer is None or layer.type() != QgsMapLayerType.RasterLayer:
-                continue
-            to_layer = QgsCoordinateTransform(region_layer.crs(), layer.crs(), project)
-            try:
-                covers = layer.extent().intersects(to_layer.transformBoundingBox(extent))
-            except QgsCsException:  # the region cannot be placed on this layer
-                covers = False
-            if covers:
-                params["INPUT"] = layer
-                break
+        raster = self.raster_under(region_layer.crs(), region_layer.extent())
+        if raster is not None:
+            params["INPUT"] = raster
         processing.execAlgorithmDialog("ugs:adapttoregion", params)
 
+    # ------------------------------------------------------------ reference marks
+
+    def start_mark_tool(self, green, checked=True):
+        from qgis.PyQt.QtGui import QColor
+
+        from .gui.region_tool import RegionMapTool
+        canvas = self.iface.mapCanvas()
+        self.mark_actions[not green].setChecked(False)
+        if not checked:
+            if self.mark_tool is not None and canvas.mapTool() is self.mark_tool:
+                canvas.unsetMapTool(self.mark_tool)
+            return
+        if self.mark_tool is None:
+            self.mark_tool = RegionMapTool(canvas)
+            self.mark_tool.regionDrawn.connect(self.mark_drawn)
+            self.mark_tool.canceled.connect(
+                lambda: canvas.unsetMapTool(self.mark_tool))
+        self.mark_green = green
+        colour = QColor(56, 168, 0) if green else QColor(120, 120, 120)
+        self.mark_tool.band.setStrokeColor(colour)
+        colour.setAlpha(90)
+        self.mark_tool.band.setColor(colour)
+        self.mark_tool.setAction(self.mark_actions[green])
+        self.mark_actions[green].setChecked(True)
+        if canvas.mapTool() is not self.mark_tool:
+            canvas.setMapTool(self.mark_tool)
+
+    def mark_drawn(self, geometry):
+        """Write the shape into the reference layer (found or created) with its
+        class; the tool stays on for the next shape."""
+        from qgis.core import QgsProject
+
+        from .gui.reference_marks import (add_mark, find_reference_layer,
+                                          open_or_create_reference_layer)
+        project = QgsProject.instance()
+        canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs()
+        try:
+            layer = find_reference_layer(project, self.iface.activeLayer())
+            if layer is None:
+                layer = open_or_create_reference_layer(project, canvas_crs)
+            fid = add_mark(layer, geometry, canvas_crs, self.mark_green, project)
+        except OSError as err:
+            self.iface.messageBar().pushCritical("Urban Green Space", str(err))
+            return
+        self.marks.append((layer.id(), fid))
+        what = "green space" if self.mark_green else "not green space"
+        self.iface.messageBar().pushInfo(
+            "Urban Green Space", f"marked {what} in {layer.name()} "
+            f"({layer.featureCount()} reference polygons)")
+
+    def undo_mark(self):
+        from qgis.core import QgsProject
+
+        from .gui.reference_marks import remove_mark
+        while self.marks:
+            layer_id, fid = self.marks.pop()
+            layer = QgsProject.instance().mapLayer(layer_id)
+            if layer is not None and remove_mark(layer, fid):
+                return True
+        return False
+
+    def open_finetune_dialog(self):
+        """Pre-filled with the reference layer and the raster under it."""
+        import processing
+        from qgis.core import QgsProject
+
+        from .gui.reference_marks import find_reference_layer
+        project = QgsProject.instance()
+        params = {"OUTPUT_MAP": "TEMPORARY_OUTPUT", "OUTPUT_BASE_MAP": "TEMPORARY_OUTPUT"}
+        reference = find_reference_layer(project, self.iface.activeLayer())
+        if reference is not None:
+            params["REFERENCE"] = reference.id()
+            raster = self.raster_under(reference.crs(), reference.extent())
+            if raster is not None:
+                params["INPUT"] = raster
+        processing.execAlgorithmDialog("ugs:finetuneonreference", params)
+
+    def raster_under(self, crs, extent):
+        """The active raster, or the topmost one, that overlaps ``extent``."""
+        from qgis.core import QgsCoordinateTransform, QgsCsException, QgsProject
+        project = QgsProject.instance()
+        for layer in [self.iface.activeLayer()] + project.layerTreeRoot().layerOrder():
+            if layer is None or layer.type() != QgsMapLayerType.RasterLayer:
+                continue
+            to_layer = QgsCoordinateTransform(crs, layer.crs(), project)
+            try:
+                if layer.extent().intersects(to_layer.transformBoundingBox(extent)):
+                    return layer
+            except QgsCsException:  # cannot be placed on this layer
+                continue
+        return None
+
     def unload(self):
+        if self.mark_tool is not None:
+            self.iface.mapCanvas().unsetMapTool(self.mark_tool)
+            self.mark_tool.band.reset()
+            self.mark_tool = None
         if self.region_tool is not None:
             self.iface.mapCanvas().unsetMapTool(self.region_tool)
             self.region_tool.band.reset()

@@ -114,6 +114,46 @@ def draw_regions(raster):
                                           if w.isVisible() and hasattr(w, "algorithm")])
 
 
+def mark_references(raster):
+    """Mark green (drag) and not green (click a polygon), undo one: each shape goes
+    into the project folder's reference GeoPackage, created on the first mark."""
+    from qgis.core import QgsVectorLayer
+    canvas = iface.mapCanvas()
+    plugin = plugins["ugs"]
+    iface.setActiveLayer(raster)
+    QgsProject.instance().setPresetHomePath(os.environ["UGS_GUI_WORKDIR"])
+    plugin.mark_actions[True].trigger()
+    tool = plugin.mark_tool
+    RESULT["mark_tool_active"] = canvas.mapTool() is tool
+    mouse(tool, QEvent.MouseButtonPress, 100, 100)
+    mouse(tool, QEvent.MouseMove, 150, 140)
+    mouse(tool, QEvent.MouseButtonRelease, 160, 150)
+    mouse(tool, QEvent.MouseButtonPress, 200, 100)   # a second green square
+    mouse(tool, QEvent.MouseMove, 230, 120)
+    mouse(tool, QEvent.MouseButtonRelease, 240, 130)
+    RESULT["mark_tool_stays_on"] = canvas.mapTool() is tool
+    plugin.mark_actions[False].trigger()
+    RESULT["green_action_unchecked"] = not plugin.mark_actions[True].isChecked()
+    for x, y in ((300, 300), (360, 300), (340, 360)):
+        mouse(tool, QEvent.MouseButtonPress, x, y)
+        mouse(tool, QEvent.MouseButtonRelease, x, y)
+    mouse(tool, QEvent.MouseButtonRelease, 340, 360, Qt.RightButton)
+    layers = QgsProject.instance().mapLayersByName("UGS reference")
+    RESULT["reference_layers"] = len(layers)
+    layer = layers[0]
+    RESULT["reference_source"] = layer.source().split("|")[0]
+    RESULT["reference_crs"] = layer.crs().authid()
+    RESULT["classes_after_marking"] = sorted(f["class"] for f in layer.getFeatures())
+    RESULT["undo"] = plugin.undo_mark()
+    reread = QgsVectorLayer(RESULT["reference_source"], "reread", "ogr")
+    RESULT["classes_on_disk_after_undo"] = sorted(f["class"] for f in reread.getFeatures())
+    RESULT["reference_id"] = layer.id()
+    tool.keyPressEvent(QKeyEvent(QEvent.KeyPress, Qt.Key_Escape, Qt.NoModifier))
+    RESULT["mark_tool_after_escape"] = canvas.mapTool() is tool
+    QTimer.singleShot(1500, capture("finetune_dialog"))
+    plugin.open_finetune_dialog()
+
+
 def run():
     try:
         bar = iface.pluginToolBar()
@@ -132,6 +172,7 @@ def run():
         QTimer.singleShot(1500, capture("assess_dialog"))
         plugins["ugs"].open_assessment_dialog()
         draw_regions(raster)
+        mark_references(raster)
         RESULT["unloaded"] = qgis.utils.unloadPlugin("ugs")
         RESULT["provider_after_unload"] = bool(registry.providerById("ugs"))
         RESULT["toolbar_after_unload"] = [a.text() for a in bar.actions()]

@@ -388,14 +388,15 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     import datetime
     from dataclasses import asdict, replace
 
-    from .model_file import load_model, save_model
+    from .model_file import choose_device, default_model, load_model, save_model
     from .predict import BandPlanReader
     if not str(output).lower().endswith(".pt"):
         raise AdaptationError(f"the model file {output} must end in .pt")
-    if _same_file(output, base_model):
+    base_path = Path(base_model) if base_model else default_model(choose_device(device))
+    if Path(output).resolve() == base_path.resolve():
         raise AdaptationError("the adapted model would overwrite its base model; "
                               "choose another file name")
-    model, parent = load_model(base_model, device)
+    model, parent = load_model(base_path, device)
     samples, source_size = load_source_tiles(source, log)
     rng = np.random.default_rng(cfg.seed)
     try:
@@ -440,7 +441,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
                      "pixel_size_m", "classes", "licence", "attribution")}
     card.update({
         "name": Path(output).stem,
-        "parent_model": {"path": str(base_model or "bundled"),
+        "parent_model": {"path": str(base_model or f"bundled ({base_path.name})"),
                          "name": parent.get("name")},
         "adaptation": {
             "method": "output-space adversarial training (AdaptSegNet) against a "
@@ -475,12 +476,6 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         raise AdaptationCancelled("cancelled before the model was written")
     save_model(model, card, output)
     return card
-
-
-def _same_file(output, base_model) -> bool:
-    from .model_file import DEFAULT_MODEL
-    base = Path(base_model) if base_model else DEFAULT_MODEL
-    return Path(output).resolve() == base.resolve()
 
 
 def predict_region(image_path, region, output, model, card, options=None,

@@ -276,7 +276,7 @@ class PointHead(nn.Module):
             points = points / torch.tensor([w, h], dtype=out.dtype, device=out.device)
             rend = self.predict_points(out, fine, points)
             out = out.reshape(n, c, h * w).scatter(
-                2, idx.unsqueeze(1).expand(-1, c, -1), rend).view(n, c, h, w)
+                2, idx.unsqueeze(1).expand(-1, c, -1), rend.to(out.dtype)).view(n, c, h, w)
         return out
 
 

@@ -8,6 +8,7 @@ from .assess_accuracy import AssessAccuracy
 from .create_reference_layer import CreateReferenceLayer
 from .extract_frame_grid import ExtractFrameGrid
 from .extract_green_space import ExtractUrbanGreenSpace
+from .finetune_on_reference import FinetuneOnReference
 from .green_space_statistics import GreenSpaceStatistics
 from .mask_by_boundary import MaskByUrbanBoundary
 from .stratified_sample import StratifiedSample
@@ -40,6 +41,7 @@ class UgsProvider(QgsProcessingProvider):
         self.addAlgorithm(ExtractUrbanGreenSpace())
         self.addAlgorithm(TrainModel())
         self.addAlgorithm(AdaptToRegion())
+        self.addAlgorithm(FinetuneOnReference())
         self.addAlgorithm(AssessAccuracy())
         self.addAlgorithm(CreateReferenceLayer())
         self.addAlgorithm(StratifiedSample())

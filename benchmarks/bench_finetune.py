@@ -1,0 +1,174 @@
+"""Does fine-tuning on a few digitized polygons help? Before/after figures on labels
+the fine-tuning never sees, over seeds (prints a table; not part of the tests).
+
+Controlled shift (as bench_adapt.py): Palm Springs, held out of the bundled model's
+training, every crop given a strong radiometric change (olive, faded, dark). The
+first half of the crops, resampled to ~1 m, are mosaicked into one GeoTIFF: the
+"user's" raster. On it, K small squares per class are placed where the base model is
+wrong (as a user would mark them; where too few such places exist, squares on other
+places of that class), with the class of the NDVI pseudo-label under them. The model
+is fine-tuned with ``finetune_on_reference`` (held-out polygons scored as in QGIS),
+then scored on the *other* half of the crops against NDVI labels and human tree
+points, at ~1 m.
+
+    .venv/bin/python benchmarks/bench_finetune.py [--counts 5,10,20] [--seeds 0,1,2]
+        [--iterations 300] [--json OUT.json]
+"""
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+import torch.nn.functional as F
+from rasterio.transform import from_origin
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+import naip_eval  # noqa: E402
+from ugs_plugin.core.finetune import FinetuneConfig, finetune_on_reference  # noqa: E402
+from ugs_plugin.core.model_file import load_model  # noqa: E402
+from ugs_plugin.core.train import predict_tiles  # noqa: E402
+
+SCALE = 0.6                 # 0.6 m crops to ~1 m
+ORIGIN = (500000.0, 3700000.0)
+
+
+def resample(array, mode):
+    t = torch.from_numpy(array.astype(np.float32))[None]
+    if t.dim() == 3:
+        t = t[None]
+    kw = {"align_corners": False} if mode == "bilinear" else {}
+    return F.interpolate(t, scale_factor=SCALE, mode=mode, **kw)[0].numpy()
+
+
+def user_scene(samples, folder, cols=7):
+    """Mosaic of the crops at ~1 m (uint8 RGB GeoTIFF) and its NDVI label mosaic."""
+    tiles = [np.clip(resample(s.image, "bilinear"), 0, 255).round().astype(np.uint8)
+             for s in samples]
+    labels = [resample(s.mask, "nearest")[0].astype(np.uint8) for s in samples]
+    side = tiles[0].shape[1]
+    rows = -(-len(tiles) // cols)
+    image = np.zeros((3, rows * side, cols * side), np.uint8)
+    label = np.full((rows * side, cols * side), 255, np.uint8)
+    for i, (t, l) in enumerate(zip(tiles, labels)):
+        r, c = divmod(i, cols)
+        image[:, r * side:(r + 1) * side, c * side:(c + 1) * side] = t
+        label[r * side:(r + 1) * side, c * side:(c + 1) * side] = l
+    path = Path(folder) / "user_scene.tif"
+    transform = from_origin(*ORIGIN, 1.0, 1.0)
+    with rasterio.open(path, "w", driver="GTiff", width=image.shape[2],
+                       height=image.shape[1], count=3, dtype="uint8",
+                       crs="EPSG:26911", transform=transform) as dst:
+        dst.write(image)
+    return path, label, transform
+
+
+def user_squares(prediction, label, count, rng, side=12, purity=0.9):
+    """``count`` squares per class, first where the base model is wrong, as
+    (shapely box, class) in the scene's CRS."""
+    from shapely.geometry import box
+    transform = from_origin(*ORIGIN, 1.0, 1.0)
+    h, w = label.shape
+    taken = np.zeros_like(label, bool)
+    out = []
+    for cls in (0, 1):
+        chosen = 0
+        for candidates in ((prediction != cls) & (label == cls), label == cls):
+            ys, xs = np.nonzero(candidates)
+            for k in rng.permutation(len(ys)):
+                if chosen == count:
+                    break
+                y0, x0 = ys[k] - side // 2, xs[k] - side // 2
+                if y0 < 0 or x0 < 0 or y0 + side > h or x0 + side > w:
+                    continue
+                window = (slice(y0 - side, y0 + 2 * side), slice(x0 - side, x0 + 2 * side))
+                if taken[window].any():
+                    continue
+                if (label[y0:y0 + side, x0:x0 + side] == cls).mean() < purity:
+                    continue
+                taken[y0:y0 + side, x0:x0 + side] = True
+                left, top = transform * (x0, y0)
+                out.append((box(left, top - side, left + side, top), cls))
+                chosen += 1
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--counts", default="5,10,20")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--iterations", type=int, default=None)
+    ap.add_argument("--config", default="{}", help="JSON of FinetuneConfig overrides")
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    city = naip_eval.load_city("palm_springs")
+    shifted = []
+    for s in city:
+        moved = type(s)(naip_eval.shift(s.image, "olive_dark"), s.mask, s.name, s.group)
+        moved.trees = s.trees
+        shifted.append(moved)
+    half = len(shifted) // 2
+    user, scored = shifted[:half], shifted[half:]
+    base, card = load_model(None, "cpu")
+    before = naip_eval.score(predict_tiles(base, [s.image for s in scored], SCALE), scored)
+    cfg = FinetuneConfig(**json.loads(args.config))
+    if args.iterations:
+        cfg = replace(cfg, iterations=args.iterations)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        scene, label, _ = user_scene(user, tmp)
+        with rasterio.open(scene) as src:
+            image = src.read()
+        base_map = predict_tiles(base, [image], 1.0)[0]
+        print(f"Controlled shift (Palm Springs, olive_dark): user raster {image.shape[2]}x"
+              f"{image.shape[1]} px at ~1 m from {len(user)} crops; scored on {len(scored)} "
+              f"other crops ({before['trees']} tree points)\n  base model: F1 "
+              f"{before['f1']:.3f} (P {before['precision']:.3f}, R {before['recall']:.3f})"
+              f", tree recall {before['tree_recall']:.3f}\n  config: {cfg}", flush=True)
+        for count in [int(c) for c in args.counts.split(",")]:
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                rng = np.random.default_rng(seed)
+                squares = user_squares(base_map, label, count, rng)
+                t0 = time.time()
+                result = finetune_on_reference(
+                    scene, squares, Path(tmp) / f"ft_{count}_{seed}.pt",
+                    cfg=replace(cfg, seed=seed), device="cpu", log=lambda m: None,
+                    warn=lambda m: None)
+                seconds = time.time() - t0
+                model, _ = load_model(Path(tmp) / f"ft_{count}_{seed}.pt", "cpu")
+                after = naip_eval.score(predict_tiles(model, [s.image for s in scored],
+                                                      SCALE), scored)
+                row = {"count": count, "seed": seed, "polygons": len(squares),
+                       "before": before, "after": after, "seconds": seconds,
+                       "holdout_before": result.before, "holdout_after": result.after}
+                rows.append(row)
+                hb, ha = result.before or {}, result.after or {}
+                print(f"  {count:2d}/class seed {seed}: other crops F1 {before['f1']:.3f} -> "
+                      f"{after['f1']:.3f} (P {after['precision']:.3f}, R "
+                      f"{after['recall']:.3f}), tree recall {after['tree_recall']:.3f}; "
+                      f"held-out polygons F1 {hb.get('f1') or 0:.3f} -> "
+                      f"{ha.get('f1') or 0:.3f}; {seconds:.0f} s", flush=True)
+    for count in sorted({r["count"] for r in rows}):
+        f1 = np.array([r["after"]["f1"] for r in rows if r["count"] == count])
+        trees = np.array([r["after"]["tree_recall"] for r in rows if r["count"] == count])
+        secs = np.array([r["seconds"] for r in rows if r["count"] == count])
+        print(f"  {count:2d} squares/class: F1 {before['f1']:.3f} -> {f1.mean():.3f} "
+              f"(min {f1.min():.3f}, max {f1.max():.3f}); tree recall "
+              f"{before['tree_recall']:.3f} -> {trees.mean():.3f}; "
+              f"{secs.mean() / 60:.1f} min")
+    print(f"# command: {' '.join(sys.argv)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

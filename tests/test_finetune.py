@@ -1,0 +1,261 @@
+"""Fine-tuning on digitized polygons: the engine on real NAIP imagery with a strong
+colour shift, ugs:finetuneonreference through the real Processing framework and
+qgis_process, and `python -m ugs_plugin finetune`."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from shapely.geometry import box
+
+from ugs_plugin.core.finetune import (FinetuneCancelled, FinetuneConfig, FinetuneError,
+                                      finetune_on_reference, split_holdout)
+from ugs_plugin.core.model_file import load_model
+from ugs_plugin.core.train import IGNORE, predict_tiles, segmentation_loss
+
+from conftest import REPO, naip_mosaic, write_raster
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import naip_eval  # noqa: E402
+
+QUICK = FinetuneConfig(iterations=4, windows=16, batch_size=2, source_per_batch=1)
+ORIGIN = (400000.0, 3700000.0)  # write_raster's default grid: 1 m, EPSG:26911
+
+
+def square(col, row, side=12):
+    left, top = ORIGIN[0] + col, ORIGIN[1] - row
+    return box(left, top - side, left + side, top)
+
+
+@pytest.fixture(scope="module")
+def shifted_scene(tmp_path_factory):
+    """Palm Springs (never trained on), olive/faded/dark colours: a raster, its NDVI
+    labels and the base model's map of it."""
+    data = naip_mosaic([f"palm_springs_2020_{i}" for i in range(4)], 2)
+    rgb = naip_eval.shift(data[:3], "olive_dark")
+    path = write_raster(tmp_path_factory.mktemp("finetune") / "shifted.tif", rgb)
+    label = naip_eval.ndvi_label(data)
+    base, _ = load_model(None, "cpu")
+    return path, label, predict_tiles(base, [rgb], 1.0)[0]
+
+
+def marks(label, prediction, per_class, seed=0, side=12):
+    """Squares a user would draw: where the base map is wrong first, pure class."""
+    rng = np.random.default_rng(seed)
+    out, taken = [], np.zeros_like(label, bool)
+    for cls in (0, 1):
+        chosen = 0
+        for where in ((prediction != cls) & (label == cls), label == cls):
+            ys, xs = np.nonzero(where)
+            for k in rng.permutation(len(ys)):
+                y, x = ys[k] - side // 2, xs[k] - side // 2
+                if chosen == per_class or min(y, x) < side or \
+                        max(y, x) > label.shape[0] - 2 * side:
+                    continue
+                if taken[y - side:y + 2 * side, x - side:x + 2 * side].any() or \
+                        (label[y:y + side, x:x + side] == cls).mean() < 0.95:
+                    continue
+                taken[y:y + side, x:x + side] = True
+                out.append((square(x, y, side), cls))
+                chosen += 1
+    return out
+
+
+def reference_gpkg(path, shapes, crs="EPSG:26911", field_type="int"):
+    from osgeo import ogr, osr
+    driver = ogr.GetDriverByName("GPKG")
+    ds = driver.CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.SetFromUserInput(crs)
+    layer = ds.CreateLayer("reference", srs, ogr.wkbPolygon)
+    kind = {"int": ogr.OFTInteger, "real": ogr.OFTReal}[field_type]
+    layer.CreateField(ogr.FieldDefn("class", kind))
+    for geom, cls in shapes:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkb(geom.wkb))
+        feature.SetField("class", cls)
+        layer.CreateFeature(feature)
+    ds = None
+    return path
+
+
+# ---------------------------------------------------------------- engine
+
+def test_held_out_polygons_are_whole_spatial_blocks_with_both_classes():
+    rng = np.random.default_rng(3)
+    shapes = [(square(int(x), int(y)), int(c)) for x, y, c in
+              zip(rng.integers(0, 2000, 40), rng.integers(0, 2000, 40),
+                  rng.integers(0, 2, 40))]
+    geoms, classes = [g for g, _ in shapes], [c for _, c in shapes]
+    train, held = split_holdout(geoms, classes, 0.25, seed=0)
+    assert sorted(train + held) == list(range(40)) and not set(train) & set(held)
+    assert 7 <= len(held) <= 14
+    assert {classes[i] for i in held} == {0, 1} == {classes[i] for i in train}
+    assert split_holdout(geoms, classes, 0.25, seed=0) == (train, held)
+    # Spatial blocks: a held-out polygon's nearest neighbour is more often held out
+    # than a random draw would make it.
+    centres = np.array([[g.centroid.x, g.centroid.y] for g in geoms])
+    held_set, same = set(held), 0
+    for i in held:
+        d = np.hypot(*(centres - centres[i]).T)
+        d[i] = np.inf
+        same += int(np.argmin(d)) in held_set
+    assert same / len(held) > len(held) / 40
+    assert split_holdout(geoms, classes, 0.0) == (list(range(40)), [])
+
+
+def test_a_batch_without_labelled_pixels_gives_zero_loss_not_nan():
+    model = load_model(None, "cpu")[0].train()
+    out = model(torch.randn(2, 3, 64, 64))
+    loss = segmentation_loss(out, torch.full((2, 64, 64), IGNORE, dtype=torch.long))
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters()
+               if p.grad is not None)
+
+
+def test_labels_in_one_corner_give_finite_weights_and_a_model(shifted_scene, tmp_path):
+    path, label, prediction = shifted_scene
+    corner = [(square(4, 4, 10), 1), (square(20, 4, 10), 0)]
+    result = finetune_on_reference(path, corner, tmp_path / "corner.pt",
+                                   cfg=FinetuneConfig(iterations=6, windows=8,
+                                                      batch_size=2, holdout=0.25),
+                                   device="cpu", log=lambda m: None, warn=lambda m: None)
+    assert result.before is None and result.holdout_polygons == 0  # too few to hold out
+    model, card = load_model(tmp_path / "corner.pt", "cpu")
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values()
+               if v.dtype.is_floating_point)
+    assert card["finetuning"]["train_polygons"] == 2
+    pred = predict_tiles(model, [rasterio.open(path).read()], 1.0)[0]
+    assert 0.02 < pred.mean() < 0.98  # still a map, not one class
+
+
+def test_finetuning_on_marks_where_the_map_is_wrong_raises_f1(shifted_scene, tmp_path):
+    """The controlled shift: 12 squares per class where the base map is wrong. F1 on
+    the whole raster (NDVI labels, 94 % of it never marked) rises by a margin; the
+    held-out polygons are scored before and after."""
+    path, label, prediction = shifted_scene
+    shapes = marks(label, prediction, 12)
+    base_f1 = naip_eval.score([prediction], [_labelled(label)])["f1"]
+    result = finetune_on_reference(path, shapes, tmp_path / "ft.pt",
+                                   cfg=FinetuneConfig(iterations=150), device="cpu",
+                                   log=lambda m: None, warn=lambda m: None)
+    model, card = load_model(tmp_path / "ft.pt", "cpu")
+    after = predict_tiles(model, [rasterio.open(path).read()], 1.0)[0]
+    after_f1 = naip_eval.score([after], [_labelled(label)])["f1"]
+    assert after_f1 > base_f1 + 0.05, (base_f1, after_f1)
+    assert result.holdout_polygons >= 4 and result.before["pixels"] > 0
+    info = card["finetuning"]
+    assert info["holdout_before"] == result.before and card["validation"] == result.after
+    assert info["train_polygons"] + info["holdout_polygons"] == len(shapes)
+
+
+def _labelled(label):
+    class Labelled:
+        mask, trees = label, np.zeros((0, 2), int)
+    return Labelled()
+
+
+def test_clear_errors_for_bad_input(shifted_scene, tmp_path):
+    path, label, prediction = shifted_scene
+    only_green = [(square(50, 50), 1), (square(150, 150), 1)]
+    with pytest.raises(FinetuneError, match="no 'not green space' polygon.*mark at least"):
+        finetune_on_reference(path, only_green, tmp_path / "m.pt", cfg=QUICK,
+                              device="cpu", log=lambda m: None)
+    far = [(box(0, 0, 10, 10), 1), (box(20, 0, 30, 10), 0)]
+    with pytest.raises(FinetuneError, match="no 'green space' polygon"):
+        finetune_on_reference(path, far, tmp_path / "m.pt", cfg=QUICK, device="cpu",
+                              log=lambda m: None)
+    with pytest.raises(FinetuneError, match="must end in .pt"):
+        finetune_on_reference(path, marks(label, prediction, 2), tmp_path / "m.tif",
+                              cfg=QUICK, device="cpu")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cancel_writes_no_model(shifted_scene, tmp_path):
+    path, label, prediction = shifted_scene
+    with pytest.raises(FinetuneCancelled):
+        finetune_on_reference(path, marks(label, prediction, 3), tmp_path / "m.pt",
+                              cfg=QUICK, device="cpu", is_canceled=lambda: True,
+                              log=lambda m: None)
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- QGIS and CLI
+
+def test_algorithm_reports_before_after_and_loads_both_maps(qgis_app, shifted_scene,
+                                                            tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+    path, label, prediction = shifted_scene
+    gpkg = reference_gpkg(tmp_path / "ref.gpkg", marks(label, prediction, 4),
+                          field_type="real")
+    context = QgsProcessingContext()
+    result = processing.run("ugs:finetuneonreference", {
+        "INPUT": str(path), "REFERENCE": str(gpkg), "FIELD": "class",
+        "GREEN_VALUES": "1", "ITERATIONS": 4, "DEVICE": 1,
+        "OUTPUT": str(tmp_path / "ft.pt"), "OUTPUT_MAP": str(tmp_path / "after.tif"),
+        "OUTPUT_BASE_MAP": str(tmp_path / "before.tif")}, context=context,
+        feedback=QgsProcessingFeedback())
+    card = json.loads((tmp_path / "ft.json").read_text())
+    assert result["F1_BEFORE"] == card["finetuning"]["holdout_before"]["f1"]
+    assert result["RECALL_AFTER"] == card["finetuning"]["holdout_after"]["recall"]
+    assert card["finetuning"]["holdout_polygons"] >= 2
+    for key in ("OUTPUT_MAP", "OUTPUT_BASE_MAP"):
+        with rasterio.open(result[key]) as out:
+            assert out.crs.to_epsg() == 26911
+            assert set(np.unique(out.read(1))) <= {0, 1, 255}
+    with rasterio.open(result["OUTPUT_MAP"]) as a, \
+            rasterio.open(result["OUTPUT_BASE_MAP"]) as b:
+        assert a.transform == b.transform and a.shape == b.shape
+
+
+def test_algorithm_rejects_a_reference_with_one_class(qgis_app, shifted_scene, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingException
+    path, _, _ = shifted_scene
+    gpkg = reference_gpkg(tmp_path / "ref.gpkg", [(square(40, 40), 1),
+                                                  (square(200, 200), 1)])
+    with pytest.raises(QgsProcessingException, match="no 'not green space' polygon"):
+        processing.run("ugs:finetuneonreference", {
+            "INPUT": str(path), "REFERENCE": str(gpkg), "FIELD": "class",
+            "ITERATIONS": 2, "DEVICE": 1, "OUTPUT": str(tmp_path / "ft.pt")})
+    assert not (tmp_path / "ft.pt").exists()
+
+
+def test_qgis_process_runs_the_finetuning(qgis_process_env, shifted_scene, tmp_path):
+    path, label, prediction = shifted_scene
+    gpkg = reference_gpkg(tmp_path / "ref.gpkg", marks(label, prediction, 4))
+    out = tmp_path / "qp.pt"
+    proc = subprocess.run(["qgis_process.bin", "--json", "run", "ugs:finetuneonreference",
+                           "--", f"INPUT={path}", f"REFERENCE={gpkg}", "FIELD=class",
+                           "ITERATIONS=2", "DEVICE=1", f"OUTPUT={out}"],
+                          env=qgis_process_env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert results["F1_AFTER"] == card["finetuning"]["holdout_after"]["f1"]
+
+
+def test_cli_finetune_prints_before_and_after(shifted_scene, tmp_path):
+    path, label, prediction = shifted_scene
+    gpkg = reference_gpkg(tmp_path / "ref.gpkg", marks(label, prediction, 4))
+    proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "finetune", str(path),
+                           str(gpkg), str(tmp_path / "cli.pt"), "--field", "class",
+                           "--iterations", "3", "--device", "cpu", "--json",
+                           "--map", str(tmp_path / "cli_map.tif")],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert set(summary["before"]) >= {"f1", "precision", "recall"}
+    assert set(summary["after"]) >= {"f1", "precision", "recall"}
+    assert summary["seconds"] > 0 and (tmp_path / "cli_map.tif").exists()
+    bad = subprocess.run([sys.executable, "-m", "ugs_plugin", "finetune", str(path),
+                          str(gpkg), str(tmp_path / "x.pt"), "--field", "nope"],
+                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and \
+        "no field 'nope'" in bad.stderr

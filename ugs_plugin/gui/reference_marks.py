@@ -1,0 +1,105 @@
+"""Reference polygons marked on the canvas ("Mark green space" / "Mark not green
+space"): each drawn shape goes straight into a reference layer with its class set, no
+form to fill; the last marks can be undone."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (QgsCoordinateTransform, QgsFeature, QgsField, QgsMapLayerType,
+                       QgsProject, QgsVectorLayer, QgsWkbTypes)
+from qgis.PyQt.QtCore import QVariant
+
+REFERENCE_PROPERTY = "ugs/reference_layer"
+FILE_NAME = "ugs_reference.gpkg"
+LAYER_NAME = "UGS reference"
+
+
+def is_reference_layer(layer) -> bool:
+    """A polygon layer with a ``class`` field."""
+    return (layer is not None and layer.type() == QgsMapLayerType.VectorLayer
+            and layer.geometryType() == QgsWkbTypes.PolygonGeometry
+            and layer.fields().indexOf("class") >= 0)
+
+
+def find_reference_layer(project, active=None):
+    """The active layer if it is a reference layer, else the one marks went to
+    before, else the first layer made by ugs:createreferencelayer's file name."""
+    if is_reference_layer(active):
+        return active
+    layers = list(project.mapLayers().values())
+    for layer in layers:
+        if is_reference_layer(layer) and layer.customProperty(REFERENCE_PROPERTY):
+            return layer
+    for layer in layers:
+        if is_reference_layer(layer) and Path(layer.source().split("|")[0]).name \
+                == FILE_NAME:
+            return layer
+    return None
+
+
+def reference_file(project) -> Path:
+    """``ugs_reference.gpkg`` in the project's folder (the home folder while the
+    project is unsaved)."""
+    folder = project.homePath() or str(Path.home())
+    return Path(folder) / FILE_NAME
+
+
+def open_or_create_reference_layer(project, crs):
+    """Load the project folder's reference GeoPackage, creating it first (with
+    ugs:createreferencelayer, so it has the class form and style) if needed."""
+    from ..processing.common import apply_reference_style
+    path = reference_file(project)
+    if not path.exists():
+        import processing
+        processing.run("ugs:createreferencelayer", {"CRS": crs, "OUTPUT": str(path)})
+    layer = QgsVectorLayer(str(path), LAYER_NAME, "ogr")
+    if not layer.isValid():
+        raise OSError(f"cannot open or create the reference layer {path}")
+    apply_reference_style(layer)
+    layer.setCustomProperty(REFERENCE_PROPERTY, True)
+    project.addMapLayer(layer)
+    return layer
+
+
+def class_value(layer, green: bool):
+    """1 / 0, as the class field's type wants it."""
+    field: QgsField = layer.fields().field("class")
+    value = 1 if green else 0
+    return str(value) if field.type() == QVariant.String else value
+
+
+def add_mark(layer, geometry, geometry_crs, green: bool, project=None) -> int:
+    """Add ``geometry`` (in ``geometry_crs``) to ``layer`` with its class; returns the
+    new feature id. Written to the file at once unless the layer is being edited,
+    in which case it joins the edit session."""
+    project = project or QgsProject.instance()
+    geometry = type(geometry)(geometry)  # a copy: the caller's stays in its CRS
+    if geometry_crs != layer.crs():
+        geometry.transform(QgsCoordinateTransform(geometry_crs, layer.crs(), project))
+    if QgsWkbTypes.isMultiType(layer.wkbType()):
+        geometry.convertToMultiType()
+    feature = QgsFeature(layer.fields())
+    feature.setGeometry(geometry)
+    feature.setAttribute("class", class_value(layer, green))
+    layer.setCustomProperty(REFERENCE_PROPERTY, True)
+    if layer.isEditable():
+        if not layer.addFeature(feature):
+            raise OSError(f"could not add the mark to {layer.name()}")
+        fid = feature.id()
+    else:
+        ok, added = layer.dataProvider().addFeatures([feature])
+        if not ok:
+            raise OSError(f"could not write the mark to {layer.source()}: "
+                          f"{layer.dataProvider().lastError()}")
+        fid = added[0].id()
+        layer.updateExtents()
+    layer.triggerRepaint()
+    return fid
+
+
+def remove_mark(layer, fid) -> bool:
+    """Delete a mark added by ``add_mark``."""
+    ok = (layer.deleteFeature(fid) if layer.isEditable()
+          else layer.dataProvider().deleteFeatures([fid]))
+    layer.triggerRepaint()
+    return bool(ok)
