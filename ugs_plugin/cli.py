@@ -546,11 +546,11 @@ def build_parser():
                     "model, laptop CPU)")
     ft.add_argument("--holdout", type=float, help="share of polygons held out, "
                     "default 0.25")
-    ft.add_argument("--lr", type=float, help="learning rate, default 5e-4")
+    ft.add_argument("--lr", type=float, help="learning rate, default 2e-4")
     ft.add_argument("--crop-size", type=int, help="default 96")
     ft.add_argument("--source", help="labelled source tiles, UGSet layout (default: the "
                     "shipped sample)")
-    ft.add_argument("--source-weight", type=float, help="default 0.3; 0 = no source")
+    ft.add_argument("--source-weight", type=float, help="default 1.0; 0 = no source")
     ft.add_argument("--match-colours", action="store_true",
                     help="recolour source tiles to the image's colours")
     ft.add_argument("--lambda-adv", type=float, help="adversarial weight, default 0")

@@ -7,7 +7,8 @@ What an analyst does when the map is wrong: draw a few polygons where it is wron
   give the training labels. Unlabelled pixels are ignored in the loss, and a batch
   without any labelled pixel adds nothing (never a NaN).
 * Crops are read around random points inside the training polygons, green and
-  other equally often, so a few small polygons are enough.
+  other equally often, and the two classes' labelled pixels weigh the same in the
+  loss, so a few small polygons are enough and one large polygon does not dominate.
 * The labelled source sample shipped with the plugin (the bundled model's training
   data) is mixed into every batch with a small weight, so the model does not forget
   what green space looks like elsewhere. Optionally the unsupervised terms of
@@ -52,10 +53,10 @@ class FinetuneCancelled(Exception):
 class FinetuneConfig:
     iterations: int = 300          # about 2 minutes with the light model on a laptop CPU
     batch_size: int = 8            # crops per step from the raster
-    source_per_batch: int = 2      # crops per step from the labelled source sample
-    source_weight: float = 0.3     # weight of the source loss (0 = no source)
+    source_per_batch: int = 4      # crops per step from the labelled source sample
+    source_weight: float = 1.0     # weight of the source loss (0 = no source)
     crop: int = 96                 # px, multiple of 16
-    lr: float = 5e-4
+    lr: float = 2e-4
     weight_decay: float = 1e-4
     poly_power: float = 0.9
     holdout: float = 0.25          # share of polygons held out, in spatial blocks
@@ -64,6 +65,7 @@ class FinetuneConfig:
     match_colours: bool = False    # recolour source crops to the raster's colours
     lambda_adv: float = 0.0        # adversarial term (adapt.py); 0 = off
     context: int = 192             # px mapped around held-out polygons when scoring
+    freeze_batchnorm: bool = False  # keep BatchNorm statistics of the base model
 
 
 @dataclass
@@ -199,6 +201,18 @@ def _target_batch(crops, picks, rng):
     return torch.stack(images), torch.stack(labels)
 
 
+def class_balance(labels):
+    """Per-pixel weights giving green and other labelled pixels equal total weight:
+    one large 'not green' polygon must not outweigh many small green ones."""
+    green = (labels == 1).float()
+    other = (labels == 0).float()
+    n_green, n_other = green.sum(), other.sum()
+    if n_green == 0 or n_other == 0:
+        return None
+    total = n_green + n_other
+    return green * (total / (2 * n_green)) + other * (total / (2 * n_other))
+
+
 def _part(output, part):
     return {k: v[part] for k, v in output.items()}
 
@@ -218,7 +232,7 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
     source_cfg = TrainConfig(crop=cfg.crop, scale_range=(source_scale,) * 2)
     restyle = None
     if use_source and cfg.match_colours:
-        from .adapt import ColourTransfer, _pooled_pixels
+        from .adapt import ColourTransfer, _blend, _pooled_pixels
         restyle = ColourTransfer(
             _pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
                            rng), _pooled_pixels([c[0] for c in crops], rng))
@@ -228,6 +242,10 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
         opt_d = torch.optim.Adam(disc.parameters(), lr=1e-4, betas=(0.9, 0.99))
     history = []
     model.train()
+    if cfg.freeze_batchnorm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
     for step in range(cfg.iterations):
         if is_canceled and is_canceled():
             raise FinetuneCancelled(f"cancelled at step {step}; no model written")
@@ -240,9 +258,8 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
                              rng)
                      for i in rng.integers(0, len(source_samples), cfg.source_per_batch)]
             images = [b[0] for b in batch]
-            if restyle:
-                images = [restyle(im) * w + im * (1 - w)
-                          for im, w in zip(images, rng.uniform(size=len(images)))]
+            if restyle:  # part-way, random strength, as in adapt.py
+                images = [_blend(restyle(im), im, rng.uniform()) for im in images]
             xs.append(torch.stack(images))
             ys.append(torch.stack([b[1] for b in batch]))
         x = imagery.to_model_input(torch.cat(xs), scaling).to(device)
@@ -250,7 +267,8 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
         n_t = len(x_t)
         output = model(x)
         target = slice(0, n_t)
-        loss = segmentation_loss(_part(output, target), y[target])
+        loss = segmentation_loss(_part(output, target), y[target],
+                                 pixel_weight=class_balance(y[target]))
         record = {"target": loss.item()}
         if use_source:
             source = slice(n_t, None)

@@ -65,7 +65,7 @@ class FinetuneOnReference(QgsProcessingAlgorithm):
             "card. If the held-out F1 drops, the log says so: keep the base model.<br>"
             "<b>Iterations</b>: the default takes about two minutes with the light "
             "model on a laptop CPU. The labelled sample shipped with the plugin is "
-            "mixed in with a small weight so the model keeps what it knew; advanced "
+            "mixed into every step so the model keeps what it knew; advanced "
             "options add the unsupervised terms of <i>Adapt model to region</i> "
             "(recolouring, adversarial).<br><br>"
             "<b>Outputs</b>: the model file and its card, for <i>Extract Urban Green "
@@ -90,7 +90,7 @@ class FinetuneOnReference(QgsProcessingAlgorithm):
             self.DEVICE, "Device", options=DEVICES, defaultValue=0))
         add_advanced(self, [
             QgsProcessingParameterNumber(self.LEARNING_RATE, "Learning rate",
-                                         QgsProcessingParameterNumber.Double, 5e-4, False,
+                                         QgsProcessingParameterNumber.Double, 2e-4, False,
                                          1e-8, 1.0),
             QgsProcessingParameterNumber(self.CROP_SIZE, "Crop size (px, multiple of 16)",
                                          QgsProcessingParameterNumber.Integer, 96, False,
@@ -108,7 +108,7 @@ class FinetuneOnReference(QgsProcessingAlgorithm):
                 "sample)", QgsProcessingParameterFile.Folder, optional=True),
             QgsProcessingParameterNumber(self.SOURCE_WEIGHT, "Weight of the source tiles "
                                          "(0 = none)", QgsProcessingParameterNumber.Double,
-                                         0.3, False, 0.0, 10.0),
+                                         1.0, False, 0.0, 10.0),
             QgsProcessingParameterBoolean(self.MATCH_COLOURS, "Recolour source tiles to "
                                           "the raster's colours", defaultValue=False),
             QgsProcessingParameterNumber(self.LAMBDA_ADV, "Adversarial weight (0 = off)",
