@@ -41,6 +41,9 @@ from .train import IGNORE, TrainConfig, augment, poly_lr, segmentation_loss
 from .ugsnet import PatchDiscriminator
 
 
+FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
+
+
 class FinetuneError(ValueError):
     """Fine-tuning cannot run as asked; the message says why and how to fix it."""
 
@@ -453,6 +456,12 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
                  "cannot be measured (mark at least 4, 2 of each class)")
         train_shapes = [shapes[i] for i in train_idx]
         held_shapes = [shapes[i] for i in held_idx]
+        fewest = min(sum(c == v for _, c in train_shapes) for v in (0, 1))
+        if fewest < FEW_POLYGONS:
+            warn(f"only {fewest} training polygon(s) of one class: with fewer than "
+                 f"{FEW_POLYGONS} per class the gain varies a lot and the model can get "
+                 "worse (benchmarks/bench_finetune.py). Mark about 20 of each class, "
+                 "spread over the raster, including places the map already gets right.")
         model, parent = load_model(base_path, device)
         try:
             reader = BandPlanReader(src, parent, tuple(bands), None, log)
