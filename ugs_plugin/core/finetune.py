@@ -128,7 +128,7 @@ def split_holdout(geometries, classes, share: float, seed: int = 0):
         idx = np.flatnonzero(classes == value)
         if len(idx) >= 2:
             order = idx[np.argsort(centres[idx, 0])]
-            held += list(order[-max(1, round(share * len(idx))):])
+            held += list(order[-min(len(idx) - 1, max(1, round(share * len(idx)))):])
     held_set = set(held)
     return [i for i in range(n) if i not in held_set], sorted(held)
 
@@ -359,7 +359,8 @@ def _merged_windows(src, geometries, margin):
     return windows
 
 
-def map_window(image_path, window, output, model, card, options=None, log=None):
+def map_window(image_path, window, output, model, card, options=None, log=None,
+               is_canceled=None):
     """The extraction (same tiling and blending) of one window of the raster."""
     from .predict import PredictOptions, predict_raster
     clip = temp_beside(output, ".window.tif")
@@ -367,12 +368,14 @@ def map_window(image_path, window, output, model, card, options=None, log=None):
         with rasterio.open(image_path) as src:
             copy_window(src, window, clip)
         return predict_raster(clip, output, model, card, None,
-                              options or PredictOptions(overviews=False), log=log)
+                              options or PredictOptions(overviews=False), log=log,
+                              is_canceled=is_canceled)
     finally:
         remove_quietly(clip)
 
 
-def holdout_scores(image_path, shapes, model, card, context: int, scratch, options=None):
+def holdout_scores(image_path, shapes, model, card, context: int, scratch,
+                   is_canceled=None):
     """Green-space scores of the model's map on held-out (geometry, 0/1) polygons."""
     from .accuracy import ReferenceDataError, assess_polygons
     cm = ConfusionMatrix()
@@ -381,7 +384,7 @@ def holdout_scores(image_path, shapes, model, card, context: int, scratch, optio
     for n, window in enumerate(windows):
         out = Path(scratch) / f"holdout_{n}.tif"
         try:
-            map_window(image_path, window, out, model, card, options)
+            map_window(image_path, window, out, model, card, is_canceled=is_canceled)
             part = assess_polygons(out, shapes)
             cm.matrix += part.matrix
         except ReferenceDataError:  # only nodata under the polygons of this window
@@ -411,7 +414,7 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
     """
     from .adapt import load_source_tiles
     from .model_file import choose_device, default_model, load_model, save_model
-    from .predict import BandPlanReader
+    from .predict import BandPlanReader, Cancelled
     warn = warn or log
     t0 = time.time()
     if not str(output).lower().endswith(".pt"):
@@ -480,16 +483,17 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
         source_scale = source_size / pixel_size
 
     scratch = tempfile.mkdtemp(prefix=".ugs_finetune_", dir=Path(output).parent)
+    written = False
     try:
-        options = None
         before = after = None
         if held_shapes:
             log("Scoring the base model on the held-out polygons…")
             before = holdout_scores(image_path, held_shapes, model, parent, cfg.context,
-                                    scratch, options)
+                                    scratch, is_canceled)
             log(_describe("base model", before))
         if maps and maps.get("base"):
-            _map_extent(image_path, shapes, maps["base"], model, parent, cfg.context, log)
+            _map_extent(image_path, shapes, maps["base"], model, parent, cfg.context, log,
+                        is_canceled)
 
         def step_progress(step, total, record):
             if progress:
@@ -505,7 +509,7 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
         if held_shapes:
             log("Scoring the fine-tuned model on the held-out polygons…")
             after = holdout_scores(image_path, held_shapes, model, card, cfg.context,
-                                   scratch, options)
+                                   scratch, is_canceled)
             log(_describe("fine-tuned model", after))
         card["finetuning"]["holdout_before"] = before
         card["finetuning"]["holdout_after"] = after
@@ -514,9 +518,14 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
         if is_canceled and is_canceled():
             raise FinetuneCancelled("cancelled before the model was written")
         save_model(model, card, output)
+        written = True
         if maps and maps.get("finetuned"):
             _map_extent(image_path, shapes, maps["finetuned"], model, card, cfg.context,
-                        log)
+                        log, is_canceled)
+    except Cancelled:
+        raise FinetuneCancelled(
+            f"cancelled while mapping; the model {output} is complete" if written else
+            "cancelled; no model written") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = FinetuneResult(card, before, after, len(train_shapes), len(held_shapes),
@@ -537,11 +546,11 @@ def _describe(what, scores):
             f"({scores['pixels']} px)")
 
 
-def _map_extent(image_path, shapes, output, model, card, context, log):
+def _map_extent(image_path, shapes, output, model, card, context, log, is_canceled):
     from shapely.ops import unary_union
     with rasterio.open(image_path) as src:
         window = _window_around(src, unary_union([g for g, _ in shapes]).bounds, context)
-    map_window(image_path, window, output, model, card, log=log)
+    map_window(image_path, window, output, model, card, log=log, is_canceled=is_canceled)
 
 
 def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_shapes,
