@@ -344,34 +344,50 @@ def reference_masks(windows, transform_of, reference):
     return masks
 
 
+def window_around(src, bounds, margin: int = 0):
+    """The pixel window of ``src`` holding ``bounds`` (map units) plus ``margin`` px,
+    clipped to the raster; None if they do not overlap."""
+    from rasterio.windows import Window, from_bounds
+    box = from_bounds(*bounds, transform=src.transform)
+    col0 = max(0, int(np.floor(box.col_off)) - margin)
+    row0 = max(0, int(np.floor(box.row_off)) - margin)
+    col1 = min(src.width, int(np.ceil(box.col_off + box.width)) + margin)
+    row1 = min(src.height, int(np.ceil(box.row_off + box.height)) + margin)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def copy_window(src, box, output, block: int = 1024):
+    """Copy window ``box`` of ``src`` (all bands, colour interpretation and internal
+    mask kept) to a GeoTIFF, block by block."""
+    from rasterio.windows import Window
+    profile = src.profile.copy()
+    profile.update(driver="GTiff", width=int(box.width), height=int(box.height),
+                   transform=src.window_transform(box), tiled=True, blockxsize=256,
+                   blockysize=256, compress="deflate")
+    profile.pop("photometric", None)
+    internal_mask = any(rasterio.enums.MaskFlags.per_dataset in flags
+                        for flags in src.mask_flag_enums)
+    with rasterio.open(output, "w", **profile) as dst:
+        dst.colorinterp = src.colorinterp  # keeps an alpha band recognisable
+        for r in range(0, int(box.height), block):
+            rows = min(block, int(box.height) - r)
+            part = Window(box.col_off, box.row_off + r, box.width, rows)
+            into = Window(0, r, box.width, rows)
+            dst.write(src.read(window=part), window=into)
+            if internal_mask:
+                dst.write_mask(src.dataset_mask(window=part), window=into)
+
+
 def clip_to_region(image_path, region, output, block: int = 1024):
     """Copy the region's bounding window of ``image_path`` (all bands) to a GeoTIFF,
     block by block."""
-    from rasterio.windows import Window, from_bounds
     with rasterio.open(image_path) as src:
-        box = from_bounds(*region.bounds(), transform=src.transform)
-        col0, row0 = max(0, int(np.floor(box.col_off))), max(0, int(np.floor(box.row_off)))
-        col1 = min(src.width, int(np.ceil(box.col_off + box.width)))
-        row1 = min(src.height, int(np.ceil(box.row_off + box.height)))
-        if col1 <= col0 or row1 <= row0:
+        box = window_around(src, region.bounds())
+        if box is None:
             raise AdaptationError("the region does not overlap the raster")
-        box = Window(col0, row0, col1 - col0, row1 - row0)
-        profile = src.profile.copy()
-        profile.update(driver="GTiff", width=int(box.width), height=int(box.height),
-                       transform=src.window_transform(box), tiled=True, blockxsize=256,
-                       blockysize=256, compress="deflate")
-        profile.pop("photometric", None)
-        internal_mask = any(rasterio.enums.MaskFlags.per_dataset in flags
-                            for flags in src.mask_flag_enums)
-        with rasterio.open(output, "w", **profile) as dst:
-            dst.colorinterp = src.colorinterp  # keeps an alpha band recognisable
-            for r in range(0, int(box.height), block):
-                rows = min(block, int(box.height) - r)
-                part = Window(box.col_off, box.row_off + r, box.width, rows)
-                into = Window(0, r, box.width, rows)
-                dst.write(src.read(window=part), window=into)
-                if internal_mask:
-                    dst.write_mask(src.dataset_mask(window=part), window=into)
+        copy_window(src, box, output, block)
 
 
 def adapt_to_region(image_path, region, output, base_model=None, source=None,
@@ -478,18 +494,31 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     return card
 
 
+def predict_window(image_path, window, output, model, card, options=None,
+                   boundary=None, progress=None, is_canceled=None, log=None):
+    """The extraction (same tiling and blending) of one window of the raster, through
+    a temporary copy of that window. Returns predict_raster's summary."""
+    from .outputs import remove_quietly, temp_beside
+    from .predict import predict_raster
+    clip = temp_beside(output, ".window.tif")
+    try:
+        with rasterio.open(image_path) as src:
+            copy_window(src, window, clip)
+        return predict_raster(clip, output, model, card, options=options,
+                              boundary=boundary, progress=progress,
+                              is_canceled=is_canceled, log=log)
+    finally:
+        remove_quietly(clip)
+
+
 def predict_region(image_path, region, output, model, card, options=None,
                    progress=None, is_canceled=None, log=None):
     """The extraction over the region only: the region's bounding window of the
     raster, pixels outside the region left as nodata. Returns predict_raster's
     summary."""
-    from .outputs import remove_quietly, temp_beside
-    from .predict import predict_raster
-    clip = temp_beside(output, ".region.tif")
-    try:
-        clip_to_region(image_path, region, clip)
-        return predict_raster(clip, output, model, card, options=options,
-                              boundary=region, progress=progress,
-                              is_canceled=is_canceled, log=log)
-    finally:
-        remove_quietly(clip)
+    with rasterio.open(image_path) as src:
+        window = window_around(src, region.bounds())
+    if window is None:
+        raise AdaptationError("the region does not overlap the raster")
+    return predict_window(image_path, window, output, model, card, options, region,
+                          progress, is_canceled, log)

@@ -32,15 +32,18 @@ import numpy as np
 import rasterio
 import torch
 import torch.nn.functional as F
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 from . import imagery
 from .accuracy import ConfusionMatrix, binary_metrics
-from .outputs import remove_quietly, temp_beside
+from .adapt import predict_window, window_around
+from .outputs import remove_quietly
+from .predict import PredictOptions
 from .train import IGNORE, TrainConfig, augment, poly_lr, segmentation_loss
 from .ugsnet import PatchDiscriminator
 
 
+NO_OVERVIEWS = PredictOptions(overviews=False)
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
 
 
@@ -309,34 +312,9 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
 
 # ---------------------------------------------------------------- mapping and scores
 
-def copy_window(src, window, path):
-    """The window of ``src`` (all bands, internal mask kept) as a GeoTIFF."""
-    profile = src.profile.copy()
-    profile.update(driver="GTiff", width=int(window.width), height=int(window.height),
-                   transform=src.window_transform(window), tiled=True, blockxsize=256,
-                   blockysize=256, compress="deflate")
-    profile.pop("photometric", None)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.colorinterp = src.colorinterp
-        dst.write(src.read(window=window))
-        if any(rasterio.enums.MaskFlags.per_dataset in f for f in src.mask_flag_enums):
-            dst.write_mask(src.dataset_mask(window=window))
-
-
-def _window_around(src, bounds, margin):
-    box = from_bounds(*bounds, transform=src.transform)
-    col0 = max(0, int(np.floor(box.col_off)) - margin)
-    row0 = max(0, int(np.floor(box.row_off)) - margin)
-    col1 = min(src.width, int(np.ceil(box.col_off + box.width)) + margin)
-    row1 = min(src.height, int(np.ceil(box.row_off + box.height)) + margin)
-    if col1 <= col0 or row1 <= row0:
-        return None
-    return Window(col0, row0, col1 - col0, row1 - row0)
-
-
 def _merged_windows(src, geometries, margin):
     """Windows around the polygons, overlapping ones merged (each pixel mapped once)."""
-    windows = [w for w in (_window_around(src, g.bounds, margin) for g in geometries)
+    windows = [w for w in (window_around(src, g.bounds, margin) for g in geometries)
                if w is not None]
     merged = True
     while merged:
@@ -359,21 +337,6 @@ def _merged_windows(src, geometries, margin):
     return windows
 
 
-def map_window(image_path, window, output, model, card, options=None, log=None,
-               is_canceled=None):
-    """The extraction (same tiling and blending) of one window of the raster."""
-    from .predict import PredictOptions, predict_raster
-    clip = temp_beside(output, ".window.tif")
-    try:
-        with rasterio.open(image_path) as src:
-            copy_window(src, window, clip)
-        return predict_raster(clip, output, model, card, None,
-                              options or PredictOptions(overviews=False), log=log,
-                              is_canceled=is_canceled)
-    finally:
-        remove_quietly(clip)
-
-
 def holdout_scores(image_path, shapes, model, card, context: int, scratch,
                    is_canceled=None):
     """Green-space scores of the model's map on held-out (geometry, 0/1) polygons."""
@@ -384,7 +347,8 @@ def holdout_scores(image_path, shapes, model, card, context: int, scratch,
     for n, window in enumerate(windows):
         out = Path(scratch) / f"holdout_{n}.tif"
         try:
-            map_window(image_path, window, out, model, card, is_canceled=is_canceled)
+            predict_window(image_path, window, out, model, card, NO_OVERVIEWS,
+                           is_canceled=is_canceled)
             part = assess_polygons(out, shapes)
             cm.matrix += part.matrix
         except ReferenceDataError:  # only nodata under the polygons of this window
@@ -549,8 +513,9 @@ def _describe(what, scores):
 def _map_extent(image_path, shapes, output, model, card, context, log, is_canceled):
     from shapely.ops import unary_union
     with rasterio.open(image_path) as src:
-        window = _window_around(src, unary_union([g for g, _ in shapes]).bounds, context)
-    map_window(image_path, window, output, model, card, log=log, is_canceled=is_canceled)
+        window = window_around(src, unary_union([g for g, _ in shapes]).bounds, context)
+    predict_window(image_path, window, output, model, card, NO_OVERVIEWS, log=log,
+                   is_canceled=is_canceled)
 
 
 def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_shapes,
