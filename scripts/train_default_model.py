@@ -98,7 +98,7 @@ def steps_for_budget(variant, train, cfg, device, seconds, probe_steps=12):
     """Steps that fit in ``seconds``, from the speed of a throw-away model."""
     probe = build_model(variant).to(device)
     probe_cfg = TrainConfig(**{**cfg.__dict__, "steps": probe_steps + 3,
-                               "validate_every": 10 ** 9, "checkpoint_every": 0})
+                               "validate_every": 10 ** 9, "checkpoint_every": -1})
     times = []
     train_model(probe, train, (), probe_cfg, log=lambda m: None,
                 progress=lambda *a: times.append(time.perf_counter()))

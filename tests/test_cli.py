@@ -64,4 +64,4 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path):
     assert last.startswith("error:") and "band mapping" in last
     assert not (tmp_path / "out.tif").exists()
     proc = cli("extract", tmp_path / "missing.tif", tmp_path / "out.tif")
-    assert proc.returncode == 1 and "cannot open" in proc.stderr
+    assert proc.returncode == 1 and "missing.tif does not exist" in proc.stderr

@@ -4,360 +4,298 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from pathlib import Path
 
 from . import plugin_version
+from .core.config import (DEVICES, VARIANTS, AdaptConfig, FinetuneConfig,
+                          PredictOptions, TrainConfig)
+from .core.workflows.sampling import SampleRequest
+from .core.workflows.train import TrainRequest
 
 
-class CliError(Exception):
-    pass
+class TerminalFeedback:
+    """The engine's feedback on a terminal: a progress bar on a TTY, one plain line per
+    10 % otherwise; --quiet shows warnings only. Built lazily (see ``make``) so the
+    parser needs nothing of the engine."""
+
+    @staticmethod
+    def make(quiet=False, stream=None):
+        from .core.feedback import Feedback
+
+        class _Terminal(Feedback):
+            def __init__(self):
+                self.stream = stream or sys.stderr
+                self.quiet = quiet
+                self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+                self.open_bar = False
+                self.last_step = -1
+
+            def progress(self, percent, text=""):
+                if self.quiet:
+                    return
+                percent = max(0.0, min(100.0, float(percent)))
+                if self.tty:
+                    filled = int(percent / 100 * 30)
+                    line = f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:5.1f} %"
+                    self.stream.write(line + (f"  {text[:60]}" if text else "") + "\033[K")
+                    self.stream.flush()
+                    self.open_bar = True
+                elif int(percent // 10) > self.last_step:
+                    self.last_step = int(percent // 10)
+                    print(f"{percent:5.1f} %" + (f"  {text}" if text else ""),
+                          file=self.stream, flush=True)
+
+            def _end_bar(self):
+                if self.open_bar:
+                    self.stream.write("\n")
+                    self.open_bar = False
+
+            def info(self, message):
+                if not self.quiet:
+                    self._end_bar()
+                    print(message, file=self.stream, flush=True)
+
+            def warning(self, message):
+                self._end_bar()
+                print(f"warning: {message}", file=self.stream, flush=True)
+
+            def close(self):
+                self._end_bar()
+
+        return _Terminal()
 
 
-def read_vector(path, target_crs=None, fields=()):
-    """Features of a vector file (any OGR format) as (shapely geometry, {field: value})
-    pairs, reprojected to ``target_crs`` (a rasterio CRS) when given; and the layer's
-    own CRS. Missing fields are an error that lists the fields there are."""
+def read_layer(path, name=None):
+    """A vector file (any OGR format, first layer) as the engine's VectorLayer, in its
+    own CRS."""
     from osgeo import ogr, osr
-    from rasterio.crs import CRS
     from shapely import wkb
+
+    from .core.errors import UgsError
+    from .core.vectors import VectorLayer
+    if not os.path.exists(path):
+        raise UgsError(f"the vector file {path} does not exist; check the path")
     ds = ogr.Open(str(path))
-    if ds is None:
-        raise CliError(f"cannot open {path} as a vector dataset")
+    if ds is None or ds.GetLayerCount() == 0:
+        raise UgsError(f"cannot open {path} as a vector dataset (GeoPackage, "
+                       "Shapefile, GeoJSON, ...)")
     layer = ds.GetLayer(0)
     defn = layer.GetLayerDefn()
-    names = [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
-    missing = [f for f in fields if f not in names]
-    if missing:
-        raise CliError(f"{path} has no field {missing[0]!r}; fields: {', '.join(names)}")
-    source = layer.GetSpatialRef()
-    transform = None
-    if source is not None:
-        source.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    if source is not None and target_crs is not None:
-        target = osr.SpatialReference()
-        target.ImportFromWkt(target_crs.to_wkt())
-        target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        if not source.IsSame(target):
-            transform = osr.CoordinateTransformation(source, target)
-    rows = []
+    fields = tuple(defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount()))
+    srs = layer.GetSpatialRef()
+    if srs is not None:
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    features = []
     for feature in layer:
         geom = feature.GetGeometryRef()
-        if geom is None:
-            continue
-        geom = geom.Clone()
-        if transform is not None:
-            geom.Transform(transform)
-        rows.append((wkb.loads(bytes(geom.ExportToWkb())),
-                     {f: feature.GetField(f) for f in fields}))
-    return rows, (CRS.from_wkt(source.ExportToWkt()) if source is not None else None)
+        shape = wkb.loads(bytes(geom.ExportToIsoWkb())) if geom is not None else None
+        features.append((shape, {f: feature.GetField(f) for f in fields}))
+    return VectorLayer(name or os.path.basename(str(path)), features,
+                       srs.ExportToWkt() if srs is not None else None, fields)
 
 
-def read_polygons(path, target_crs):
-    """Geometries of a vector file, reprojected to ``target_crs``."""
-    if target_crs is None:
-        raise CliError("the raster has no CRS, so polygons cannot be placed on it")
-    return [g for g, _ in read_vector(path, target_crs)[0]]
+def optional_layer(path):
+    return read_layer(path) if path else None
 
 
-def polygons_over_image(image, path, what="boundary"):
-    """(BoundaryMask of ``path``'s polygons in ``image``'s CRS, that CRS); errors
-    when the image has no CRS or the polygons miss it."""
-    import rasterio
-    from .core.boundary import BoundaryMask
-    with rasterio.open(image) as src:
-        crs, bounds = src.crs, src.bounds
-    if crs is None:
-        raise CliError(f"a {what} needs an image with a CRS")
-    mask = BoundaryMask(read_polygons(path, crs))
-    if not mask.intersects(*bounds):
-        raise CliError(f"the {what} does not overlap the image")
-    return mask, crs
+def values(text, default=("1",)):
+    from .core.vectors import parse_values
+    return parse_values(text, default)
 
 
-def cmd_extract(args):
-    from .core.model_file import load_model
-    from .core.predict import predict_raster
-    from .core.quicklook import write_quicklook
-
-    boundary = polygons_over_image(args.image, args.boundary)[0] if args.boundary else None
-    model, card = load_model(args.model, args.device)
-    options = extraction_options(args, allow_no_crs=args.allow_no_crs)
-    quiet = args.json or args.quiet
-
-    def progress(done, total):
-        if not quiet:
-            print(f"\r{done}/{total} tiles", end="", file=sys.stderr, flush=True)
-
-    def log(msg):
-        if not quiet:
-            print(msg, file=sys.stderr)
-
-    def warn(msg):
-        print(f"warning: {msg}", file=sys.stderr)
-
-    summary = predict_raster(args.image, args.output, model, card, args.probability,
-                             options, boundary, progress=progress, log=log, warn=warn)
-    if not quiet:
-        print(file=sys.stderr)
-    if args.quicklook:
-        write_quicklook(args.image, args.output, args.quicklook,
-                        bands=options.bands or (1, 2, 3))
-        summary["quicklook"] = args.quicklook
-    summary["model"] = card.get("name")
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"{args.output}: green space {100 * summary['green_fraction']:.1f} % of "
-              f"{summary['valid_pixels'] / 1e6:.2f} Mpx valid, "
-              f"{summary['megapixels_per_second']:.2f} MP/s on {summary['device']}")
+def cmd_extract(args, feedback):
+    from .core.workflows import extract
+    result = extract.run(extract.ExtractRequest(
+        image=args.image, output=args.output, model=args.model,
+        probability=args.probability, boundary=optional_layer(args.boundary),
+        device=args.device, options=extraction_options(args,
+                                                       allow_no_crs=args.allow_no_crs),
+        quicklook=args.quicklook), feedback)
+    summary = dict(result.summary, model=result.model_name)
+    if result.quicklook:
+        summary["quicklook"] = result.quicklook
+    print(json.dumps(summary, default=str) if args.json else
+          f"{result.output}: green space {100 * result.green_fraction:.1f} % of "
+          f"{result.valid_pixels / 1e6:.2f} Mpx valid, "
+          f"{result.megapixels_per_second:.2f} MP/s on {result.device}")
     return 0
 
 
-def read_reference(path, field, green_values, target_crs):
-    """(geometry, 0/1) pairs of a vector layer, reprojected; checks the class field."""
-    geoms = read_vector(path, target_crs, (field,))[0]
-    out, unexpected = [], set()
-    for geom, attrs in geoms:
-        value = attrs[field]
-        if value is None:
-            continue
-        text = str(value).strip()
-        if text.endswith(".0"):  # REAL class fields: 1.0 / 0.0
-            text = text[:-2]
-        if text in green_values:
-            out.append((geom, 1))
-        elif text in ("0", "0.0") or text.lower() in ("other", "non-green"):
-            out.append((geom, 0))
-        else:
-            unexpected.add(text)
-    if unexpected:
-        raise CliError(f"field {field!r} has values {sorted(unexpected)[:5]} that are "
-                       f"neither green ({', '.join(green_values)}) nor 0; list every "
-                       "green value with --green-values")
-    return out
-
-
-def cmd_assess(args):
-    import rasterio
-    from .core.accuracy import assess_points, assess_polygons, binary_metrics
-    green_values = tuple(v.strip() for v in args.green_values.split(",") if v.strip())
-    with rasterio.open(args.map) as src:
-        crs = src.crs
-    shapes = read_reference(args.reference, args.field, green_values, crs)
-    if shapes and all(g.geom_type == "Point" for g, _ in shapes):
-        cm = assess_points(args.map, [(g.x, g.y, v) for g, v in shapes])
-    else:
-        cm = assess_polygons(args.map, [(g, v) for g, v in shapes
-                                        if g.geom_type in ("Polygon", "MultiPolygon")])
-    m = binary_metrics(cm.matrix)
-    result = {"confusion_matrix": cm.matrix.tolist(),
-              "overall_accuracy": m["overall_accuracy"],
-              "precision": m["green"]["precision"], "recall": m["green"]["recall"],
-              "f1": m["green"]["f1"], "iou": m["green"]["iou"], "kappa": m["kappa"],
-              "other": m["other"], "n": m["n"]}
-    if args.json:
-        print(json.dumps(result))
-    else:
-        def fmt(v):
-            return "undefined" if v is None else f"{v:.4f}"
-        print(f"n={m['n']} OA {fmt(result['overall_accuracy'])} precision "
-              f"{fmt(result['precision'])} recall {fmt(result['recall'])} F1 "
-              f"{fmt(result['f1'])} IoU {fmt(result['iou'])} kappa "
-              f"{fmt(result['kappa'])}; matrix [[tn, fp], [fn, tp]] = "
-              f"{result['confusion_matrix']}")
+def cmd_assess(args, feedback):
+    from .core.workflows import assess
+    result = assess.run(assess.AssessRequest(
+        map=args.map, reference=read_layer(args.reference), class_field=args.field,
+        green_values=values(args.green_values), boundary=optional_layer(args.boundary),
+        report=args.report, table=args.csv), feedback)
+    print(json.dumps(result.summary()) if args.json else result.describe())
     return 0
 
 
-def cmd_mask(args):
-    import rasterio
-    from .core.boundary import BoundaryMask, buffer_geometries, mask_raster
-    with rasterio.open(args.image) as src:
-        crs = src.crs
-    if crs is None:
-        raise CliError(f"{args.image} has no CRS; the boundary cannot be placed on it")
-    geoms = buffer_geometries(read_polygons(args.boundary, crs), args.buffer, crs)
-    summary = mask_raster(args.image, args.output, BoundaryMask(geoms, args.all_touched))
-    print(json.dumps(summary) if args.json else
-          f"{args.output}: {summary['inside_pixels']:,} of {summary['pixels']:,} pixels "
+def cmd_mask(args, feedback):
+    from .core.workflows import mask
+    result = mask.run(mask.MaskRequest(
+        image=args.image, output=args.output, boundary=read_layer(args.boundary),
+        buffer_m=args.buffer, all_touched=args.all_touched), feedback)
+    print(json.dumps(result.__dict__) if args.json else
+          f"{result.output}: {result.inside_pixels:,} of {result.pixels:,} pixels "
           "inside the boundary")
     return 0
 
 
-def cmd_stats(args):
+def cmd_stats(args, feedback):
     import csv as csv_module
 
-    import rasterio
-    from .core.zonal import zone_statistics
-    with rasterio.open(args.map) as src:
-        zones = read_vector(args.zones, src.crs, tuple(
-            f for f in (args.id_field, args.population_field) if f))[0]
-        rows = []
-        for i, (geom, attrs) in enumerate(zones, start=1):
-            population = attrs.get(args.population_field) if args.population_field \
-                else None
-            s = zone_statistics(src, geom, float(population) if population else None)
-            rows.append({"zone": attrs.get(args.id_field, i) if args.id_field else i,
-                         "mapped_m2": s.mapped_area, "green_m2": s.green_area,
-                         "green_ratio": s.coverage, "patches": s.patches,
-                         "patch_mean_m2": s.mean_patch_area,
-                         "patch_max_m2": s.largest_patch_area,
-                         "green_m2_per_person": s.green_per_person})
+    from .core.workflows import statistics
+    result = statistics.run(statistics.StatisticsRequest(
+        map=args.map, zones=read_layer(args.zones), id_field=args.id_field,
+        population_field=args.population_field), feedback)
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps(result.rows))
     else:
-        out = csv_module.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else
-                                    ["zone"])
+        out = csv_module.DictWriter(sys.stdout, fieldnames=list(result.rows[0]))
         out.writeheader()
-        out.writerows(rows)
+        out.writerows(result.rows)
     return 0
 
 
-def cmd_frames(args):
-    from .core import frames
-    from .core.model_file import load_model
-    fields = (args.image_field,) + ((args.id_field,) if args.id_field else ())
-    features, grid_crs = read_vector(args.grid, None, fields)
-    rows = [(attrs[args.id_field] if args.id_field else i, attrs[args.image_field], geom)
-            for i, (geom, attrs) in enumerate(features, start=1)]
-    try:
-        k, n = (int(v) for v in args.shard.split("/"))
-    except ValueError:
-        raise CliError(f"--shard {args.shard!r}: use K/N, e.g. 2/8") from None
-    try:
-        jobs = frames.shard(frames.plan_jobs(rows, args.images, args.out), k, n)
-    except ValueError as err:
-        raise CliError(str(err)) from None
-    boundary = read_polygons(args.boundary, grid_crs) if args.boundary else None
-    model, card = load_model(args.model, args.device)
-    options = extraction_options(args)
-    extract, inside = frames.frame_runner(model, card, options, boundary, grid_crs)
-    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    frames.run_jobs(jobs, extract, inside, log=log)
-    summary = Path(args.out) / (f"summary_{k}of{n}.csv" if n > 1 else "summary.csv")
-    frames.write_summary(jobs, summary)
-    finished = [j.output for j in jobs if j.status in ("done", "skipped (finished)")]
-    if n == 1 and finished:
-        frames.write_mosaic(finished, Path(args.out) / "mosaic.vrt")
-    counts = {s: sum(j.status == s for j in jobs) for s in
-              ("done", "skipped (finished)", "outside boundary", "failed")}
-    print(json.dumps({"shard": f"{k}/{n}", "frames": [j.frame_id for j in jobs],
-                      "counts": counts, "summary": str(summary)}) if args.json else
-          f"shard {k}/{n}: {counts}; summary {summary}")
-    return 1 if counts["failed"] else 0
-
-
-def cmd_train(args):
-    from .core.train import TrainConfig, train_from_tiles
-    low, high = (float(v) for v in args.scale_range.split(","))
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop=args.crop,
-                      lr=args.lr, scale_range=(low, high), seed=args.seed,
-                      validate_every=args.validate_every,
-                      checkpoint_every=args.checkpoint_every)
-    val_groups = tuple(g for g in args.val_groups.split(",") if g)
-    checkpoint = args.checkpoint or f"{args.output}.ckpt"
-
-    def progress(step, total, loss):
-        if not args.quiet and (step % 10 == 0 or step == total):
-            print(f"\rstep {step}/{total} loss {loss:.4f}", end="", file=sys.stderr,
-                  flush=True)
-
-    def log(msg):
-        if not args.quiet:
-            print(f"\n{msg}", file=sys.stderr)
-
-    card = train_from_tiles(args.output, args.tiles, args.pairs, args.variant,
-                            args.base_model, val_groups, args.val_fraction, cfg,
-                            args.device, checkpoint, args.resume, progress, log=log)
-    print(json.dumps(card["validation"]) if args.json else
-          f"{args.output}: validation {card['validation']}")
+def cmd_sample(args, feedback):
+    from .core.workflows import sampling
+    result = sampling.run(sampling.SampleRequest(
+        map=args.map, boundary=optional_layer(args.boundary),
+        points_green=args.points_green, points_other=args.points_other,
+        target_se=args.target_se, min_per_stratum=args.min_per_stratum,
+        seed=args.seed), feedback)
+    write_points(args.output, result)
+    counts = {("green" if k else "other"): sum(p[2] == k for p in result.points)
+              for k in (1, 0)}
+    print(json.dumps({"output": args.output, "points": len(result.points), **counts})
+          if args.json else f"{args.output}: {len(result.points)} points "
+          f"(green {counts['green']}, other {counts['other']}); label the 'class' "
+          "field, then run assess")
     return 0
 
 
-def cmd_adapt(args):
-    from .core.adapt import AdaptConfig, adapt_to_region, predict_region
+def write_points(path, result):
+    """The sample as a GeoPackage layer with the fields assess reads back."""
+    from osgeo import ogr, osr
+
+    from .core.errors import UgsError, check_output_path
+    from .core.outputs import atomic_output
+    check_output_path(path, (), (".gpkg",))
+    with atomic_output(path, ".gpkg") as tmp:
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
+        if ds is None:
+            raise UgsError(f"cannot create {path}")
+        srs = None
+        if result.crs is not None:
+            srs = osr.SpatialReference()
+            srs.ImportFromWkt(result.crs.to_wkt())
+        layer = ds.CreateLayer("validation_points", srs, ogr.wkbPoint)
+        for name, kind in (("id", ogr.OFTInteger), ("stratum", ogr.OFTInteger),
+                           ("stratum_pixels", ogr.OFTInteger64),
+                           ("map_class", ogr.OFTInteger), ("class", ogr.OFTInteger)):
+            layer.CreateField(ogr.FieldDefn(name, kind))
+        for i, (x, y, stratum) in enumerate(result.points, start=1):
+            feature = ogr.Feature(layer.GetLayerDefn())
+            feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x!r} {y!r})"))
+            for name, value in (("id", i), ("stratum", stratum),
+                                ("stratum_pixels", result.stratum_pixels[stratum]),
+                                ("map_class", stratum)):
+                feature.SetField(name, value)
+            layer.CreateFeature(feature)
+        ds = None
+
+
+def cmd_frames(args, feedback):
+    from .core.workflows import frames
+    result = frames.run(frames.FramesRequest(
+        grid=read_layer(args.grid), output_folder=args.out,
+        image_field=args.image_field, id_field=args.id_field,
+        images_folder=args.images, boundary=optional_layer(args.boundary),
+        model=args.model, device=args.device, options=extraction_options(args),
+        shard=frames.parse_shard(args.shard)), feedback)
+    shard = "/".join(map(str, frames.parse_shard(args.shard)))
+    print(json.dumps({"shard": shard, "frames": [j.frame_id for j in result.jobs],
+                      "counts": result.counts, "summary": result.summary})
+          if args.json else f"shard {shard}: {result.counts}; summary {result.summary}")
+    return 1 if result.counts["failed"] else 0
+
+
+def cmd_train(args, feedback):
+    from .core.config import TrainConfig
+    from .core.workflows import train
+    given = {"steps": args.steps, "batch_size": args.batch_size, "crop": args.crop,
+             "lr": args.lr, "validate_every": args.validate_every,
+             "checkpoint_every": args.checkpoint_every, "seed": args.seed}
+    if args.scale_range:
+        low, high = (float(v) for v in args.scale_range.split(","))
+        given["scale_range"] = (low, high)
+    defaults = train.TrainRequest("")
+    result = train.run(train.TrainRequest(
+        output=args.output, tiles=args.tiles, pairs=args.pairs, variant=args.variant,
+        base_model=args.base_model, validation_groups=values(args.val_groups, ()),
+        validation_fraction=(defaults.validation_fraction if args.val_fraction is None
+                             else args.val_fraction),
+        device=args.device, checkpoint=args.checkpoint, resume=args.resume,
+        config=TrainConfig(**{k: v for k, v in given.items() if v is not None})),
+        feedback)
+    print(json.dumps(result.validation) if args.json else
+          f"{result.output}: validation {result.validation or 'not measured'}")
+    return 0
+
+
+def cmd_adapt(args, feedback):
+    from .core.config import AdaptConfig
     from .core.imagery import parse_band_list
-    from .core.model_file import load_model
-    region, crs = polygons_over_image(args.image, args.region, "region")
-    reference = None
-    if args.reference:
-        green = [v.strip() for v in args.green_values.split(",") if v.strip()]
-        reference = [(g, v == 1) for g, v in
-                     read_reference(args.reference, args.field, green, crs)]
+    from .core.workflows import adapt
     given = {"iterations": args.iterations, "batch_size": args.batch_size,
              "tile": args.tile_size, "lambda_adv": args.lambda_adv,
              "lr_generator": args.lr_generator, "lr_discriminator": args.lr_discriminator}
-    cfg = AdaptConfig(match_colours=not args.no_colour_match, seed=args.seed,
-                      **{k: v for k, v in given.items() if v is not None})
-
-    def progress(it, total, history):
-        if not args.quiet and (it % 10 == 0 or it == total):
-            print(f"\riteration {it}/{total}: segmentation {history['seg'][-1]:.4f} "
-                  f"adversarial {history['adv'][-1]:.4f} discriminator "
-                  f"{history['disc'][-1]:.4f}", end="", file=sys.stderr, flush=True)
-
-    def log(msg):
-        if not args.quiet:
-            print(f"\n{msg}", file=sys.stderr)
-
-    card = adapt_to_region(args.image, region, args.output, args.model, args.source, cfg,
-                           args.device, parse_band_list(args.bands), reference=reference,
-                           progress=progress, log=log)
-    summary = {"model": args.output, **{k: card["adaptation"][k] for k in
-                                         ("losses_first", "losses_last", "seconds")}}
-    for which, path, model_path in (("adapted", args.map, args.output),
-                                    ("base", args.base_map, args.model)):
-        if path:
-            model, model_card = load_model(model_path, args.device)
-            predict_region(args.image, region, path, model, model_card, log=log)
-            summary[f"{which}_map"] = path
+    result = adapt.run(adapt.AdaptRequest(
+        image=args.image, region=read_layer(args.region), output=args.output,
+        model=args.model, source=args.source, device=args.device,
+        bands=parse_band_list(args.bands), reference=optional_layer(args.reference),
+        class_field=args.field, green_values=values(args.green_values),
+        adapted_map=args.map, base_map=args.base_map,
+        config=AdaptConfig(match_colours=not args.no_colour_match, seed=args.seed,
+                           **{k: v for k, v in given.items() if v is not None})),
+        feedback)
+    info = result.adaptation
+    summary = {"model": result.output, **{k: info[k] for k in
+                                           ("losses_first", "losses_last", "seconds")},
+               **{f"{k}_map": v for k, v in result.maps.items()}}
     print(json.dumps(summary) if args.json else
-          f"{args.output}: adapted in {card['adaptation']['seconds']:.0f} s; losses "
-          f"{card['adaptation']['losses_first']} -> {card['adaptation']['losses_last']}")
+          f"{result.output}: adapted in {info['seconds']:.0f} s; losses "
+          f"{info['losses_first']} -> {info['losses_last']}")
     return 0
 
 
-def cmd_finetune(args):
-    import rasterio
-    from .core.finetune import FinetuneConfig, finetune_on_reference
+def cmd_finetune(args, feedback):
+    from .core.config import FinetuneConfig
     from .core.imagery import parse_band_list
-    with rasterio.open(args.image) as src:
-        crs = src.crs
-    if crs is None:
-        raise CliError(f"{args.image} has no CRS, so the polygons cannot be placed on it")
-    green = [v.strip() for v in args.green_values.split(",") if v.strip()]
-    reference = read_reference(args.reference, args.field, green, crs)
+    from .core.workflows import finetune
     given = {"iterations": args.iterations, "holdout": args.holdout, "lr": args.lr,
              "crop": args.crop_size, "source_weight": args.source_weight,
              "lambda_adv": args.lambda_adv}
-    cfg = FinetuneConfig(seed=args.seed, match_colours=args.match_colours,
-                         **{k: v for k, v in given.items() if v is not None})
-    quiet = args.quiet or args.json
-
-    def progress(fraction, text):
-        if not quiet:
-            print(f"\r{text}", end="", file=sys.stderr, flush=True)
-
-    def log(msg):
-        if not quiet:
-            print(f"\n{msg}" if msg else "", file=sys.stderr)
-
-    def warn(msg):
-        print(f"\nwarning: {msg}", file=sys.stderr)
-
-    maps = {k: v for k, v in (("finetuned", args.map), ("base", args.base_map)) if v}
-    result = finetune_on_reference(args.image, reference, args.output, args.model, cfg,
-                                   args.device, parse_band_list(args.bands), args.source,
-                                   maps, progress=progress, log=log, warn=warn)
+    result = finetune.run(finetune.FinetuneRequest(
+        image=args.image, reference=read_layer(args.reference), output=args.output,
+        class_field=args.field, green_values=values(args.green_values), model=args.model,
+        device=args.device, bands=parse_band_list(args.bands), source=args.source,
+        finetuned_map=args.map, base_map=args.base_map,
+        config=FinetuneConfig(seed=args.seed, match_colours=args.match_colours,
+                              **{k: v for k, v in given.items() if v is not None})),
+        feedback)
 
     def scores(s):
         return None if s is None else {k: s[k] for k in ("f1", "precision", "recall",
                                                          "pixels")}
+    maps = {k: v for k, v in (("finetuned", args.map), ("base", args.base_map)) if v}
     summary = {"model": args.output, "before": scores(result.before),
                "after": scores(result.after), "train_polygons": result.train_polygons,
                "holdout_polygons": result.holdout_polygons,
-               "seconds": round(result.seconds, 1), **{f"{k}_map": v for k, v in
-                                                      maps.items()}}
+               "seconds": round(result.seconds, 1),
+               **{f"{k}_map": v for k, v in maps.items()}}
     if args.json:
         print(json.dumps(summary))
     elif result.before and result.after:
@@ -372,22 +310,35 @@ def cmd_finetune(args):
     return 0
 
 
+def add_output_arguments(parser, json_help="print a JSON summary on stdout"):
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress or messages on stderr, warnings only")
+
+
+def add_device_argument(parser):
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="auto (default: CUDA, then MPS, then CPU), cpu, cuda, mps")
+
+
 def add_extraction_arguments(parser):
+    d = PredictOptions()
     parser.add_argument("--model", help="model file (.pt); default: the bundled light "
                         "model (on a CUDA GPU, models/ugsnet_full.pt when present)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    add_device_argument(parser)
     parser.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
-    parser.add_argument("--tile-size", type=int, default=None,
+    parser.add_argument("--tile-size", type=int, default=d.tile_size,
                         help="tile edge in px (default: the model card's)")
-    parser.add_argument("--overlap", type=int, default=64, help="tile overlap in px (64)")
-    parser.add_argument("--batch-size", type=int, default=4, help="tiles per batch (4)")
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="probability threshold for green (0.5)")
+    parser.add_argument("--overlap", type=int, default=d.overlap,
+                        help="tile overlap in px (default: tile size / 8)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size,
+                        help=f"tiles per batch ({d.batch_size})")
+    parser.add_argument("--threshold", type=float, default=d.threshold,
+                        help=f"probability threshold for green ({d.threshold})")
 
 
 def extraction_options(args, **extra):
     from .core.imagery import parse_band_list
-    from .core.predict import PredictOptions
     return PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
                           overlap=args.overlap, batch_size=args.batch_size,
                           threshold=args.threshold, **extra)
@@ -411,8 +362,7 @@ def build_parser():
     ex.add_argument("--allow-no-crs", action="store_true",
                     help="accept a raster without CRS (map on the pixel grid)")
     ex.add_argument("--quicklook", help="also write a PNG quick-look here")
-    ex.add_argument("--json", action="store_true", help="print a JSON summary")
-    ex.add_argument("--quiet", action="store_true", help="no progress output")
+    add_output_arguments(ex)
     ex.set_defaults(func=cmd_extract)
 
     fr = sub.add_parser("frames", help="map every frame of a frame grid (resumable)",
@@ -430,8 +380,7 @@ def build_parser():
     fr.add_argument("--boundary", help="urban boundary polygons (any format/CRS)")
     fr.add_argument("--shard", default="1/1", help="K/N (default 1/1)")
     add_extraction_arguments(fr)
-    fr.add_argument("--json", action="store_true")
-    fr.add_argument("--quiet", action="store_true")
+    add_output_arguments(fr)
     fr.set_defaults(func=cmd_frames)
 
     mk = sub.add_parser("mask", help="set pixels outside an urban boundary to nodata")
@@ -440,7 +389,7 @@ def build_parser():
     mk.add_argument("--boundary", required=True, help="polygons (any format/CRS)")
     mk.add_argument("--buffer", type=float, default=0.0, help="metres")
     mk.add_argument("--all-touched", action="store_true")
-    mk.add_argument("--json", action="store_true")
+    add_output_arguments(mk)
     mk.set_defaults(func=cmd_mask)
 
     st = sub.add_parser("stats", help="green space per zone (CSV or JSON on stdout)")
@@ -448,7 +397,7 @@ def build_parser():
     st.add_argument("zones")
     st.add_argument("--id-field")
     st.add_argument("--population-field")
-    st.add_argument("--json", action="store_true")
+    add_output_arguments(st)
     st.set_defaults(func=cmd_stats)
 
     asx = sub.add_parser("assess", help="accuracy of a class map against reference data",
@@ -460,9 +409,32 @@ def build_parser():
     asx.add_argument("--field", required=True, help="field holding the reference class")
     asx.add_argument("--green-values", default="1",
                      help="values of FIELD meaning green space (default 1)")
-    asx.add_argument("--json", action="store_true")
+    asx.add_argument("--boundary", help="compare only inside these polygons")
+    asx.add_argument("--report", help="also write the HTML accuracy report here")
+    asx.add_argument("--csv", help="also write the confusion matrix as CSV here")
+    add_output_arguments(asx)
     asx.set_defaults(func=cmd_assess)
 
+    sd = SampleRequest("")
+    sp = sub.add_parser("sample", help="stratified random validation points over a "
+                        "class map", description="Draw stratified random points over "
+                        "MAP (strata = mapped classes) and write them to OUTPUT (.gpkg) "
+                        "with an empty 'class' field to label; assess then gives "
+                        "stratified estimates (Olofsson et al. 2014). Without point "
+                        "counts, the sample size comes from --target-se.")
+    sp.add_argument("map")
+    sp.add_argument("output", help="GeoPackage to write")
+    sp.add_argument("--boundary", help="sample only inside these polygons")
+    sp.add_argument("--points-green", type=int, default=sd.points_green)
+    sp.add_argument("--points-other", type=int, default=sd.points_other)
+    sp.add_argument("--target-se", type=float, default=sd.target_se,
+                    help=f"target standard error of overall accuracy ({sd.target_se})")
+    sp.add_argument("--min-per-stratum", type=int, default=sd.min_per_stratum)
+    sp.add_argument("--seed", type=int, default=sd.seed)
+    add_output_arguments(sp)
+    sp.set_defaults(func=cmd_sample)
+
+    tr_defaults, tc = TrainRequest(""), TrainConfig()
     tr = sub.add_parser("train", help="train or fine-tune a model on labelled tiles",
                         description="Train UGSNet on labelled tiles: a folder in the "
                         "UGSet layout (images/ + masks/ with matching names; masks 0/1 "
@@ -473,24 +445,28 @@ def build_parser():
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--tiles", help="folder with images/ and masks/")
     src.add_argument("--pairs", help="text file, one 'image,mask' per line")
-    tr.add_argument("--variant", default="light", choices=["light", "full"])
+    tr.add_argument("--variant", default=tr_defaults.variant, choices=VARIANTS)
     tr.add_argument("--base-model", help="fine-tune this model file instead")
     tr.add_argument("--val-groups", default="", help="groups held out for validation")
-    tr.add_argument("--val-fraction", type=float, default=0.2)
-    tr.add_argument("--steps", type=int, default=2000)
-    tr.add_argument("--batch-size", type=int, default=8)
-    tr.add_argument("--crop", type=int, default=256)
-    tr.add_argument("--lr", type=float, default=2e-3)
-    tr.add_argument("--scale-range", default="0.8,1.25",
-                    help="resize factors for augmentation (default 0.8,1.25 for ~1 m)")
-    tr.add_argument("--validate-every", type=int, default=250)
-    tr.add_argument("--checkpoint-every", type=int, default=250)
+    # Defaults (None) come from TrainRequest / TrainConfig, shown in the help.
+    tr.add_argument("--val-fraction", type=float, help="share of tiles (whole groups) "
+                    f"for validation, default {tr_defaults.validation_fraction}; 0 = "
+                    "train on all, unvalidated")
+    tr.add_argument("--steps", type=int, help=f"default {tc.steps}")
+    tr.add_argument("--batch-size", type=int, help=f"default {tc.batch_size}")
+    tr.add_argument("--crop", type=int, help=f"training crop, default {tc.crop}")
+    tr.add_argument("--lr", type=float, help=f"default {tc.lr:g}")
+    tr.add_argument("--scale-range", help="resize factors for augmentation, default "
+                    f"{tc.scale_range[0]},{tc.scale_range[1]} for tiles at ~1 m")
+    tr.add_argument("--validate-every", type=int,
+                    help="steps; default min(250, steps / 4)")
+    tr.add_argument("--checkpoint-every", type=int,
+                    help="steps; default min(250, steps / 4), -1 = only at the end")
     tr.add_argument("--checkpoint", help="checkpoint path (default OUTPUT.ckpt)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    tr.add_argument("--device", default="auto")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--json", action="store_true")
-    tr.add_argument("--quiet", action="store_true")
+    add_device_argument(tr)
+    tr.add_argument("--seed", type=int, help=f"default {tc.seed}")
+    add_output_arguments(tr)
     tr.set_defaults(func=cmd_train)
 
     ad = sub.add_parser("adapt", help="adapt a model to the imagery of a region "
@@ -505,13 +481,17 @@ def build_parser():
     ad.add_argument("--model", help="base model (default: the bundled model)")
     ad.add_argument("--source", help="labelled source tiles, UGSet layout (default: "
                     "the shipped sample)")
-    # Defaults (None) come from the engine's AdaptConfig, so --help needs no torch.
-    ad.add_argument("--iterations", type=int, help="default 150, a quick run")
-    ad.add_argument("--tile-size", type=int, help="default 128")
-    ad.add_argument("--batch-size", type=int, help="tiles per domain, default 4")
-    ad.add_argument("--lambda-adv", type=float, help="adversarial weight, default 0.001")
-    ad.add_argument("--lr-generator", type=float, help="default 2.5e-4")
-    ad.add_argument("--lr-discriminator", type=float, help="default 1e-4")
+    # Defaults (None) come from AdaptConfig, shown in the help.
+    ac = AdaptConfig()
+    ad.add_argument("--iterations", type=int, help=f"default {ac.iterations}, a quick run")
+    ad.add_argument("--tile-size", type=int, help=f"default {ac.tile}")
+    ad.add_argument("--batch-size", type=int, help=f"tiles per domain, default "
+                    f"{ac.batch_size}")
+    ad.add_argument("--lambda-adv", type=float, help=f"adversarial weight, default "
+                    f"{ac.lambda_adv:g}")
+    ad.add_argument("--lr-generator", type=float, help=f"default {ac.lr_generator:g}")
+    ad.add_argument("--lr-discriminator", type=float,
+                    help=f"default {ac.lr_discriminator:g}")
     ad.add_argument("--no-colour-match", action="store_true",
                     help="do not recolour source tiles to the region's colours")
     ad.add_argument("--reference", help="reference polygons inside the region (extra "
@@ -519,12 +499,11 @@ def build_parser():
     ad.add_argument("--field", default="class", help="class field of --reference")
     ad.add_argument("--green-values", default="1")
     ad.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
-    ad.add_argument("--device", default="auto")
-    ad.add_argument("--seed", type=int, default=0)
+    add_device_argument(ad)
+    ad.add_argument("--seed", type=int, default=ac.seed)
     ad.add_argument("--map", help="also map the region with the adapted model here")
     ad.add_argument("--base-map", help="also map the region with the base model here")
-    ad.add_argument("--json", action="store_true")
-    ad.add_argument("--quiet", action="store_true")
+    add_output_arguments(ad)
     ad.set_defaults(func=cmd_adapt)
 
     ft = sub.add_parser("finetune", help="fine-tune a model on reference polygons and "
@@ -542,54 +521,61 @@ def build_parser():
                     help="values of the field meaning green space (default: 1)")
     ft.add_argument("--model", help="base model (default: the bundled model)")
     # Defaults (None) come from the engine's FinetuneConfig, so --help needs no torch.
-    ft.add_argument("--iterations", type=int, help="default 300 (about 2 min, light "
-                    "model, laptop CPU)")
-    ft.add_argument("--holdout", type=float, help="share of polygons held out, "
-                    "default 0.25")
-    ft.add_argument("--lr", type=float, help="learning rate, default 2e-4")
-    ft.add_argument("--crop-size", type=int, help="default 96")
+    # Defaults (None) come from FinetuneConfig, shown in the help.
+    fc = FinetuneConfig()
+    ft.add_argument("--iterations", type=int, help=f"default {fc.iterations} (about 2 "
+                    "min, light model, laptop CPU)")
+    ft.add_argument("--holdout", type=float, help="share of polygons held out, default "
+                    f"{fc.holdout}")
+    ft.add_argument("--lr", type=float, help=f"learning rate, default {fc.lr:g}")
+    ft.add_argument("--crop-size", type=int, help=f"default {fc.crop}")
     ft.add_argument("--source", help="labelled source tiles, UGSet layout (default: the "
                     "shipped sample)")
-    ft.add_argument("--source-weight", type=float, help="default 1.0; 0 = no source")
+    ft.add_argument("--source-weight", type=float, help=f"default {fc.source_weight}; "
+                    "0 = no source")
     ft.add_argument("--match-colours", action="store_true",
                     help="recolour source tiles to the image's colours")
-    ft.add_argument("--lambda-adv", type=float, help="adversarial weight, default 0")
+    ft.add_argument("--lambda-adv", type=float, help=f"adversarial weight, default "
+                    f"{fc.lambda_adv:g}")
     ft.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
-    ft.add_argument("--device", default="auto")
-    ft.add_argument("--seed", type=int, default=0)
+    add_device_argument(ft)
+    ft.add_argument("--seed", type=int, default=fc.seed)
     ft.add_argument("--map", help="also map the polygons' extent with the fine-tuned "
                     "model here")
     ft.add_argument("--base-map", help="... and with the base model here")
-    ft.add_argument("--json", action="store_true",
-                    help="print one JSON object: before, after (f1, precision, recall), "
-                    "seconds")
-    ft.add_argument("--quiet", action="store_true")
+    add_output_arguments(ft, "one JSON object: before, after (f1, precision, recall), "
+                         "seconds")
     ft.set_defaults(func=cmd_finetune)
     return parser
 
 
 def main(argv=None):
+    """Parse, run one command; every engine error ends here as one line."""
     args = build_parser().parse_args(argv)
     try:
-        from .core.boundary import BoundaryError
-        from .core.imagery import ImageryError
-        from .core.model_file import ModelFileError
-        from .core.predict import PredictError
-        from .core.accuracy import ReferenceDataError
-        from .core.train import TrainingCancelled, TrainingError
-        from .core.adapt import AdaptationCancelled, AdaptationError
-        from .core.finetune import FinetuneCancelled, FinetuneError
+        from .core.errors import Cancelled, UgsError
+    except ImportError as err:  # pragma: no cover - broken installation
+        print(f"error: {err}; install the dependencies (make demo sets up .venv)",
+              file=sys.stderr)
+        return 1
+    feedback = TerminalFeedback.make(quiet=args.quiet)
+    try:
+        return args.func(args, feedback)
     except ImportError as err:
         print(f"error: {err}; install the dependencies (make demo sets up .venv)",
               file=sys.stderr)
         return 1
-    try:
-        return args.func(args)
-    except (CliError, BoundaryError, ImageryError, ModelFileError, PredictError,
-            TrainingError, TrainingCancelled, ReferenceDataError, AdaptationError,
-            AdaptationCancelled, FinetuneError, FinetuneCancelled) as err:
+    except Cancelled as err:
+        feedback.close()
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except UgsError as err:
+        feedback.close()
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        feedback.close()
         print("error: interrupted; no output was written", file=sys.stderr)
         return 130
+    finally:
+        feedback.close()

@@ -29,33 +29,20 @@ import torch.nn.functional as F
 from . import imagery
 from .train import IGNORE, augment, poly_lr, segmentation_loss, TrainConfig
 from .ugsnet import PatchDiscriminator
+from .config import AdaptConfig  # noqa: F401 (re-exported)
+from .errors import Cancelled, UgsError
 
 SOURCE_LABEL, TARGET_LABEL = 0.0, 1.0
 
 
-class AdaptationError(ValueError):
+class AdaptationError(UgsError):
     """Adaptation cannot run as asked; the message says why."""
 
 
-class AdaptationCancelled(Exception):
+class AdaptationCancelled(Cancelled):
     """Stopped on request; nothing was written."""
 
 
-@dataclass
-class AdaptConfig:
-    iterations: int = 150          # quick: a minute or two on a laptop CPU (light)
-    batch_size: int = 4
-    tile: int = 128
-    lr_generator: float = 2.5e-4
-    lr_discriminator: float = 1e-4
-    lambda_adv: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    poly_power: float = 0.9
-    seed: int = 0
-    source_scale: float = 1.0      # source pixel size / target pixel size
-    match_colours: bool = True     # recolour source tiles part-way to the target's
-    reference_weight: float = 1.0  # supervised loss on target reference polygons
 
 
 def sample_target_windows(src, region, count: int, tile: int, rng, read,

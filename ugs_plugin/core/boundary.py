@@ -6,8 +6,10 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window, bounds as window_bounds
 from shapely.geometry import box
 
+from .errors import Cancelled, UgsError
 
-class BoundaryError(ValueError):
+
+class BoundaryError(UgsError):
     """The boundary cannot be used; the message says why."""
 
 
@@ -106,7 +108,7 @@ def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
                     dst.colorinterp = src.colorinterp
                     for i, window in enumerate(windows):
                         if is_canceled and is_canceled():
-                            raise BoundaryError("cancelled: nothing was written")
+                            raise Cancelled("cancelled: nothing was written")
                         data = src.read(window=window)
                         inside = boundary(window, src.window_transform(window))
                         inside_total += int(inside.sum())

@@ -41,37 +41,22 @@ from .outputs import remove_quietly
 from .predict import PredictOptions
 from .train import IGNORE, TrainConfig, augment, poly_lr, segmentation_loss
 from .ugsnet import PatchDiscriminator
+from .config import FinetuneConfig  # noqa: F401 (re-exported)
+from .errors import Cancelled, UgsError
 
 
 NO_OVERVIEWS = PredictOptions(overviews=False)
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
 
 
-class FinetuneError(ValueError):
+class FinetuneError(UgsError):
     """Fine-tuning cannot run as asked; the message says why and how to fix it."""
 
 
-class FinetuneCancelled(Exception):
+class FinetuneCancelled(Cancelled):
     """Stopped on request; no model was written."""
 
 
-@dataclass
-class FinetuneConfig:
-    iterations: int = 300          # about 2 minutes with the light model on a laptop CPU
-    batch_size: int = 8            # crops per step from the raster
-    source_per_batch: int = 4      # crops per step from the labelled source sample
-    source_weight: float = 1.0     # weight of the source loss (0 = no source)
-    crop: int = 96                 # px, multiple of 16
-    lr: float = 2e-4
-    weight_decay: float = 1e-4
-    poly_power: float = 0.9
-    holdout: float = 0.25          # share of polygons held out, in spatial blocks
-    seed: int = 0
-    windows: int = 256             # crops read from the raster before training
-    match_colours: bool = False    # recolour source crops to the raster's colours
-    lambda_adv: float = 0.0        # adversarial term (adapt.py); 0 = off
-    context: int = 192             # px mapped around held-out polygons when scoring
-    freeze_batchnorm: bool = False  # keep BatchNorm statistics of the base model
 
 
 @dataclass

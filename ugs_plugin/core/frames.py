@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .errors import Cancelled
 from .outputs import atomic_output
 
 MARKER_SUFFIX = ".done.json"
@@ -98,7 +99,7 @@ def run_jobs(jobs, extract, inside=None, progress=None, is_canceled=None, log=pr
     once per batch inside it: a frame cut short keeps neither its map nor a marker."""
     for i, job in enumerate(jobs):
         if is_canceled and is_canceled():
-            raise InterruptedError("cancelled")
+            raise Cancelled("cancelled: finished frames are kept; run again to resume")
         if inside is not None and not inside(job):
             job.status = "outside boundary"
         elif is_complete(job):
@@ -111,8 +112,9 @@ def run_jobs(jobs, extract, inside=None, progress=None, is_canceled=None, log=pr
             t0 = time.perf_counter()
             try:
                 summary = extract(job, is_canceled)
-            except InterruptedError:
-                raise
+            except Cancelled:
+                raise Cancelled("cancelled: finished frames are kept; run again to "
+                                "resume") from None
             except Exception as err:  # one bad frame must not stop a city
                 job.status, job.message = "failed", str(err).splitlines()[0][:300]
             else:
@@ -192,7 +194,7 @@ def frame_runner(model, card, options, boundary_geoms=None, boundary_crs=None):
     from shapely.ops import unary_union
 
     from .boundary import BoundaryMask
-    from .predict import Cancelled, predict_raster
+    from .predict import predict_raster
 
     union = unary_union(boundary_geoms) if boundary_geoms else None
 
@@ -212,10 +214,7 @@ def frame_runner(model, card, options, boundary_geoms=None, boundary_crs=None):
                 geoms = [shape(transform_geom(boundary_crs, raster_crs, mapping(g)))
                          for g in boundary_geoms]
             mask = BoundaryMask(geoms)
-        try:
-            return predict_raster(job.image, job.output, model, card, None, options,
-                                  mask, is_canceled=is_canceled)
-        except Cancelled:
-            raise InterruptedError("cancelled") from None
+        return predict_raster(job.image, job.output, model, card, None, options,
+                              mask, is_canceled=is_canceled)
 
     return extract, inside

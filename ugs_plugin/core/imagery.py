@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from .errors import UgsError
 
 
-class ImageryError(ValueError):
+class ImageryError(UgsError):
     """The raster cannot be fed to the model as it is; the message says how to fix it."""
 
 

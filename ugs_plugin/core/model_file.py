@@ -21,6 +21,7 @@ import torch
 from .outputs import atomic_output
 from .ugsnet import (LAYOUT_VERSION, UNUSED_DECODER_PREFIXES, VARIANTS, build_model,
                      convert_layout_1_to_2)
+from .errors import UgsError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 MODELS_DIR = PACKAGE_DIR / "models"
@@ -39,7 +40,7 @@ DEFAULT_CARD = {
 }
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UgsError):
     """The model file cannot be used; the message says what is wrong."""
 
 

@@ -6,8 +6,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import UgsError
 
-class OutputError(ValueError):
+
+class OutputError(UgsError):
     """The output cannot be written where asked; the message says why."""
 
 

@@ -27,6 +27,8 @@ from rasterio.windows import Window
 from . import imagery
 from .outputs import OutputError, remove_quietly, temp_beside
 from .tiling import bands_of_columns, blend_weights, tile_origins
+from .config import PredictOptions  # noqa: F401 (re-exported)
+from .errors import Cancelled, UgsError
 
 GREEN, OTHER, NODATA = 1, 0, 255
 BLOCK = 256
@@ -34,25 +36,10 @@ MIN_SIDE = 32
 GREEN_RGBA = (56, 168, 0, 255)
 
 
-class Cancelled(Exception):
-    """The caller asked to stop; nothing was written."""
-
-
-class PredictError(ValueError):
+class PredictError(UgsError):
     """Bad input or output for a prediction; the message says how to fix it."""
 
 
-@dataclass
-class PredictOptions:
-    bands: tuple = ()            # 1-based band mapping in model order; () = automatic
-    tile_size: int | None = None  # default: the model card's tile size
-    overlap: int | None = None    # default: tile_size // 8
-    batch_size: int = 4
-    threshold: float = 0.5
-    allow_no_crs: bool = False
-    band_width: int = 8192       # memory bound: columns processed at once
-    overviews: bool = True
-    precision: str = "fp32"      # fp16 / bf16: autocast on CUDA (ignored elsewhere)
 
 
 def _creation_profile(src, nodata):

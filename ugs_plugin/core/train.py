@@ -23,36 +23,21 @@ import torch.nn.functional as F
 from .accuracy import binary_metrics
 from .imagery import to_model_input
 from .outputs import atomic_output
+from .config import TrainConfig  # noqa: F401 (re-exported)
+from .errors import Cancelled, UgsError
 
 IGNORE = 255
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
 
-class TrainingError(ValueError):
+class TrainingError(UgsError):
     """Training cannot start or go on; the message says why."""
 
 
-class TrainingCancelled(Exception):
+class TrainingCancelled(Cancelled):
     """Stopped on request; a checkpoint was written when a path was given."""
 
 
-@dataclass
-class TrainConfig:
-    steps: int = 2000
-    batch_size: int = 8
-    crop: int = 128                   # training tile edge, multiple of 16
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    poly_power: float = 0.9
-    point_loss_weight: float = 1.0
-    scale_range: tuple = (0.5, 0.75)  # resize factor; 0.6 m source → 0.8–1.2 m
-    colour_jitter: bool = True
-    hard_negative_weight: float = 1.0  # >1: dark non-green pixels (water, shadow)
-    validate_every: int = 250
-    val_scale: float = 1.0            # resampling of validation tiles to ~1 m
-    checkpoint_every: int = 0         # 0 = only at the end and on cancel
-    seed: int = 0
-    precision: str = "fp32"           # "bf16": autocast on CUDA (ignored elsewhere)
 
 
 @dataclass
@@ -143,8 +128,14 @@ def split_by_group(samples, val_groups=(), val_fraction: float = 0.2):
 
     Without named groups, the smallest groups are taken until ``val_fraction`` of the
     tiles is reached (at least one group), so validation is always another area.
+    ``val_fraction`` 0 (and no named groups) trains on every tile, unvalidated.
     """
     groups = sorted({s.group for s in samples})
+    if not 0 <= val_fraction < 1:
+        raise TrainingError(f"validation fraction {val_fraction} must be at least 0 and "
+                            "below 1")
+    if not val_groups and val_fraction == 0:
+        return list(samples), []
     if val_groups:
         unknown = set(val_groups) - set(groups)
         if unknown:
@@ -348,6 +339,12 @@ def load_checkpoint(path):
             from None
 
 
+def auto_interval(steps: int) -> int:
+    """Validation / checkpoint interval when none is set: four times a run, at most
+    every 250 steps."""
+    return max(1, min(250, steps // 4))
+
+
 def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainConfig(),
                 progress=None, is_canceled=None, log=print, checkpoint_path=None,
                 resume_from=None):
@@ -361,6 +358,9 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         raise TrainingError("no training tiles")
     if cfg.crop % 16:
         raise TrainingError(f"crop {cfg.crop} must be a multiple of 16")
+    validate_every = cfg.validate_every or auto_interval(cfg.steps)
+    checkpoint_every = (cfg.checkpoint_every or auto_interval(cfg.steps)) \
+        if cfg.checkpoint_every >= 0 else 0
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -411,16 +411,16 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         if progress:
             progress(step + 1, cfg.steps, history[-1])
         last = step + 1 == cfg.steps
-        if val_samples and ((step + 1) % cfg.validate_every == 0 or last):
+        if val_samples and ((step + 1) % validate_every == 0 or last):
             val = evaluate(model, val_samples, cfg.val_scale)
-            log(f"step {step + 1}: loss {np.mean(history[-cfg.validate_every:]):.4f} "
+            log(f"step {step + 1}: loss {np.mean(history[-validate_every:]):.4f} "
                 f"val F1 {val['f1']:.4f} IoU {val['iou']:.4f} "
                 f"({time.time() - t0:.0f} s)")
             if best is None or val["f1"] > best["f1"]:
                 best = dict(val, step=step + 1)
                 best_state = copy.deepcopy(model.state_dict())
-        if checkpoint_path and cfg.checkpoint_every and \
-                (step + 1) % cfg.checkpoint_every == 0 and not last:
+        if checkpoint_path and checkpoint_every and \
+                (step + 1) % checkpoint_every == 0 and not last:
             save_checkpoint(checkpoint_path, model, opt, step + 1, rng, history, best,
                             best_state, cfg)
     if checkpoint_path:

@@ -1,16 +1,165 @@
-"""Glue shared by the algorithms: engine import, feedback bridges, styles."""
+"""What every algorithm shares: the base class (toolbox conventions, the one place
+where engine errors become QgsProcessingException), the feedback bridge, inputs read
+into the engine's types, styles for outputs loaded on completion."""
 from __future__ import annotations
 
 import importlib
 
-from qgis.core import (QgsApplication, QgsProcessingException,
+from qgis.core import (QgsApplication, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterDefinition, QgsSettings)
+from qgis.PyQt.QtCore import QCoreApplication
 
 from .. import PLUGIN_DIR
+from ..core.config import DEVICES
+from ..core.feedback import Feedback
 from ..dependencies import SETTING_KEY, ensure_torch
 
 STYLES = PLUGIN_DIR / "resources" / "styles"
+README_URL = "https://github.com/ugs-plugin/ugs-qgis#"
+
+# Toolbox groups: (id, name)
+MAPPING = ("mapping", "Mapping")
+ACCURACY = ("accuracy", "Accuracy")
+MODELS = ("models", "Models")
+STATISTICS = ("statistics", "Statistics")
+
+
+class UgsAlgorithm(QgsProcessingAlgorithm):
+    """Base of the provider's algorithms. A subclass declares its parameters and
+    implements ``request`` (parameters -> the use case's request) and ``outputs``
+    (result -> output dict); ``processAlgorithm`` is the same for all: parse, run the
+    use case with the feedback bridge, render; engine errors and cancellation become
+    a QgsProcessingException here and nowhere else."""
+
+    NAME = DISPLAY_NAME = ""
+    GROUP = MAPPING
+    TAGS = ()
+    HELP_ANCHOR = ""
+    HELP = ""
+    use_case = None   # the core.workflows module with run(request, feedback)
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def name(self):
+        return self.NAME
+
+    def displayName(self):  # noqa: N802
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self):
+        return self.tr(self.GROUP[1])
+
+    def groupId(self):  # noqa: N802
+        return self.GROUP[0]
+
+    def tags(self):
+        return [self.tr(t) for t in self.TAGS]
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(self.HELP)
+
+    def helpUrl(self):  # noqa: N802
+        return README_URL + self.HELP_ANCHOR
+
+    def tr(self, text):
+        return QCoreApplication.translate("UgsAlgorithm", text)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        require_engine()
+        from ..core.errors import Cancelled, UgsError
+        try:
+            request = self.request(parameters, context, feedback)
+            result = self.use_case.run(request, QgisFeedback(feedback))
+            return self.outputs(result, parameters, context, feedback)
+        except Cancelled as err:
+            raise QgsProcessingException(_sentence(str(err))) from None
+        except UgsError as err:
+            raise QgsProcessingException(_sentence(str(err))) from None
+
+    def request(self, parameters, context, feedback):
+        raise NotImplementedError
+
+    def outputs(self, result, parameters, context, feedback):
+        raise NotImplementedError
+
+    # --- parameter readers that fail with the engine's words
+    def raster_path(self, parameters, name, context):
+        """The file behind a raster layer parameter (GDAL layers only)."""
+        from ..core.errors import UgsError
+        layer = self.parameterAsRasterLayer(parameters, name, context)
+        if layer is None:
+            raise UgsError(self.invalidRasterError(parameters, name))
+        if layer.providerType() != "gdal":
+            raise UgsError(f"'{layer.name()}' is a {layer.providerType()} layer; this "
+                           "algorithm reads files through GDAL. Save it as a GeoTIFF "
+                           "first (Export > Save As)")
+        return layer.source()
+
+    def vector_layer(self, parameters, name, context, optional=False):
+        """A feature source parameter as the engine's VectorLayer (own CRS)."""
+        from ..core.errors import UgsError
+        source = self.parameterAsSource(parameters, name, context)
+        if source is None:
+            if optional and not parameters.get(name):
+                return None
+            raise UgsError(self.invalidSourceError(parameters, name))
+        return read_source(source)
+
+    def device(self, parameters, context):
+        return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
+
+
+def read_source(source, name=None):
+    """Every feature of a QgsFeatureSource as (shapely geometry or None, attributes),
+    with its CRS as WKT (None when unknown)."""
+    from shapely import wkb
+
+    from ..core.vectors import VectorLayer
+    names = tuple(source.fields().names())
+    features = []
+    for feature in source.getFeatures():
+        geom = None
+        if feature.hasGeometry() and not feature.geometry().isEmpty():
+            geom = wkb.loads(bytes(feature.geometry().asWkb()))
+        features.append((geom, {n: _python(feature[n]) for n in names}))
+    crs = source.sourceCrs()
+    return VectorLayer(name or source.sourceName(), features,
+                       crs.toWkt() if crs.isValid() else None, names)
+
+
+def _python(value):
+    """QVariant NULLs and Qt types as plain Python values."""
+    from qgis.PyQt.QtCore import QVariant
+    if value is None or (isinstance(value, QVariant) and value.isNull()):
+        return None
+    return value
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+class QgisFeedback(Feedback):
+    """The engine's feedback protocol on a QgsProcessingFeedback."""
+
+    def __init__(self, feedback):
+        self.feedback = feedback
+
+    def progress(self, percent, text=""):
+        self.feedback.setProgress(percent)
+        if text:
+            self.feedback.setProgressText(text)
+
+    def is_cancelled(self):
+        return self.feedback.isCanceled()
+
+    def info(self, message):
+        self.feedback.pushInfo(message)
+
+    def warning(self, message):
+        self.feedback.pushWarning(message)
 
 
 def require_engine():
@@ -64,74 +213,6 @@ def attach_post_processor(context, output_value, processor):
 def attach_style(context, output_value, qml_name, layer_name=None):
     """Style ``output_value`` with ``qml_name`` if it is set to load on completion."""
     attach_post_processor(context, output_value, StyleLoader(qml_name, layer_name))
-
-
-def shapes_in_crs(source, crs, context, fields=()):
-    """(shapely geometry, {field: value}) of every feature, reprojected to ``crs``."""
-    from qgis.core import QgsFeatureRequest
-    from shapely import wkb
-    request = QgsFeatureRequest().setDestinationCrs(crs, context.transformContext())
-    out = []
-    for feature in source.getFeatures(request):
-        if not feature.hasGeometry():
-            continue
-        geom = wkb.loads(bytes(feature.geometry().asWkb()))
-        out.append((geom, {f: feature[f] for f in fields}))
-    return out
-
-
-def boundary_from_source(source, layer, context, what="Urban boundary"):
-    """A core BoundaryMask in the raster layer's CRS, checked to overlap it."""
-    from ..core.boundary import BoundaryError, BoundaryMask
-    try:
-        mask = BoundaryMask([g for g, _ in shapes_in_crs(source, layer.crs(), context)])
-    except BoundaryError as err:
-        raise QgsProcessingException(f"{what}: {err}") from None
-    ext = layer.extent()
-    if not mask.intersects(ext.xMinimum(), ext.yMinimum(), ext.xMaximum(),
-                           ext.yMaximum()):
-        raise QgsProcessingException(f"{what} does not overlap the raster; check that "
-                                     "both cover the same place")
-    return mask
-
-
-OTHER_WORDS = ("0", "other", "non-green", "not green")
-
-
-def reference_classes(source, field, green_values, crs, context, feedback,
-                      extra_fields=()):
-    """(geometry, 0/1, {extra field: value}) of the reference layer; unexpected class
-    values are an error, empty values a warning."""
-    shapes = shapes_in_crs(source, crs, context, (field, *extra_fields))
-    if not shapes:
-        raise QgsProcessingException("the reference layer has no features with a "
-                                     "geometry; digitize some reference data first")
-    out, unexpected, empty = [], set(), 0
-    green = {str(v).strip().lower() for v in green_values}
-    for geom, attrs in shapes:
-        value = attrs[field]
-        if value is None or str(value).strip() in ("", "NULL"):
-            empty += 1
-            continue
-        text = str(value).strip().lower()
-        if text.endswith(".0"):
-            text = text[:-2]
-        if text in green:
-            out.append((geom, 1, attrs))
-        elif text in OTHER_WORDS:
-            out.append((geom, 0, attrs))
-        else:
-            unexpected.add(str(value))
-    if unexpected:
-        raise QgsProcessingException(
-            f"field '{field}' holds {sorted(unexpected)[:5]}, which is neither a green "
-            f"value ({', '.join(sorted(green))}) nor 0/other: list all green values")
-    if empty:
-        feedback.pushWarning(f"{empty} reference feature(s) have no class in '{field}' "
-                             "and were left out")
-    if not out:
-        raise QgsProcessingException(f"no reference feature has a class in '{field}'")
-    return out
 
 
 def apply_reference_style(layer):

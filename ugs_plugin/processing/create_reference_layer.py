@@ -2,38 +2,34 @@
 from __future__ import annotations
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsField, QgsFields,
-                       QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingParameterCrs, QgsProcessingParameterFeatureSink,
-                       QgsVectorLayer, QgsWkbTypes)
+                       QgsProcessingException, QgsProcessingParameterCrs,
+                       QgsProcessingParameterFeatureSink, QgsVectorLayer, QgsWkbTypes)
 from qgis.PyQt.QtCore import QVariant
 
-from .common import apply_reference_style, attach_reference_style
+from .common import ACCURACY, UgsAlgorithm, apply_reference_style, attach_reference_style
 
 
-class CreateReferenceLayer(QgsProcessingAlgorithm):
+class CreateReferenceLayer(UgsAlgorithm):
+    """Needs no engine: a QGIS-only task, so it runs its own processAlgorithm."""
     CRS = "CRS"
     OUTPUT = "OUTPUT"
-
-    def createInstance(self):  # noqa: N802
-        return CreateReferenceLayer()
-
-    def name(self):
-        return "createreferencelayer"
-
-    def displayName(self):  # noqa: N802
-        return "Create reference layer for digitizing"
-
-    def shortHelpString(self):  # noqa: N802
-        return ("Creates an empty polygon layer (GeoPackage) with a <tt>class</tt> "
-                "field whose form offers <i>Green space</i> (1) and <i>Other</i> (0), "
-                "styled by class. Digitize reference areas on your imagery, then run "
-                "<i>Assess accuracy</i> with it. The form and style are stored in the "
-                "GeoPackage, so they come back whenever the layer is opened.")
+    NAME = "createreferencelayer"
+    DISPLAY_NAME = "Create reference layer for digitizing"
+    GROUP = ACCURACY
+    TAGS = ("reference", "digitize", "validation", "polygons")
+    HELP_ANCHOR = "checking-the-map-accuracy-assessment"
+    HELP = ("Creates an empty polygon layer (GeoPackage) with a <tt>class</tt> field "
+            "whose form offers <i>Green space</i> (1) and <i>Other</i> (0), styled by "
+            "class. Digitize reference areas on your imagery, then run <i>Assess "
+            "accuracy</i> or <i>Fine-tune model on reference polygons</i> with it. The "
+            "form and style are stored in the GeoPackage, so they come back whenever "
+            "the layer is opened.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterCrs(self.CRS, "CRS", "ProjectCrs"))
+        self.addParameter(QgsProcessingParameterCrs(self.CRS, self.tr("CRS"),
+                                                    "ProjectCrs"))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, "Reference layer"))
+            self.OUTPUT, self.tr("Reference layer")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         crs = self.parameterAsCrs(parameters, self.CRS, context)

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
-                       QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer)
 from qgis.PyQt.QtCore import QVariant
 
-from .common import attach_post_processor, require_engine
-
-NEW_FIELDS = [("mapped_m2", "mapped area"), ("green_m2", "green-space area"),
-              ("green_ratio", "green coverage ratio"), ("patches", "green patches"),
-              ("patch_mean_m2", "mean patch area"), ("patch_max_m2", "largest patch"),
-              ("green_m2_per_person", "green area per inhabitant")]
+from ..core.errors import UgsError
+from ..core.workflows import statistics
+from .common import STATISTICS, UgsAlgorithm, attach_post_processor
 
 
 class CoverageChoropleth(QgsProcessingLayerPostProcessorInterface):
@@ -31,92 +27,62 @@ class CoverageChoropleth(QgsProcessingLayerPostProcessorInterface):
         layer.triggerRepaint()
 
 
-class GreenSpaceStatistics(QgsProcessingAlgorithm):
-    INPUT = "INPUT"
-    ZONES = "ZONES"
-    POPULATION_FIELD = "POPULATION_FIELD"
-    OUTPUT = "OUTPUT"
-
-    def createInstance(self):  # noqa: N802
-        return GreenSpaceStatistics()
-
-    def name(self):
-        return "greenspacestatistics"
-
-    def displayName(self):  # noqa: N802
-        return "Green space statistics by zone"
-
-    def shortHelpString(self):  # noqa: N802
-        return (
-            "For each zone (urban boundary, districts, any polygons in any CRS): the "
-            "mapped area (pixels with data), the green-space area, the green coverage "
-            "ratio (green / mapped), the number of green patches (8-connected "
-            "regions of green pixels inside the zone), their mean and largest area, "
-            "and, when a population field is given, green area per inhabitant. Areas "
-            "are in the class raster's map units squared (m² for metric CRSs).<br>"
-            "Input: a class raster (1 green, 0 other, 255 nodata) or the VRT mosaic "
-            "of a frame-grid run. The raster is read zone by zone in strips, so any "
-            "size works. Output: the zones with these fields, styled by coverage.")
+class GreenSpaceStatistics(UgsAlgorithm):
+    NAME = "greenspacestatistics"
+    DISPLAY_NAME = "Green space statistics by zone"
+    GROUP = STATISTICS
+    TAGS = ("zonal", "coverage", "patches", "per capita", "district")
+    HELP_ANCHOR = "mapping-a-whole-city-boundary-frame-grid-statistics"
+    use_case = statistics
+    HELP = (
+        "For each zone (urban boundary, districts, any polygons in any CRS): the "
+        "mapped area (pixels with data), the green-space area, the green coverage "
+        "ratio (green / mapped), the number of green patches (8-connected regions of "
+        "green pixels inside the zone), their mean and largest area, and, when a "
+        "population field is given, green area per inhabitant. Areas are in the class "
+        "raster's map units squared (m² for metric CRSs).<br>Input: a class raster (1 "
+        "green, 0 other, 255 nodata) or the VRT mosaic of a frame-grid run. The raster "
+        "is read zone by zone in strips, so any size works. Output: the zones with "
+        "these fields, styled by coverage. A cancelled run writes no layer.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT,
-                                                            "Green-space class raster"))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            self.ZONES, "Zones", [QgsProcessing.TypeVectorPolygon]))
+            "ZONES", self.tr("Zones"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterField(
-            self.POPULATION_FIELD, "Population field (optional)", None, self.ZONES,
+            "POPULATION_FIELD", self.tr("Population field"), None, "ZONES",
             QgsProcessingParameterField.Numeric, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, "Green space by zone", QgsProcessing.TypeVectorPolygon))
+            "OUTPUT", self.tr("Green space by zone"), QgsProcessing.TypeVectorPolygon))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        require_engine()
-        import rasterio
-        from qgis.core import QgsFeatureRequest
-        from shapely import wkb
+    def request(self, parameters, context, feedback):
+        zones = self.vector_layer(parameters, "ZONES", context)
+        clash = [name for name, _ in statistics.FIELDS if name in zones.fields]
+        if clash:
+            raise UgsError(f"the zones already have a field '{clash[0]}'; rename it "
+                           "first")
+        return statistics.StatisticsRequest(
+            map=self.raster_path(parameters, "INPUT", context), zones=zones,
+            population_field=self.parameterAsString(parameters, "POPULATION_FIELD",
+                                                    context) or None)
 
-        from ..core.zonal import zone_statistics
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        zones = self.parameterAsSource(parameters, self.ZONES, context)
-        if zones is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.ZONES))
-        population_field = self.parameterAsString(parameters, self.POPULATION_FIELD,
-                                                  context)
-        fields = QgsFields(zones.fields())
-        for name, _ in NEW_FIELDS:
-            if fields.indexOf(name) >= 0:
-                raise QgsProcessingException(f"the zones already have a field '{name}'; "
-                                             "rename it first")
+    def outputs(self, result, parameters, context, feedback):
+        source = self.parameterAsSource(parameters, "ZONES", context)
+        fields = QgsFields(source.fields())
+        for name, _ in statistics.FIELDS:
             fields.append(QgsField(name, QVariant.Int if name == "patches"
                                    else QVariant.Double))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
-                                          zones.wkbType(), zones.sourceCrs())
+        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
+                                          source.wkbType(), source.sourceCrs())
         if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        request = QgsFeatureRequest().setDestinationCrs(layer.crs(),
-                                                        context.transformContext())
-        originals = {f.id(): f for f in zones.getFeatures()}
-        total = max(1, zones.featureCount())
-        with rasterio.open(layer.source()) as src:
-            for i, feature in enumerate(zones.getFeatures(request)):
-                if feedback.isCanceled():
-                    break
-                out = QgsFeature(fields)
-                original = originals[feature.id()]
-                out.setGeometry(original.geometry())
-                values = [None] * len(NEW_FIELDS)
-                if feature.hasGeometry():
-                    population = None
-                    if population_field:
-                        population = feature[population_field]
-                        population = float(population) if population not in (None, "") \
-                            and float(population) > 0 else None
-                    s = zone_statistics(src, wkb.loads(bytes(feature.geometry().asWkb())),
-                                        population)
-                    values = [s.mapped_area, s.green_area, s.coverage, s.patches,
-                              s.mean_patch_area, s.largest_patch_area, s.green_per_person]
-                out.setAttributes(original.attributes() + values)
-                sink.addFeature(out, QgsFeatureSink.FastInsert)
-                feedback.setProgress(100.0 * (i + 1) / total)
+            raise UgsError(self.invalidSinkError(parameters, "OUTPUT"))
+        # The rows follow the features' order, as read into the request.
+        for original, row in zip(source.getFeatures(), result.rows):
+            out = QgsFeature(fields)
+            out.setGeometry(original.geometry())
+            out.setAttributes(original.attributes()
+                              + [row[name] for name, _ in statistics.FIELDS])
+            sink.addFeature(out, QgsFeatureSink.FastInsert)
         attach_post_processor(context, dest, CoverageChoropleth())
-        return {self.OUTPUT: dest}
+        return {"OUTPUT": dest}

@@ -1,143 +1,95 @@
 """ugs:trainmodel: supervised training / fine-tuning on labelled tiles."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
-from .common import add_advanced, require_engine
-from .extract_green_space import DEVICES
+from ..core.config import DEVICES, VARIANTS, TrainConfig
+from ..core.vectors import parse_values
+from ..core.workflows import train
+from .common import MODELS, UgsAlgorithm, add_advanced
 
-VARIANTS = ["light", "full"]
 
-
-class TrainModel(QgsProcessingAlgorithm):
-    TILES = "TILES"
-    PAIRS = "PAIRS"
-    VARIANT = "VARIANT"
-    BASE_MODEL = "BASE_MODEL"
-    VAL_GROUPS = "VAL_GROUPS"
-    STEPS = "STEPS"
-    BATCH_SIZE = "BATCH_SIZE"
-    CROP = "CROP"
-    LEARNING_RATE = "LEARNING_RATE"
-    DEVICE = "DEVICE"
-    SEED = "SEED"
-    RESUME = "RESUME"
-    OUTPUT = "OUTPUT"
-
-    def createInstance(self):  # noqa: N802
-        return TrainModel()
-
-    def name(self):
-        return "trainmodel"
-
-    def displayName(self):  # noqa: N802
-        return "Train model on labelled tiles"
-
-    def shortHelpString(self):  # noqa: N802
-        return (
-            "Trains UGSNet (or fine-tunes an existing model) on labelled tiles and "
-            "writes a model file with its card, usable by <i>Extract Urban Green "
-            "Space</i>.<br><br>"
-            "<b>Tiles</b>: a folder in the UGSet layout: <tt>images/</tt> and "
-            "<tt>masks/</tt> with matching file names; masks 1 (or 255) = green "
-            "space, 0 = other, any other value ignored. Or a text file listing "
-            "<tt>image,mask</tt> GeoTIFF pairs, one per line.<br>"
-            "<b>Validation</b> takes whole groups of tiles (the name without its "
-            "trailing number, e.g. <tt>city_2020</tt>), never random tiles of the "
-            "same scene: name them, or the smallest groups (about 20 %) are used.<br>"
-            "Training saves a checkpoint (model path + <tt>.ckpt</tt>) regularly and "
-            "when cancelled; tick <i>Resume</i> to continue it. The full model needs "
-            "a GPU to train in reasonable time; the light one trains on a CPU.")
+class TrainModel(UgsAlgorithm):
+    NAME = "trainmodel"
+    DISPLAY_NAME = "Train model on labelled tiles"
+    GROUP = MODELS
+    TAGS = ("UGSNet", "training", "UGSet", "tiles", "deep learning", "fine-tune")
+    HELP_ANCHOR = "models"
+    use_case = train
+    HELP = (
+        "Trains UGSNet (or fine-tunes an existing model) on labelled tiles and writes a "
+        "model file with its card, usable by <i>Extract Urban Green Space</i>.<br><br>"
+        "<b>Tiles</b>: a folder in the UGSet layout: <tt>images/</tt> and "
+        "<tt>masks/</tt> with matching file names; masks 1 (or 255) = green space, 0 = "
+        "other, any other value ignored. Or a text file listing <tt>image,mask</tt> "
+        "GeoTIFF pairs, one per line.<br>"
+        "<b>Validation</b> takes whole groups of tiles (the name without its trailing "
+        "number, e.g. <tt>city_2020</tt>), never random tiles of the same scene: name "
+        "them, or the smallest groups (about the validation fraction) are used; "
+        "fraction 0 trains on every tile without validation.<br>"
+        "Training saves a checkpoint (model path + <tt>.ckpt</tt>) regularly and when "
+        "cancelled; tick <i>Resume</i> to continue it. The full model needs a GPU to "
+        "train in reasonable time; the light one trains on a CPU.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
+        d, r = TrainConfig(), train.TrainRequest("")
+        number = QgsProcessingParameterNumber
         self.addParameter(QgsProcessingParameterFile(
-            self.TILES, "Tile folder (UGSet layout)",
+            "TILES", self.tr("Tile folder (UGSet layout)"),
             QgsProcessingParameterFile.Folder, optional=True))
         self.addParameter(QgsProcessingParameterFile(
-            self.PAIRS, "or: file of image,mask pairs", optional=True,
+            "PAIRS", self.tr("or: file of image,mask pairs"), optional=True,
             fileFilter="Text files (*.txt *.csv)"))
         self.addParameter(QgsProcessingParameterEnum(
-            self.VARIANT, "Model variant", options=VARIANTS, defaultValue=0))
+            "VARIANT", self.tr("Model variant"), options=list(VARIANTS),
+            defaultValue=VARIANTS.index(r.variant)))
         self.addParameter(QgsProcessingParameterFile(
-            self.BASE_MODEL, "Fine-tune this model (optional)", extension="pt",
+            "BASE_MODEL", self.tr("Fine-tune this model"), extension="pt",
             optional=True))
         self.addParameter(QgsProcessingParameterString(
-            self.VAL_GROUPS, "Validation groups, comma-separated (empty = automatic)",
-            optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.STEPS, "Training steps", QgsProcessingParameterNumber.Integer, 2000,
-            False, 1, 10_000_000))
+            "VAL_GROUPS", self.tr("Validation groups, comma-separated (empty = "
+                                  "automatic)"), optional=True))
+        self.addParameter(number("STEPS", self.tr("Training steps"), number.Integer,
+                                 d.steps, False, 1, 10_000_000))
         self.addParameter(QgsProcessingParameterEnum(
-            self.DEVICE, "Device", options=DEVICES, defaultValue=0))
+            "DEVICE", self.tr("Device"), options=list(DEVICES), defaultValue=0))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.RESUME, "Resume from the checkpoint", defaultValue=False))
-        advanced = [
-            QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size",
-                                         QgsProcessingParameterNumber.Integer, 8, False,
-                                         2, 512),
-            QgsProcessingParameterNumber(self.CROP, "Training crop (px, multiple of 16)",
-                                         QgsProcessingParameterNumber.Integer, 256,
-                                         False, 32, 2048),
-            QgsProcessingParameterNumber(self.LEARNING_RATE, "Learning rate",
-                                         QgsProcessingParameterNumber.Double, 2e-3,
-                                         False, 1e-7, 1.0),
-            QgsProcessingParameterNumber(self.SEED, "Random seed",
-                                         QgsProcessingParameterNumber.Integer, 0, False,
-                                         0),
-        ]
-        add_advanced(self, advanced)
+            "RESUME", self.tr("Resume from the checkpoint"), defaultValue=r.resume))
+        add_advanced(self, [
+            number("VAL_FRACTION", self.tr("Validation fraction (0 = no validation)"),
+                   number.Double, r.validation_fraction, False, 0.0, 0.9),
+            number("BATCH_SIZE", self.tr("Batch size"), number.Integer, d.batch_size,
+                   False, 2, 512),
+            number("CROP", self.tr("Training crop (px, multiple of 16)"),
+                   number.Integer, d.crop, False, 32, 2048),
+            number("LEARNING_RATE", self.tr("Learning rate"), number.Double, d.lr,
+                   False, 1e-7, 1.0),
+            number("SEED", self.tr("Random seed"), number.Integer, d.seed, False, 0),
+        ])
         self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, "Model file", fileFilter="UGSNet model (*.pt)"))
-        self.addOutput(QgsProcessingOutputNumber("VAL_F1", "Validation F1"))
-        self.addOutput(QgsProcessingOutputNumber("VAL_IOU", "Validation IoU"))
+            "OUTPUT", self.tr("Model file"), fileFilter="UGSNet model (*.pt)"))
+        self.addOutput(QgsProcessingOutputNumber("VAL_F1", self.tr("Validation F1")))
+        self.addOutput(QgsProcessingOutputNumber("VAL_IOU", self.tr("Validation IoU")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        require_engine()
-        from ..core.model_file import ModelFileError
-        from ..core.train import (TrainConfig, TrainingCancelled, TrainingError,
-                                  train_from_tiles)
-        tiles = self.parameterAsFile(parameters, self.TILES, context) or None
-        pairs = self.parameterAsFile(parameters, self.PAIRS, context) or None
-        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
-        if not output.lower().endswith(".pt"):
-            raise QgsProcessingException(f"the model file {output} must end in .pt")
-        steps = self.parameterAsInt(parameters, self.STEPS, context)
-        cfg = TrainConfig(
-            steps=steps, batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE,
-                                                        context),
-            crop=self.parameterAsInt(parameters, self.CROP, context),
-            lr=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
-            scale_range=(0.8, 1.25), seed=self.parameterAsInt(parameters, self.SEED,
-                                                              context),
-            validate_every=max(1, min(250, steps // 4)),
-            checkpoint_every=max(1, min(250, steps // 4)))
-        groups = tuple(g.strip() for g in self.parameterAsString(
-            parameters, self.VAL_GROUPS, context).split(",") if g.strip())
+    def request(self, parameters, context, feedback):
+        def value(name, kind):
+            return getattr(self, f"parameterAs{kind}")(parameters, name, context)
+        return train.TrainRequest(
+            output=value("OUTPUT", "FileOutput"),
+            tiles=value("TILES", "File") or None, pairs=value("PAIRS", "File") or None,
+            variant=VARIANTS[value("VARIANT", "Enum")],
+            base_model=value("BASE_MODEL", "File") or None,
+            validation_groups=parse_values(value("VAL_GROUPS", "String"), ()),
+            validation_fraction=value("VAL_FRACTION", "Double"),
+            device=self.device(parameters, context), resume=value("RESUME", "Bool"),
+            config=TrainConfig(
+                steps=value("STEPS", "Int"), batch_size=value("BATCH_SIZE", "Int"),
+                crop=value("CROP", "Int"), lr=value("LEARNING_RATE", "Double"),
+                seed=value("SEED", "Int")))
 
-        def progress(step, total, loss):
-            feedback.setProgress(100.0 * step / total)
-            if step % 10 == 0 or step == total:
-                feedback.setProgressText(f"step {step}/{total}, loss {loss:.4f}")
-
-        try:
-            card = train_from_tiles(
-                output, tiles, pairs,
-                VARIANTS[self.parameterAsEnum(parameters, self.VARIANT, context)],
-                self.parameterAsFile(parameters, self.BASE_MODEL, context) or None,
-                groups, 0.2, cfg,
-                DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-                output + ".ckpt", self.parameterAsBool(parameters, self.RESUME, context),
-                progress=progress, is_canceled=feedback.isCanceled,
-                log=feedback.pushInfo)
-        except TrainingCancelled as err:
-            raise QgsProcessingException(f"{err}; no model written. The checkpoint "
-                                         f"{output}.ckpt lets you resume.") from None
-        except (TrainingError, ModelFileError) as err:
-            raise QgsProcessingException(str(err)) from None
-        val = card["validation"]
-        feedback.pushInfo(f"Validation: {val}")
-        return {self.OUTPUT: output, "VAL_F1": val.get("f1"), "VAL_IOU": val.get("iou")}
+    def outputs(self, result, parameters, context, feedback):
+        return {"OUTPUT": result.output, "VAL_F1": result.validation.get("f1"),
+                "VAL_IOU": result.validation.get("iou")}

@@ -1,0 +1,78 @@
+"""Settings of the engine's workflows, with their defaults: the one place they live.
+The fronts read them for their own defaults (parameter dialogs, --help), so this module
+imports nothing heavy (no torch, no rasterio)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PredictOptions:
+    bands: tuple = ()            # 1-based band mapping in model order; () = automatic
+    tile_size: int | None = None  # default: the model card's tile size
+    overlap: int | None = None    # default: tile_size // 8
+    batch_size: int = 4
+    threshold: float = 0.5
+    allow_no_crs: bool = False
+    band_width: int = 8192       # memory bound: columns processed at once
+    overviews: bool = True
+    precision: str = "fp32"      # fp16 / bf16: autocast on CUDA (ignored elsewhere)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 8
+    crop: int = 256                   # training tile edge, multiple of 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    poly_power: float = 0.9
+    point_loss_weight: float = 1.0
+    scale_range: tuple = (0.8, 1.25)  # resize factor around tiles at ~1 m
+    colour_jitter: bool = True
+    hard_negative_weight: float = 1.0  # >1: dark non-green pixels (water, shadow)
+    validate_every: int = 0           # 0 = min(250, steps / 4)
+    val_scale: float = 1.0            # resampling of validation tiles to ~1 m
+    checkpoint_every: int = 0         # 0 = min(250, steps / 4); < 0 = only at the end
+    seed: int = 0
+    precision: str = "fp32"           # "bf16": autocast on CUDA (ignored elsewhere)
+
+
+@dataclass
+class AdaptConfig:
+    iterations: int = 150          # quick: a minute or two on a laptop CPU (light)
+    batch_size: int = 4
+    tile: int = 128
+    lr_generator: float = 2.5e-4
+    lr_discriminator: float = 1e-4
+    lambda_adv: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    seed: int = 0
+    source_scale: float = 1.0      # source pixel size / target pixel size
+    match_colours: bool = True     # recolour source tiles part-way to the target's
+    reference_weight: float = 1.0  # supervised loss on target reference polygons
+
+
+@dataclass
+class FinetuneConfig:
+    iterations: int = 300          # about 2 minutes with the light model on a laptop CPU
+    batch_size: int = 8            # crops per step from the raster
+    source_per_batch: int = 4      # crops per step from the labelled source sample
+    source_weight: float = 1.0     # weight of the source loss (0 = no source)
+    crop: int = 96                 # px, multiple of 16
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    poly_power: float = 0.9
+    holdout: float = 0.25          # share of polygons held out, in spatial blocks
+    seed: int = 0
+    windows: int = 256             # crops read from the raster before training
+    match_colours: bool = False    # recolour source crops to the raster's colours
+    lambda_adv: float = 0.0        # adversarial term (adapt.py); 0 = off
+    context: int = 192             # px mapped around held-out polygons when scoring
+    freeze_batchnorm: bool = False  # keep BatchNorm statistics of the base model
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")   # "auto": CUDA, then MPS, then CPU
+VARIANTS = ("light", "full")

@@ -1,0 +1,73 @@
+"""A stratified random validation sample over a class map (strata = map classes),
+sized from a target standard error of overall accuracy (Olofsson et al. 2014)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UgsError, file_errors
+from ..feedback import SILENT, Feedback
+from ..vectors import VectorLayer, polygon_mask
+from .common import per_step, raster_frame, require_file
+
+GREEN, OTHER = 1, 0
+
+
+@dataclass
+class SampleRequest:
+    map: str
+    boundary: VectorLayer | None = None  # sample only inside
+    points_green: int = 0          # 0 and 0: sized from target_se
+    points_other: int = 0
+    target_se: float = 0.01        # of overall accuracy
+    expected_ua_green: float = 0.85
+    expected_ua_other: float = 0.95
+    min_per_stratum: int = 50
+    seed: int = 1
+
+
+@dataclass
+class SampleResult:
+    points: list                   # (x, y, stratum) in the map's CRS
+    stratum_pixels: dict           # stratum -> pixels (N_h)
+    crs: object                    # rasterio CRS of the map
+    sized_from_target: bool
+
+
+def run(request: SampleRequest, feedback: Feedback = SILENT) -> SampleResult:
+    from .. import accuracy
+    path = require_file(request.map, "class raster")
+    if not 0 < request.target_se < 1:
+        raise UgsError(f"target standard error {request.target_se} must be between 0 "
+                       "and 1")
+    with file_errors(path):
+        crs, bounds, _ = raster_frame(path)
+        boundary = None
+        if request.boundary is not None:
+            boundary = polygon_mask(request.boundary, crs, bounds, "boundary")
+        feedback.info("Counting pixels per class…")
+        counts = accuracy.class_counts(path, boundary,
+                                       progress=per_step(feedback.part(0, 50)),
+                                       is_canceled=feedback.is_cancelled)
+        total = sum(counts.values())
+        if total == 0:
+            raise UgsError(f"{path} has no pixels of class 0 or 1"
+                           + (" inside the boundary" if boundary else "")
+                           + ": is it a green-space class map?")
+        asked = {GREEN: request.points_green, OTHER: request.points_other}
+        sized = not any(asked.values())
+        if sized:
+            weights = {k: v / total for k, v in counts.items()}
+            n = accuracy.sample_size(weights, {GREEN: request.expected_ua_green,
+                                               OTHER: request.expected_ua_other},
+                                     request.target_se, total)
+            asked = accuracy.allocate(n, counts, request.min_per_stratum)
+            feedback.info(f"Sample size {n} for the target standard error; allocation "
+                          f"green {asked.get(GREEN, 0)}, other {asked.get(OTHER, 0)}")
+        for k, n in asked.items():
+            if n > counts.get(k, 0):
+                raise UgsError(f"{n} points asked in {'green space' if k else 'other'}, "
+                               f"but that stratum has only {counts.get(k, 0)} pixels")
+        points, counts = accuracy.stratified_points(
+            path, asked, request.seed, boundary, counts=counts,
+            progress=per_step(feedback.part(50, 100)), is_canceled=feedback.is_cancelled)
+    return SampleResult(points, counts, crs, sized)
