@@ -79,7 +79,7 @@ def test_cli_assess_json(tiny_map, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "ugs_plugin", "assess", str(tiny_map),
                           str(geojson), "--field", "kind"], cwd=REPO,
                          capture_output=True, text=True)
-    assert bad.returncode == 1 and "neither green" in bad.stderr
+    assert bad.returncode == 1 and "neither a green" in bad.stderr
 
 
 def test_cli_assess_sample_scene_reference_polygons(tmp_path, model_and_card):

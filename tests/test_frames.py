@@ -11,6 +11,8 @@ from build_frame_grid import build_frame_grid
 
 from conftest import REPO
 
+from ugs_plugin.core.errors import Cancelled
+
 FRAME = 256
 COLS, ROWS = 3, 2
 MISSING = "r1c2"  # this frame's image is never written
@@ -107,7 +109,7 @@ def test_cancel_mid_frame_leaves_nothing_a_resume_takes_for_complete(grid, tmp_p
         calls.append(1)
         return len(calls) > 4  # frame 1: 1 check + 1 batch; frame 2 stops mid-way
 
-    with pytest.raises(InterruptedError):
+    with pytest.raises(Cancelled):
         frames.run_jobs(jobs, extract, inside, is_canceled=cancel_in_second_frame,
                         log=lambda m: None)
     assert frames.is_complete(jobs[0]) and not frames.is_complete(jobs[1])

@@ -395,6 +395,9 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     from .predict import BandPlanReader
     if not str(output).lower().endswith(".pt"):
         raise AdaptationError(f"the model file {output} must end in .pt")
+    if cfg.tile % 16 or cfg.tile < 32:
+        raise AdaptationError(f"tile size {cfg.tile} must be a multiple of 16 and at "
+                              "least 32")
     base_path = Path(base_model) if base_model else default_model(choose_device(device))
     if Path(output).resolve() == base_path.resolve():
         raise AdaptationError("the adapted model would overwrite its base model; "

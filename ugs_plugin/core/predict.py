@@ -259,7 +259,7 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
                     r0 = flush_to
                 for j in range(0, len(band_xs), options.batch_size):
                     if is_canceled and is_canceled():
-                        raise Cancelled("cancelled")
+                        raise Cancelled("cancelled: no output was written")
                     batch_xs = band_xs[j:j + options.batch_size]
                     inputs, valids, keep = [], [], []
                     for x in batch_xs:

@@ -73,10 +73,8 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
             request = self.request(parameters, context, feedback)
             result = self.use_case.run(request, QgisFeedback(feedback))
             return self.outputs(result, parameters, context, feedback)
-        except Cancelled as err:
-            raise QgsProcessingException(_sentence(str(err))) from None
-        except UgsError as err:
-            raise QgsProcessingException(_sentence(str(err))) from None
+        except (Cancelled, UgsError) as err:  # the same words as the CLI's "error: ..."
+            raise QgsProcessingException(str(err)) from None
 
     def request(self, parameters, context, feedback):
         raise NotImplementedError
@@ -135,10 +133,6 @@ def _python(value):
     if value is None or (isinstance(value, QVariant) and value.isNull()):
         return None
     return value
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] if text else text
 
 
 class QgisFeedback(Feedback):
