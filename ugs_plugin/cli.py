@@ -184,6 +184,7 @@ def write_points(path, result):
     from .core.outputs import atomic_output
     check_output_path(path, (), (".gpkg",))
     with atomic_output(path, ".gpkg") as tmp:
+        os.remove(tmp)  # the GeoPackage driver creates the file itself
         ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
         if ds is None:
             raise UgsError(f"cannot create {path}")

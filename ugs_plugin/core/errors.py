@@ -33,13 +33,14 @@ def file_errors(what: str = "a file"):
         yield
     except (UgsError, Cancelled):
         raise
-    except OSError as err:
-        raise UgsError(f"could not read or write {what}: {_describe(err)}; check that "
-                       "the path exists, is complete and is writable") from err
     except Exception as err:  # rasterio / GDAL errors have no common public base
         if _is_gdal_error(err):
-            raise UgsError(f"could not read or write {what}: {_describe(err)}; the file "
-                           "may be truncated, damaged or not a raster") from err
+            raise UgsError(f"could not read {what}: {_describe(err)}; the file may be "
+                           "truncated or damaged: check it opens in QGIS, or write it "
+                           "again") from err
+        if isinstance(err, OSError):
+            raise UgsError(f"could not read or write {what}: {_describe(err)}; check "
+                           "that the path exists and is writable") from err
         raise
 
 
