@@ -35,12 +35,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.adapt import (AdaptConfig, adapt_model, adapt_to_region,  # noqa: E402
-                                   load_source_tiles)
+from ugs_plugin.core.adapt import AdaptConfig, adapt_model, adapt_to_region  # noqa: E402
 from ugs_plugin.core.boundary import BoundaryMask  # noqa: E402
 from ugs_plugin.core.model_file import load_model  # noqa: E402
 from ugs_plugin.core.predict import predict_raster  # noqa: E402
-from ugs_plugin.core.train import Sample, predict_tiles  # noqa: E402
+from ugs_plugin.core.tiles import Sample, load_source_tiles  # noqa: E402
+from ugs_plugin.core.train import predict_tiles  # noqa: E402
 
 SCENE = REPO / "resources" / "sample" / "valencia_sample.tif"
 REFERENCE = REPO / "resources" / "sample" / "valencia_green_reference.gpkg"
@@ -182,7 +182,7 @@ def timing(base_cfg, iterations=6):
     with rasterio.open(SCENE) as src:
         b = src.bounds
         from shapely.geometry import box
-        from ugs_plugin.core.adapt import sample_target_tiles
+        from ugs_plugin.core.region import sample_target_tiles
         tiles = sample_target_tiles(src, BoundaryMask([box(*b)]), 16, base_cfg.tile,
                                     np.random.default_rng(0))
     print(f"\nTime per iteration (tile {base_cfg.tile}, batch {base_cfg.batch_size} per "

@@ -57,7 +57,7 @@ def tree_pixels(image_path, shape) -> np.ndarray:
 def load_city(city, data=NAIP):
     """Samples (ugs_plugin.core.train.Sample) with NDVI labels and tree points."""
     import rasterio
-    from ugs_plugin.core.train import Sample
+    from ugs_plugin.core.tiles import Sample
     samples = []
     for path in sorted(glob.glob(os.path.join(data, "images", f"{city}_2020_*.tif"))):
         with rasterio.open(path) as src:

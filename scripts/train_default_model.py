@@ -38,8 +38,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 import naip_eval  # noqa: E402
 from ugs_plugin.core.model_file import choose_device, save_model  # noqa: E402
-from ugs_plugin.core.train import (IGNORE, Sample, TrainConfig,  # noqa: E402
-                                   predict_tiles, train_model)
+from ugs_plugin.core.tiles import IGNORE, Sample  # noqa: E402
+from ugs_plugin.core.train import TrainConfig, predict_tiles, train_model  # noqa: E402
 from ugs_plugin.core.ugsnet import build_model  # noqa: E402
 
 AMBIGUOUS_NDVI = (0.05, 0.15)

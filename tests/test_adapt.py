@@ -5,8 +5,8 @@ import rasterio
 import torch
 from shapely.geometry import box
 
-from ugs_plugin.core.adapt import (AdaptConfig, AdaptationCancelled, AdaptationError,
-                                   adapt_model, sample_target_tiles)
+from ugs_plugin.core.adapt import AdaptConfig, AdaptationCancelled, adapt_model
+from ugs_plugin.core.region import RegionError, sample_target_tiles
 from ugs_plugin.core.boundary import BoundaryMask
 from ugs_plugin.core.model_file import load_model
 
@@ -36,7 +36,7 @@ def test_target_tiles_lie_inside_the_region(target):
     assert len(tiles) == 6 and all(t.shape == (3, 128, 128) for t in tiles)
     assert all(0 <= t.min() and t.max() <= 1 for t in tiles)
     with rasterio.open(SAMPLE_SCENE) as src:
-        with pytest.raises(AdaptationError, match="fit inside the region"):
+        with pytest.raises(RegionError, match="fit inside the region"):
             tiny = BoundaryMask([box(src.bounds.left + 10, src.bounds.bottom + 10,
                                      src.bounds.left + 60, src.bounds.bottom + 60)])
             sample_target_tiles(src, tiny, 2, 128, np.random.default_rng(0))
@@ -45,7 +45,7 @@ def test_target_tiles_lie_inside_the_region(target):
 def test_colour_transfer_recovers_a_known_radiometric_change(source):
     """Fitted on source pixels and the same pixels after a hue rotation, desaturation
     and tone curve, it maps a source tile close to its changed version."""
-    from ugs_plugin.core.adapt import ColourTransfer
+    from ugs_plugin.core.colour import ColourTransfer
     from ugs_plugin.core.train import rotate_hue
 
     def change(x):
@@ -103,7 +103,7 @@ def controlled_shift():
     import sys
     import torch.nn.functional as F
     from conftest import REPO
-    from ugs_plugin.core.train import Sample
+    from ugs_plugin.core.tiles import Sample
     sys.path.insert(0, str(REPO / "benchmarks"))
     import naip_eval
     shifted = []
@@ -123,7 +123,7 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
     """The shipped defaults and source sample, labels of the target never seen: F1
     against the NDVI labels of other crops rises by a margin (bench_adapt.py measured
     +0.048 to +0.055 over seeds 0-2), and tree recall does not fall."""
-    from ugs_plugin.core.adapt import load_source_tiles
+    from ugs_plugin.core.tiles import load_source_tiles
     from ugs_plugin.core.train import predict_tiles
     tiles, scored, naip_eval = controlled_shift
     source, source_size = load_source_tiles(None, log=lambda m: None)
@@ -140,7 +140,7 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
 
 def test_clip_to_region_copies_the_bounding_window_with_alpha(tmp_path):
     from rasterio.enums import ColorInterp
-    from ugs_plugin.core.adapt import clip_to_region
+    from ugs_plugin.core.region import clip_to_region
     from conftest import write_raster
     data = np.random.default_rng(0).integers(0, 255, (4, 300, 300), dtype=np.uint8)
     path = write_raster(tmp_path / "rgba.tif", data, crs="EPSG:25830",

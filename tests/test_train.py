@@ -4,9 +4,9 @@ import pytest
 import rasterio
 import torch
 
-from ugs_plugin.core.train import (Sample, TrainConfig, TrainingCancelled, TrainingError,
-                                   find_tile_pairs, load_pairs, normalise_mask,
-                                   split_by_group, train_model)
+from ugs_plugin.core.tiles import (Sample, TrainingError, find_tile_pairs, load_pairs,
+                                   normalise_mask, split_by_group)
+from ugs_plugin.core.train import TrainConfig, TrainingCancelled, train_model
 from ugs_plugin.core.ugsnet import build_model
 
 from conftest import naip_path, write_raster

@@ -18,7 +18,6 @@ shift), so it is not offered.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from . import imagery
-from .train import IGNORE, augment, poly_lr, segmentation_loss, TrainConfig
-from .ugsnet import PatchDiscriminator
-from .config import AdaptConfig  # noqa: F401 (re-exported)
+from .colour import ColourTransfer, blend, pooled_pixels
+from .config import AdaptConfig, TrainConfig
 from .errors import Cancelled, UgsError
+from .region import sample_target_windows
+from .tiles import IGNORE, load_source_tiles
+from .train import augment, poly_lr, segmentation_loss
+from .ugsnet import PatchDiscriminator
 
 SOURCE_LABEL, TARGET_LABEL = 0.0, 1.0
 
@@ -41,106 +43,6 @@ class AdaptationError(UgsError):
 
 class AdaptationCancelled(Cancelled):
     """Stopped on request; nothing was written."""
-
-
-
-
-def sample_target_windows(src, region, count: int, tile: int, rng, read,
-                          min_inside: float = 0.8, max_tries: int = 50) -> list:
-    """``count`` (window, tile) pairs drawn at random inside ``region`` (a core
-    BoundaryMask in the raster's CRS), each window at least ``min_inside`` inside it
-    and free of nodata. ``read(window) -> (tile, valid bool array)`` reads each
-    candidate once."""
-    from rasterio.windows import Window, from_bounds
-    if src.width < tile or src.height < tile:
-        raise AdaptationError(f"the raster ({src.width}x{src.height}) is smaller than "
-                              f"one {tile} px tile")
-    box = from_bounds(*region.bounds(), transform=src.transform)
-    col0 = int(np.clip(np.floor(box.col_off), 0, src.width - tile))
-    row0 = int(np.clip(np.floor(box.row_off), 0, src.height - tile))
-    col1 = int(np.clip(np.ceil(box.col_off + box.width) - tile, col0, src.width - tile))
-    row1 = int(np.clip(np.ceil(box.row_off + box.height) - tile, row0, src.height - tile))
-    picks = []
-    for _ in range(count * max_tries):
-        if len(picks) == count:
-            break
-        window = Window(int(rng.integers(col0, col1 + 1)), int(rng.integers(row0, row1 + 1)),
-                        tile, tile)
-        if region(window, src.window_transform(window)).mean() < min_inside:
-            continue
-        data, valid = read(window)
-        if valid.all():
-            picks.append((window, data))
-    if len(picks) < count:
-        raise AdaptationError(
-            f"only {len(picks)} of {count} tiles of {tile} px fit inside the region "
-            "with no nodata; draw a larger region or use a smaller tile size")
-    return picks
-
-
-def sample_target_tiles(src, region, count: int, tile: int, rng, bands=(1, 2, 3),
-                        low=(0.0,) * 3, high=(255.0,) * 3, min_inside: float = 0.8):
-    """``count`` tiles (float32 (3, tile, tile), 0..1) read at random inside
-    ``region``, each at least ``min_inside`` inside it and free of nodata."""
-    def read(window):
-        data = src.read(list(bands), window=window)
-        return imagery.to_unit(data, low, high), imagery.valid_mask(data, src.nodata)
-    return [t for _, t in sample_target_windows(src, region, count, tile, rng, read,
-                                                min_inside)]
-
-
-class ColourTransfer:
-    """Maps source colours onto the target's: a linear transfer of the mean and
-    covariance in RGB (Monge-Kantorovich), then per-band quantile matching.
-
-    Fitted once on pooled pixels of both domains, so every source tile gets the same
-    mapping; it carries cross-band changes (hue, saturation, cast) and tone curves.
-    """
-
-    def __init__(self, source_pixels: np.ndarray, target_pixels: np.ndarray,
-                 levels: int = 256):
-        src = source_pixels.reshape(3, -1).T.astype(np.float64)
-        tgt = target_pixels.reshape(3, -1).T.astype(np.float64)
-        self.mean_s, self.mean_t = src.mean(0), tgt.mean(0)
-        cov_s = np.cov(src, rowvar=False) + 1e-6 * np.eye(3)
-        cov_t = np.cov(tgt, rowvar=False) + 1e-6 * np.eye(3)
-        root_s, inv_root_s = _sqrtm(cov_s), np.linalg.inv(_sqrtm(cov_s))
-        self.matrix = inv_root_s @ _sqrtm(root_s @ cov_t @ root_s) @ inv_root_s
-        moved = np.clip((src - self.mean_s) @ self.matrix.T + self.mean_t, 0, 1)
-        grid = np.linspace(0, 1, levels)
-        quantiles = np.linspace(0, 1, 1001)
-        self.grid = grid
-        self.lut = np.stack([np.interp(np.interp(grid, np.quantile(moved[:, b], quantiles),
-                                                 quantiles),
-                                       quantiles, np.quantile(tgt[:, b], quantiles))
-                             for b in range(3)])
-
-    def __call__(self, image: torch.Tensor) -> torch.Tensor:
-        """(3,H,W) float 0..1 in the source's colours -> the target's colours."""
-        x = image.double().reshape(3, -1)
-        mean_s = torch.from_numpy(self.mean_s)[:, None]
-        mean_t = torch.from_numpy(self.mean_t)[:, None]
-        x = (torch.from_numpy(self.matrix) @ (x - mean_s) + mean_t).clamp(0, 1)
-        index = (x * (len(self.grid) - 1)).round().long()
-        x = torch.gather(torch.from_numpy(self.lut), 1, index)
-        return x.reshape(image.shape).to(image.dtype)
-
-
-def _sqrtm(matrix):
-    values, vectors = np.linalg.eigh(matrix)
-    return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
-
-
-def _blend(restyled, original, strength: float):
-    return strength * restyled + (1.0 - strength) * original
-
-
-def _pooled_pixels(arrays, rng, per_tile=4096):
-    picks = []
-    for a in arrays:
-        flat = a.reshape(3, -1)
-        picks.append(flat[:, rng.integers(0, flat.shape[1], per_tile)])
-    return np.concatenate(picks, axis=1)
 
 
 def _target_batch(tiles, masks, picks, size: int, rng):
@@ -209,9 +111,9 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
     restyle = None
     if cfg.match_colours:
         restyle = ColourTransfer(
-            _pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
+            pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
                            rng),
-            _pooled_pixels(target_tiles, rng))
+            pooled_pixels(target_tiles, rng))
     history = {"seg": [], "adv": [], "disc": []}
     if target_masks is not None:
         history["reference"] = []
@@ -235,7 +137,7 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
             # Part-way recolouring (random strength): the model sees the whole path
             # between the source's colours and the target's, not one guess of the
             # latter (which alone made it over-map green in our tests).
-            images = [_blend(restyle(im), im, rng.uniform()) for im in images]
+            images = [blend(restyle(im), im, rng.uniform()) for im in images]
         xs = imagery.to_model_input(torch.stack(images), scaling).to(device)
         ys = torch.stack([b[1] for b in batch]).to(device)
         xt, yt = _target_batch(target_tiles, target_masks,
@@ -288,35 +190,6 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
 
 # ---------------------------------------------------------------- whole workflow
 
-SOURCE_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "source_sample"
-
-
-def load_source_tiles(folder=None, log=print):
-    """Labelled source tiles in the UGSet layout (default: the shipped sample) and
-    their pixel size in metres (from the georeferencing; 1 m, UGSet's, if none)."""
-    from .train import TrainingError, find_tile_pairs, load_pairs
-    folder = Path(folder) if folder else SOURCE_SAMPLE
-    try:
-        pairs, unmatched = find_tile_pairs(folder)
-        if unmatched:
-            log(f"{len(unmatched)} source image(s) without a mask skipped, "
-                f"e.g. {unmatched[0]}")
-        if not pairs:
-            raise AdaptationError(f"{folder} has no image/mask pairs")
-        samples = load_pairs(pairs)
-    except TrainingError as err:
-        raise AdaptationError(str(err)) from None
-    sizes = []
-    for image_path, _ in pairs[:20]:
-        with rasterio.open(image_path) as src:
-            size = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
-        if size:
-            sizes.append(size)
-    pixel_size = float(np.median(sizes)) if sizes else 1.0
-    log(f"source: {len(samples)} labelled tiles from {folder} "
-        f"({'about %.2f m' % pixel_size if sizes else 'no georeferencing: 1 m assumed'})")
-    return samples, pixel_size
-
 
 def reference_masks(windows, transform_of, reference):
     """Per window: 1 inside green reference polygons, 0 inside others, IGNORE
@@ -329,52 +202,6 @@ def reference_masks(windows, transform_of, reference):
                                transform=transform_of(window), fill=IGNORE,
                                dtype="uint8"))
     return masks
-
-
-def window_around(src, bounds, margin: int = 0):
-    """The pixel window of ``src`` holding ``bounds`` (map units) plus ``margin`` px,
-    clipped to the raster; None if they do not overlap."""
-    from rasterio.windows import Window, from_bounds
-    box = from_bounds(*bounds, transform=src.transform)
-    col0 = max(0, int(np.floor(box.col_off)) - margin)
-    row0 = max(0, int(np.floor(box.row_off)) - margin)
-    col1 = min(src.width, int(np.ceil(box.col_off + box.width)) + margin)
-    row1 = min(src.height, int(np.ceil(box.row_off + box.height)) + margin)
-    if col1 <= col0 or row1 <= row0:
-        return None
-    return Window(col0, row0, col1 - col0, row1 - row0)
-
-
-def copy_window(src, box, output, block: int = 1024):
-    """Copy window ``box`` of ``src`` (all bands, colour interpretation and internal
-    mask kept) to a GeoTIFF, block by block."""
-    from rasterio.windows import Window
-    profile = src.profile.copy()
-    profile.update(driver="GTiff", width=int(box.width), height=int(box.height),
-                   transform=src.window_transform(box), tiled=True, blockxsize=256,
-                   blockysize=256, compress="deflate")
-    profile.pop("photometric", None)
-    internal_mask = any(rasterio.enums.MaskFlags.per_dataset in flags
-                        for flags in src.mask_flag_enums)
-    with rasterio.open(output, "w", **profile) as dst:
-        dst.colorinterp = src.colorinterp  # keeps an alpha band recognisable
-        for r in range(0, int(box.height), block):
-            rows = min(block, int(box.height) - r)
-            part = Window(box.col_off, box.row_off + r, box.width, rows)
-            into = Window(0, r, box.width, rows)
-            dst.write(src.read(window=part), window=into)
-            if internal_mask:
-                dst.write_mask(src.dataset_mask(window=part), window=into)
-
-
-def clip_to_region(image_path, region, output, block: int = 1024):
-    """Copy the region's bounding window of ``image_path`` (all bands) to a GeoTIFF,
-    block by block."""
-    with rasterio.open(image_path) as src:
-        box = window_around(src, region.bounds())
-        if box is None:
-            raise AdaptationError("the region does not overlap the raster")
-        copy_window(src, box, output, block)
 
 
 def adapt_to_region(image_path, region, output, base_model=None, source=None,
@@ -392,7 +219,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     from dataclasses import asdict, replace
 
     from .model_file import choose_device, default_model, load_model, save_model
-    from .predict import BandPlanReader
+    from .imagery import BandPlanReader
     if not str(output).lower().endswith(".pt"):
         raise AdaptationError(f"the model file {output} must end in .pt")
     if cfg.tile % 16 or cfg.tile < 32:
@@ -484,31 +311,3 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     return card
 
 
-def predict_window(image_path, window, output, model, card, options=None,
-                   boundary=None, progress=None, is_canceled=None, log=None):
-    """The extraction (same tiling and blending) of one window of the raster, through
-    a temporary copy of that window. Returns predict_raster's summary."""
-    from .outputs import remove_quietly, temp_beside
-    from .predict import predict_raster
-    clip = temp_beside(output, ".window.tif")
-    try:
-        with rasterio.open(image_path) as src:
-            copy_window(src, window, clip)
-        return predict_raster(clip, output, model, card, options=options,
-                              boundary=boundary, progress=progress,
-                              is_canceled=is_canceled, log=log)
-    finally:
-        remove_quietly(clip)
-
-
-def predict_region(image_path, region, output, model, card, options=None,
-                   progress=None, is_canceled=None, log=None):
-    """The extraction over the region only: the region's bounding window of the
-    raster, pixels outside the region left as nodata. Returns predict_raster's
-    summary."""
-    with rasterio.open(image_path) as src:
-        window = window_around(src, region.bounds())
-    if window is None:
-        raise AdaptationError("the region does not overlap the raster")
-    return predict_window(image_path, window, output, model, card, options, region,
-                          progress, is_canceled, log)

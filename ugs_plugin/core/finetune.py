@@ -36,13 +36,13 @@ from rasterio.windows import Window
 
 from . import imagery
 from .accuracy import ConfusionMatrix, binary_metrics
-from .adapt import predict_window, window_around
-from .outputs import remove_quietly
-from .predict import PredictOptions
-from .train import IGNORE, TrainConfig, augment, poly_lr, segmentation_loss
-from .ugsnet import PatchDiscriminator
 from .config import FinetuneConfig  # noqa: F401 (re-exported)
 from .errors import Cancelled, UgsError
+from .outputs import remove_quietly
+from .predict import PredictOptions
+from .region import predict_window, window_around
+from .train import IGNORE, TrainConfig, augment, poly_lr, segmentation_loss
+from .ugsnet import PatchDiscriminator
 
 
 NO_OVERVIEWS = PredictOptions(overviews=False)
@@ -223,10 +223,10 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
     source_cfg = TrainConfig(crop=cfg.crop, scale_range=(source_scale,) * 2)
     restyle = None
     if use_source and cfg.match_colours:
-        from .adapt import ColourTransfer, _blend, _pooled_pixels
+        from .colour import ColourTransfer, blend, pooled_pixels
         restyle = ColourTransfer(
-            _pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
-                           rng), _pooled_pixels([c[0] for c in crops], rng))
+            pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
+                           rng), pooled_pixels([c[0] for c in crops], rng))
     disc = opt_d = None
     if use_source and cfg.lambda_adv > 0:
         disc = PatchDiscriminator().to(device).train()
@@ -250,7 +250,7 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
                      for i in rng.integers(0, len(source_samples), cfg.source_per_batch)]
             images = [b[0] for b in batch]
             if restyle:  # part-way, random strength, as in adapt.py
-                images = [_blend(restyle(im), im, rng.uniform()) for im in images]
+                images = [blend(restyle(im), im, rng.uniform()) for im in images]
             xs.append(torch.stack(images))
             ys.append(torch.stack([b[1] for b in batch]))
         x = imagery.to_model_input(torch.cat(xs), scaling).to(device)
@@ -361,9 +361,9 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
     reference polygons' extent (plus context), for a side-by-side look.
     ``progress(fraction 0..1, text)`` is called once per training step.
     """
-    from .adapt import load_source_tiles
+    from .tiles import load_source_tiles
     from .model_file import choose_device, default_model, load_model, save_model
-    from .predict import BandPlanReader, Cancelled
+    from .imagery import BandPlanReader
     warn = warn or log
     t0 = time.time()
     if not str(output).lower().endswith(".pt"):

@@ -5,25 +5,13 @@ The model wants RGB (or RGBN) scaled as its card says; imagery arrives as 3- or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
+
 from .errors import UgsError
 
 
 class ImageryError(UgsError):
     """The raster cannot be fed to the model as it is; the message says how to fix it."""
-
-
-@dataclass
-class BandPlan:
-    """Which 1-based raster bands feed the model, and how values are scaled to 0..1."""
-    bands: tuple                 # 1-based band indexes, in model order (R, G, B[, N])
-    alpha_band: int | None = None
-    nodata: float | None = None
-    scale_low: tuple = ()        # per band, value mapped to 0
-    scale_high: tuple = ()       # per band, value mapped to 1
-    notes: list = field(default_factory=list)  # what was decided, for the log
 
 
 def parse_band_list(text) -> tuple:
@@ -156,3 +144,53 @@ def pixel_size_m(crs, transform, bounds):
     except Exception:  # CRS without a well-defined linear unit
         unit = 1.0
     return float(np.sqrt(res_x * res_y) * unit)
+
+
+class BandPlanReader:
+    """Reads tiles of the model's bands (scaled as its card says) and their validity."""
+
+    def __init__(self, src, card, requested_bands, boundary, log):
+        import rasterio
+        from rasterio.enums import Resampling
+        needed = len(card.get("input_bands", ("red", "green", "blue")))
+        alpha = find_alpha_band(src.colorinterp)
+        usable = src.count - (1 if alpha == src.count else 0)
+        self.bands = choose_bands(usable if not requested_bands else src.count,
+                                          tuple(requested_bands), needed)
+        self.alpha = alpha
+        self.nodata = src.nodata
+        self.has_internal_mask = any(
+            rasterio.enums.MaskFlags.per_dataset in flags for flags in src.mask_flag_enums)
+        self.scaling = card.get("input_scaling", "minus_one_one")
+        self.boundary = boundary
+        sample = None
+        if src.dtypes[self.bands[0] - 1] != "uint8":
+            scale = max(1.0, max(src.width, src.height) / 1024)
+            shape = (len(self.bands), max(1, int(src.height / scale)),
+                     max(1, int(src.width / scale)))
+            sample = src.read(self.bands, out_shape=shape,
+                              resampling=Resampling.nearest).astype(np.float64)
+            if self.nodata is not None:
+                sample[:, np.all(sample == self.nodata, axis=0)] = np.nan
+        self.low, self.high, note = plan_scaling(
+            src.dtypes[self.bands[0] - 1], sample, band_count=len(self.bands))
+        log(f"Bands {','.join(map(str, self.bands))} as "
+            f"{'/'.join(b[0].upper() for b in card.get('input_bands', 'rgb'))}; {note}"
+            + (f"; alpha band {alpha}" if alpha else "")
+            + (f"; nodata {self.nodata:g}" if self.nodata is not None else ""))
+
+    def read_unit(self, src, window):
+        """(bands 0..1 float32, valid bool) of one window."""
+        data = src.read(self.bands, window=window)
+        alpha = src.read(self.alpha, window=window) if self.alpha else None
+        dmask = src.dataset_mask(window=window) if self.has_internal_mask else None
+        valid = valid_mask(data, self.nodata, alpha, dmask)
+        if self.boundary is not None:
+            valid &= self.boundary(window, src.window_transform(window))
+        return to_unit(data, self.low, self.high), valid
+
+    def read(self, src, window):
+        """(model input, valid) of one window."""
+        unit, valid = self.read_unit(src, window)
+        unit[:, ~valid] = 0.5  # neutral grey: keeps nodata from steering the tile
+        return to_model_input(unit, self.scaling), valid

@@ -186,7 +186,8 @@ def _read_state_dict(path: Path) -> dict:
     return obj
 
 
-def load_model(path=None, device="auto"):
+def load_model(path: str | Path | None = None,
+               device: str = "auto") -> tuple[torch.nn.Module, dict]:
     """(model in eval mode on ``device``, card dict). Default: the bundled model
     (the full one on a CUDA GPU where its file is present)."""
     target = choose_device(device)
@@ -231,7 +232,8 @@ def load_model(path=None, device="auto"):
     return model.to(target), card
 
 
-def save_model(model, card: dict, path, weight_storage: str = "float32"):
+def save_model(model: torch.nn.Module, card: dict, path: str | Path,
+               weight_storage: str = "float32") -> None:
     """Write ``path`` (.pt) and its card atomically; the card records the variant,
     the layout, the weight storage and the file's SHA-256."""
     if weight_storage not in ("float32", "int8_per_channel"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +24,11 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from . import imagery
-from .outputs import OutputError, remove_quietly, temp_beside
-from .tiling import bands_of_columns, blend_weights, tile_origins
+from .imagery import BandPlanReader
 from .config import PredictOptions  # noqa: F401 (re-exported)
 from .errors import Cancelled, UgsError
+from .outputs import OutputError, remove_quietly, temp_beside
+from .tiling import bands_of_columns, blend_weights, tile_origins
 
 GREEN, OTHER, NODATA = 1, 0, 255
 BLOCK = 256
@@ -38,8 +38,6 @@ GREEN_RGBA = (56, 168, 0, 255)
 
 class PredictError(UgsError):
     """Bad input or output for a prediction; the message says how to fix it."""
-
-
 
 
 def _creation_profile(src, nodata):
@@ -60,55 +58,9 @@ def _overview_factors(height, width):
     return factors
 
 
-class BandPlanReader:
-    """Reads tiles of the model's bands (scaled as its card says) and their validity."""
-
-    def __init__(self, src, card, requested_bands, boundary, log):
-        needed = len(card.get("input_bands", ("red", "green", "blue")))
-        alpha = imagery.find_alpha_band(src.colorinterp)
-        usable = src.count - (1 if alpha == src.count else 0)
-        self.bands = imagery.choose_bands(usable if not requested_bands else src.count,
-                                          tuple(requested_bands), needed)
-        self.alpha = alpha
-        self.nodata = src.nodata
-        self.has_internal_mask = any(
-            rasterio.enums.MaskFlags.per_dataset in flags for flags in src.mask_flag_enums)
-        self.scaling = card.get("input_scaling", "minus_one_one")
-        self.boundary = boundary
-        sample = None
-        if src.dtypes[self.bands[0] - 1] != "uint8":
-            scale = max(1.0, max(src.width, src.height) / 1024)
-            shape = (len(self.bands), max(1, int(src.height / scale)),
-                     max(1, int(src.width / scale)))
-            sample = src.read(self.bands, out_shape=shape,
-                              resampling=Resampling.nearest).astype(np.float64)
-            if self.nodata is not None:
-                sample[:, np.all(sample == self.nodata, axis=0)] = np.nan
-        self.low, self.high, note = imagery.plan_scaling(
-            src.dtypes[self.bands[0] - 1], sample, band_count=len(self.bands))
-        log(f"Bands {','.join(map(str, self.bands))} as "
-            f"{'/'.join(b[0].upper() for b in card.get('input_bands', 'rgb'))}; {note}"
-            + (f"; alpha band {alpha}" if alpha else "")
-            + (f"; nodata {self.nodata:g}" if self.nodata is not None else ""))
-
-    def read_unit(self, src, window):
-        """(bands 0..1 float32, valid bool) of one window."""
-        data = src.read(self.bands, window=window)
-        alpha = src.read(self.alpha, window=window) if self.alpha else None
-        dmask = src.dataset_mask(window=window) if self.has_internal_mask else None
-        valid = imagery.valid_mask(data, self.nodata, alpha, dmask)
-        if self.boundary is not None:
-            valid &= self.boundary(window, src.window_transform(window))
-        return imagery.to_unit(data, self.low, self.high), valid
-
-    def read(self, src, window):
-        """(model input, valid) of one window."""
-        unit, valid = self.read_unit(src, window)
-        unit[:, ~valid] = 0.5  # neutral grey: keeps nodata from steering the tile
-        return imagery.to_model_input(unit, self.scaling), valid
-
-
-def predict_raster(image_path, output_path, model, card, probability_path=None,
+def predict_raster(image_path: str | Path, output_path: str | Path,
+                   model: torch.nn.Module, card: dict,
+                   probability_path: str | Path | None = None,
                    options: PredictOptions | None = None, boundary=None,
                    progress=None, is_canceled=None, log=None, warn=None) -> dict:
     """Map green space in ``image_path``; returns a summary dict.

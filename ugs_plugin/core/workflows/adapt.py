@@ -41,7 +41,8 @@ class AdaptResult:
 
 
 def run(request: AdaptRequest, feedback: Feedback = SILENT) -> AdaptResult:
-    from ..adapt import adapt_to_region, predict_region
+    from ..adapt import adapt_to_region
+    from ..region import predict_region
     from ..model_file import load_model
     image = require_file(request.image, "raster")
     check_output_path(request.output, [image], (".pt",))
