@@ -219,3 +219,32 @@ def test_qgis_process_reports_bad_input(qgis_process_env, tmp_path):
     assert proc.returncode != 0
     assert "band mapping" in proc.stdout + proc.stderr
     assert not (tmp_path / "out.tif").exists()
+
+
+def test_every_algorithm_follows_the_toolbox_conventions(qgis_app):
+    """Grouped like QGIS's own algorithms, tagged, with help that points at an existing
+    README section; labels never say "optional" (QGIS appends "[optional]");
+    the device list is the engine's."""
+    import re
+
+    from qgis.core import QgsApplication
+
+    from conftest import REPO
+    from ugs_plugin.core.config import DEVICES
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    anchors = {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+               for line in readme.splitlines() if line.startswith("#")}
+    algorithms = QgsApplication.processingRegistry().providerById("ugs").algorithms()
+    assert len(algorithms) == 10
+    groups = set()
+    for alg in algorithms:
+        groups.add(alg.groupId())
+        assert alg.group() and alg.groupId() and alg.tags(), alg.id()
+        assert alg.shortHelpString(), alg.id()
+        assert alg.helpUrl().split("#")[1] in anchors, (alg.id(), alg.helpUrl())
+        for param in alg.parameterDefinitions():
+            assert "optional" not in param.description().lower(), (alg.id(),
+                                                                     param.name())
+            if param.name() == "DEVICE":
+                assert tuple(param.options()) == DEVICES, alg.id()
+    assert groups == {"mapping", "accuracy", "models", "statistics"}

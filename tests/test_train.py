@@ -126,3 +126,10 @@ def test_sparse_labels_never_make_the_weights_nan(tiny_set):
     with torch.inference_mode():
         out = model.eval()(torch.randn(1, 3, 64, 64))
     assert torch.isfinite(out).all()
+
+
+def test_validation_fraction_zero_trains_on_every_tile(tiny_set):
+    train, val = split_by_group(tiny_set, (), 0.0)
+    assert val == [] and len(train) == len(tiny_set)
+    with pytest.raises(TrainingError, match="below 1"):
+        split_by_group(tiny_set, (), 1.0)

@@ -85,3 +85,20 @@ def test_cli_train_with_pairs_file(ugset_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "f1" in json.loads(proc.stdout)
     assert json.loads(out.with_suffix(".json").read_text())["training"]["train_tiles"] > 0
+
+
+def test_cli_train_without_validation_prints_one_progress_line_per_step(ugset_folder,
+                                                                        tmp_path):
+    """--val-fraction 0 holds nothing out; progress lines end with newlines."""
+    out = tmp_path / "all.pt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ugs_plugin", "train", str(out), "--tiles",
+         str(ugset_folder), "--steps", "20", "--batch-size", "2", "--crop", "64",
+         "--val-fraction", "0"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["training"]["validation_tiles"] == 0
+    assert card["training"]["train_tiles"] == len(TILES)
+    steps = [line for line in proc.stderr.splitlines() if "loss" in line and "%" in line]
+    assert steps and all(line.count("step ") == 1 for line in steps), proc.stderr
+    assert "warning: no validation tiles" in proc.stderr

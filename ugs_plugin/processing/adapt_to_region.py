@@ -111,8 +111,7 @@ class AdaptToRegion(UgsAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(text)))
 
     def request(self, parameters, context, feedback):
-        def value(name, kind):
-            return getattr(self, f"parameterAs{kind}")(parameters, name, context)
+        value = self.reader(parameters, context)
         return adapt.AdaptRequest(
             image=self.raster_path(parameters, "INPUT", context),
             region=self.vector_layer(parameters, "REGION", context),

@@ -83,6 +83,11 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     # --- parameter readers that fail with the engine's words
+    def reader(self, parameters, context):
+        """value(name, kind) -> self.parameterAs<kind>(parameters, name, context)."""
+        return lambda name, kind: getattr(self, f"parameterAs{kind}")(parameters, name,
+                                                                       context)
+
     def raster_path(self, parameters, name, context):
         """The file behind a raster layer parameter (GDAL layers only)."""
         from ..core.errors import UgsError

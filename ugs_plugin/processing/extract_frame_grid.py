@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingOutputF
 
 from ..core.workflows import frames
 from .common import UgsAlgorithm, attach_style
-from .extract_green_space import add_model_parameters, predict_options
+from .extract_green_space import add_model_parameters, model_inputs
 
 
 class ExtractFrameGrid(UgsAlgorithm):
@@ -67,9 +67,7 @@ class ExtractFrameGrid(UgsAlgorithm):
             images_folder=self.parameterAsFile(parameters, "IMAGES_FOLDER",
                                                context) or None,
             boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True),
-            model=self.parameterAsFile(parameters, "MODEL", context) or None,
-            device=self.device(parameters, context),
-            options=predict_options(self, parameters, context))
+            **model_inputs(self, parameters, context))
 
     def outputs(self, result, parameters, context, feedback):
         counts = result.counts

@@ -43,16 +43,19 @@ def add_model_parameters(alg):
     ])
 
 
-def predict_options(alg, parameters, context):
-    """PredictOptions from the shared parameters."""
+def model_inputs(alg, parameters, context) -> dict:
+    """model, device and options (PredictOptions) from the shared parameters."""
     from ..core.imagery import parse_band_list
-    overlap = alg.parameterAsInt(parameters, "OVERLAP", context)
-    return PredictOptions(
-        bands=parse_band_list(alg.parameterAsString(parameters, "BANDS", context)),
-        tile_size=alg.parameterAsInt(parameters, "TILE_SIZE", context) or None,
-        overlap=None if overlap < 0 else overlap,
-        batch_size=alg.parameterAsInt(parameters, "BATCH_SIZE", context),
-        threshold=alg.parameterAsDouble(parameters, "THRESHOLD", context))
+    value = alg.reader(parameters, context)
+    overlap = value("OVERLAP", "Int")
+    return {"model": value("MODEL", "File") or None, "device": alg.device(parameters,
+                                                                          context),
+            "options": PredictOptions(
+                bands=parse_band_list(value("BANDS", "String")),
+                tile_size=value("TILE_SIZE", "Int") or None,
+                overlap=None if overlap < 0 else overlap,
+                batch_size=value("BATCH_SIZE", "Int"),
+                threshold=value("THRESHOLD", "Double"))}
 
 
 class ExtractUrbanGreenSpace(UgsAlgorithm):
@@ -113,9 +116,7 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
             probability=self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITY",
                                                     context) or None,
             boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True),
-            model=self.parameterAsFile(parameters, "MODEL", context) or None,
-            device=self.device(parameters, context),
-            options=predict_options(self, parameters, context))
+            **model_inputs(self, parameters, context))
 
     def outputs(self, result, parameters, context, feedback):
         results = {"OUTPUT": result.output, "GREEN_FRACTION": result.green_fraction,

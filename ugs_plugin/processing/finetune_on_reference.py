@@ -112,8 +112,7 @@ class FinetuneOnReference(UgsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SECONDS", self.tr("Run time (s)")))
 
     def request(self, parameters, context, feedback):
-        def value(name, kind):
-            return getattr(self, f"parameterAs{kind}")(parameters, name, context)
+        value = self.reader(parameters, context)
         return finetune.FinetuneRequest(
             image=self.raster_path(parameters, "INPUT", context),
             reference=self.vector_layer(parameters, "REFERENCE", context),

@@ -75,8 +75,7 @@ class TrainModel(UgsAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("VAL_IOU", self.tr("Validation IoU")))
 
     def request(self, parameters, context, feedback):
-        def value(name, kind):
-            return getattr(self, f"parameterAs{kind}")(parameters, name, context)
+        value = self.reader(parameters, context)
         return train.TrainRequest(
             output=value("OUTPUT", "FileOutput"),
             tiles=value("TILES", "File") or None, pairs=value("PAIRS", "File") or None,
