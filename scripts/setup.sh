@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES="qgis python3-qgis qgis-providers python3-rasterio python3-shapely \
 python3-gdal python3-venv python3-pip python3-pytest xvfb"
 TORCH_PIN="torch==2.13.0"   # this pin takes the CPU wheel; a looser one pulls CUDA
+# Mapping's engine (ONNX Runtime) and the exporter's ONNX package.
+ONNX_PINS="onnxruntime==1.32.0 onnx==1.23.2"
 
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -28,7 +30,14 @@ if ! .venv/bin/python -c "import torch, rasterio, shapely, qgis.core" 2>/dev/nul
   echo "setup: creating .venv (system site packages) and installing $TORCH_PIN"
   rm -rf .venv
   /usr/bin/python3 -m venv --system-site-packages .venv
-  .venv/bin/pip install -q "$TORCH_PIN"
+  /usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > .venv/constraints.txt
+  .venv/bin/pip install -q -c .venv/constraints.txt "$TORCH_PIN"
 fi
-.venv/bin/python -c "import torch, rasterio, qgis.core; print('setup: ok, torch', torch.__version__, '| rasterio', rasterio.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
+# pip must never replace what QGIS is built against: pin Debian's numpy.
+/usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > .venv/constraints.txt
+if ! .venv/bin/python -c "import onnxruntime, onnx" 2>/dev/null; then
+  echo "setup: installing $ONNX_PINS (constrained by .venv/constraints.txt)"
+  .venv/bin/pip install -q -c .venv/constraints.txt $ONNX_PINS
+fi
+.venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, qgis.core; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
 touch .venv/.setup-done

@@ -3,6 +3,7 @@ real QGIS application with Processing and this plugin loaded through classFactor
 import importlib.util
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ SHARED = REPO.parent / "shared"
 NAIP = SHARED / "data" / "naip_urban_ca"
 SAMPLE_SCENE = REPO / "resources" / "sample" / "valencia_sample.tif"
 SAMPLE_REFERENCE = REPO / "resources" / "sample" / "valencia_green_reference.gpkg"
+# ONNX graphs exported for other tile sizes go here, not into the user's cache; the
+# CLI subprocesses inherit it.
+os.environ.setdefault("UGS_CACHE_DIR", tempfile.mkdtemp(prefix="ugs_test_cache_"))
 sys.path.insert(0, str(REPO / "scripts"))
 
 

@@ -6,6 +6,7 @@ import pytest
 import rasterio
 import torch
 
+from ugs_plugin.core.errors import UgsError
 from ugs_plugin.core.imagery import to_model_input
 from ugs_plugin.core.predict import Cancelled, PredictError, PredictOptions, predict_raster
 
@@ -226,7 +227,7 @@ def test_out_of_memory_falls_back_to_smaller_batches(tmp_path, mosaic_512,
 def test_out_of_memory_with_one_tile_is_a_clear_error(tmp_path, mosaic_512,
                                                       model_and_card):
     model, card = model_and_card
-    with pytest.raises(PredictError, match="one tile does not fit.*smaller tile size"):
+    with pytest.raises(UgsError, match="one tile does not fit.*smaller tile size"):
         predict_raster(mosaic_512, tmp_path / "map.tif", OutOfMemoryAbove(model, 0),
                        card, None, PredictOptions(tile_size=256, batch_size=4))
     assert not (tmp_path / "map.tif").exists()

@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import plugin_version
-from .core.config import (DEVICES, VARIANTS, AdaptConfig, FinetuneConfig,
+from .core.config import (DEVICES, ENGINES, VARIANTS, AdaptConfig, FinetuneConfig,
                           PredictOptions, TrainConfig)
 from .core.workflows.sampling import SampleRequest
 from .core.workflows.train import TrainRequest
@@ -109,7 +109,7 @@ def cmd_extract(args, feedback):
     result = extract.run(extract.ExtractRequest(
         image=args.image, output=args.output, model=args.model,
         probability=args.probability, boundary=optional_layer(args.boundary),
-        device=args.device, options=extraction_options(args,
+        device=args.device, engine=args.engine, options=extraction_options(args,
                                                        allow_no_crs=args.allow_no_crs),
         quicklook=args.quicklook), feedback)
     summary = dict(result.summary, model=result.model_name)
@@ -118,7 +118,8 @@ def cmd_extract(args, feedback):
     print(json.dumps(summary, default=str) if args.json else
           f"{result.output}: green space {100 * result.green_fraction:.1f} % of "
           f"{result.valid_pixels / 1e6:.2f} Mpx valid, "
-          f"{result.megapixels_per_second:.2f} MP/s on {result.device}")
+          f"{result.megapixels_per_second:.2f} MP/s, {result.engine} "
+          f"({result.precision}) on {result.device}")
     return 0
 
 
@@ -214,8 +215,9 @@ def cmd_frames(args, feedback):
         grid=read_layer(args.grid), output_folder=args.out,
         image_field=args.image_field, id_field=args.id_field,
         images_folder=args.images, boundary=optional_layer(args.boundary),
-        model=args.model, device=args.device, options=extraction_options(args),
-        shard=frames.parse_shard(args.shard)), feedback)
+        model=args.model, device=args.device, engine=args.engine,
+        options=extraction_options(args), shard=frames.parse_shard(args.shard)),
+        feedback)
     shard = "/".join(map(str, frames.parse_shard(args.shard)))
     print(json.dumps({"shard": shard, "frames": [j.frame_id for j in result.jobs],
                       "counts": result.counts, "summary": result.summary})
@@ -327,6 +329,9 @@ def add_extraction_arguments(parser):
     parser.add_argument("--model", help="model file (.pt); default: the bundled light "
                         "model (on a CUDA GPU, models/ugsnet_full.pt when present)")
     add_device_argument(parser)
+    parser.add_argument("--engine", default="auto", choices=ENGINES,
+                        help="auto (default: ONNX Runtime on the CPU, PyTorch on a GPU), "
+                        "onnxruntime, openvino, torch")
     parser.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
     parser.add_argument("--tile-size", type=int, default=d.tile_size,
                         help="tile edge in px (default: the model card's)")

@@ -1,4 +1,5 @@
-"""Finding PyTorch from the Python that QGIS runs.
+"""Finding the engine's packages (PyTorch, ONNX Runtime) from the Python that QGIS
+runs.
 
 QGIS and qgis_process run the system Python, which rarely has torch. Folders are
 tried in this order and *appended* to ``sys.path`` (so QGIS's own numpy, GDAL and
@@ -58,14 +59,13 @@ def _import_first_from(folder: Path, names):
             sys.path.remove(str(folder))
 
 
-def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
-    """Make ``import torch`` work if any known folder has it.
-
-    Returns (True, version) or (False, a message that says how to install it).
-    """
+def ensure_module(name: str, plugin_dir, setting_value: str = "", profile_dir=None,
+                  helpers=()):
+    """Make ``import name`` work if any known folder has it: (True, version) or
+    (False, the folders tried)."""
     try:
-        torch = importlib.import_module("torch")
-        return True, torch.__version__
+        module = importlib.import_module(name)
+        return True, getattr(module, "__version__", "")
     except ImportError:
         pass
     tried = candidate_folders(plugin_dir, setting_value, profile_dir)
@@ -74,12 +74,37 @@ def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
             sys.path.append(str(folder))
         importlib.invalidate_caches()
         try:
-            torch = importlib.import_module("torch")
+            module = importlib.import_module(name)
         except ImportError:
             continue
-        _import_first_from(folder, TORCH_HELPERS)
-        return True, torch.__version__
-    where = ", ".join(str(f) for f in tried) or "none found"
+        _import_first_from(folder, helpers)
+        return True, getattr(module, "__version__", "")
+    return False, ", ".join(str(f) for f in tried) or "none found"
+
+
+def ensure_onnxruntime(plugin_dir, setting_value: str = "", profile_dir=None):
+    """(True, version) or (False, how to install ONNX Runtime, mapping's engine)."""
+    ok, found = ensure_module("onnxruntime", plugin_dir, setting_value, profile_dir)
+    if ok:
+        return ok, found
+    return False, (
+        "Mapping needs ONNX Runtime (the 'onnxruntime' package, about 15 MB) or "
+        f"PyTorch in the Python QGIS runs ({sys.executable}). Install it for that "
+        "Python ('pip install onnxruntime'), or into a folder named in the "
+        f"{ENV_VAR} environment variable or the QGIS setting '{SETTING_KEY}', then "
+        f"restart QGIS. Folders tried: {found}.")
+
+
+def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
+    """Make ``import torch`` work if any known folder has it.
+
+    Returns (True, version) or (False, a message that says how to install it).
+    """
+    ok, found = ensure_module("torch", plugin_dir, setting_value, profile_dir,
+                              TORCH_HELPERS)
+    if ok:
+        return ok, found
+    where = found
     return False, (
         "PyTorch (the 'torch' package) was not found by the Python QGIS runs "
         f"({sys.executable}, Python {sys.version_info.major}.{sys.version_info.minor}). "

@@ -76,3 +76,6 @@ class FinetuneConfig:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")   # "auto": CUDA, then MPS, then CPU
 VARIANTS = ("light", "full")
+LAYOUT_VERSION = 2   # weight layout of core/ugsnet.py (2: the authors' wiring)
+ENGINES = ("auto", "onnxruntime", "openvino", "torch")
+ONNX_OPSET = 17

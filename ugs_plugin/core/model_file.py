@@ -12,56 +12,20 @@ float32 on load.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
+from .config import LAYOUT_VERSION
+from .model_card import (DEFAULT_CARD, DEFAULT_MODEL, FULL_MODEL,  # noqa: F401
+                         MODELS_DIR, ModelFileError, bundled_card_for, card_path,
+                         file_sha256, read_card, verify_sha256)
 from .outputs import atomic_output
-from .ugsnet import (LAYOUT_VERSION, UNUSED_DECODER_PREFIXES, VARIANTS, build_model,
-                     convert_layout_1_to_2)
-from .errors import UgsError
+from .ugsnet import UNUSED_DECODER_PREFIXES, build_model, convert_layout_1_to_2
 
-PACKAGE_DIR = Path(__file__).resolve().parents[2]
-MODELS_DIR = PACKAGE_DIR / "models"
-DEFAULT_MODEL = MODELS_DIR / "ugsnet_light.pt"
 # The method's full UGSNet: too large for the plugin zip, fetched separately into
 # models/ beside its card (which ships and holds its SHA-256).
-FULL_MODEL = MODELS_DIR / "ugsnet_full.pt"
-
-DEFAULT_CARD = {
-    "name": "UGSNet (authors' checkpoint)",
-    "variant": "full",
-    "input_bands": ["red", "green", "blue"],
-    "input_scaling": "minus_one_one",
-    "tile_size": 512,
-    "classes": {"0": "other", "1": "green space"},
-}
-
-
-class ModelFileError(UgsError):
-    """The model file cannot be used; the message says what is wrong."""
-
-
-def card_path(model_path) -> Path:
-    return Path(model_path).with_suffix(".json")
-
-
-def bundled_card_for(model_path) -> Path | None:
-    """The card in models/ whose SHA-256 is this file's: a bundled model's weights
-    copied elsewhere without their card still load as what they are."""
-    digest = None
-    for candidate in sorted(MODELS_DIR.glob("*.json")):
-        try:
-            expected = json.loads(candidate.read_text(encoding="utf-8")).get("sha256")
-        except (OSError, json.JSONDecodeError):
-            continue
-        if expected:
-            digest = digest or file_sha256(model_path)
-            if digest == expected:
-                return candidate
-    return None
 
 
 def default_model(device: torch.device) -> Path:
@@ -69,29 +33,6 @@ def default_model(device: torch.device) -> Path:
     if device.type == "cuda" and FULL_MODEL.exists():
         return FULL_MODEL
     return DEFAULT_MODEL
-
-
-def read_card(model_path) -> dict:
-    path = card_path(model_path)
-    if not path.exists() and Path(model_path).exists():
-        path = bundled_card_for(model_path) or path
-    card = dict(DEFAULT_CARD, layout=LAYOUT_VERSION)
-    if path.exists():
-        try:
-            written = json.loads(path.read_text(encoding="utf-8"))
-            # Cards that this plugin wrote before "layout" existed hold "parameters";
-            # their weights are in layout 1. Hand-written cards follow the authors'.
-            if "layout" not in written and "parameters" in written:
-                written["layout"] = 1
-            card.update(written)
-        except json.JSONDecodeError as err:
-            raise ModelFileError(f"model card {path} is not valid JSON ({err}); fix or "
-                                 "delete it (without a card the file is read as full "
-                                 "UGSNet)") from None
-    if card.get("variant") not in VARIANTS:
-        raise ModelFileError(f"model card {path} names variant {card.get('variant')!r}; "
-                             f"known variants: {sorted(VARIANTS)}")
-    return card
 
 
 def choose_device(requested: str = "auto") -> torch.device:
@@ -122,14 +63,6 @@ def choose_device(requested: str = "auto") -> torch.device:
 INT8_SCALE_SUFFIX = ":scale"
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def quantize_int8(state: dict) -> dict:
     """Conv/linear weights → int8 + per-output-channel float32 scale; the rest as is."""
     out = {}
@@ -154,16 +87,6 @@ def dequantize_int8(state: dict) -> dict:
             value = value.float() * scale.view((-1,) + (1,) * (value.dim() - 1))
         out[key] = value
     return out
-
-
-def verify_sha256(path: Path, card: dict):
-    expected = card.get("sha256")
-    if expected and file_sha256(path) != expected.lower():
-        raise ModelFileError(
-            f"{path.name} is not the file its card {card_path(path).name} describes "
-            "(SHA-256 differs): it is incomplete, damaged or replaced. Download or copy "
-            "it again; if you changed the weights on purpose, remove \"sha256\" from "
-            "the card.")
 
 
 def _read_state_dict(path: Path) -> dict:
@@ -233,9 +156,11 @@ def load_model(path: str | Path | None = None,
 
 
 def save_model(model: torch.nn.Module, card: dict, path: str | Path,
-               weight_storage: str = "float32") -> None:
-    """Write ``path`` (.pt) and its card atomically; the card records the variant,
-    the layout, the weight storage and the file's SHA-256."""
+               weight_storage: str = "float32", onnx: bool = True) -> Path:
+    """Write ``path`` (.pt), its ONNX graph (``<name>.onnx``, for the mapping engines;
+    ``onnx=False`` skips it) and its card, each atomically; the card records the
+    variant, the layout, the weight storage, the files' SHA-256 and the ONNX opset."""
+    from .engines import export_onnx, onnx_beside
     if weight_storage not in ("float32", "int8_per_channel"):
         raise ModelFileError(f"unknown weight storage {weight_storage!r}")
     path = Path(path)
@@ -244,15 +169,22 @@ def save_model(model: torch.nn.Module, card: dict, path: str | Path,
     card.setdefault("input_bands", DEFAULT_CARD["input_bands"])
     card.setdefault("input_scaling", DEFAULT_CARD["input_scaling"])
     card.setdefault("classes", DEFAULT_CARD["classes"])
+    card.setdefault("tile_size", DEFAULT_CARD["tile_size"])
     card["parameters"] = sum(p.numel() for p in model.parameters())
     card["layout"] = LAYOUT_VERSION
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if weight_storage == "int8_per_channel":
         state = quantize_int8(state)
     card["weight_storage"] = weight_storage
+    card.pop("onnx", None)
     with atomic_output(path, ".pt") as tmp:
         torch.save(state, tmp)
         card["sha256"] = file_sha256(tmp)
+    if onnx:
+        device = next(model.parameters()).device
+        was_training = model.training
+        card["onnx"] = export_onnx(model, int(card["tile_size"]), onnx_beside(path))
+        model.to(device).train(was_training)
     text = json.dumps(card, indent=2, ensure_ascii=False) + "\n"
     with atomic_output(card_path(path), ".json") as tmp:
         Path(tmp).write_text(text, encoding="utf-8")

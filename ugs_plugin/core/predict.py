@@ -12,20 +12,19 @@ a failure or cancellation removes the temporary file and leaves the target untou
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import rasterio
-import torch
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from . import imagery
 from .imagery import BandPlanReader
 from .config import PredictOptions  # noqa: F401 (re-exported)
+from .engines import as_engine
 from .errors import Cancelled, UgsError
 from .outputs import OutputError, remove_quietly, temp_beside
 from .tiling import bands_of_columns, blend_weights, tile_origins
@@ -59,11 +58,12 @@ def _overview_factors(height, width):
 
 
 def predict_raster(image_path: str | Path, output_path: str | Path,
-                   model: torch.nn.Module, card: dict,
+                   model, card: dict,
                    probability_path: str | Path | None = None,
                    options: PredictOptions | None = None, boundary=None,
                    progress=None, is_canceled=None, log=None, warn=None) -> dict:
-    """Map green space in ``image_path``; returns a summary dict.
+    """Map green space in ``image_path`` with ``model`` (an engines.Engine, or a
+    PyTorch model run by the torch engine); returns a summary dict.
 
     ``boundary(window, transform) -> bool array`` optionally restricts the map
     (pixels outside become nodata). ``progress(done, total)`` and ``is_canceled()``
@@ -157,8 +157,7 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
 
 def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_canceled,
          warn):
-    forward = TileForward(model, options.precision, warn)
-    device = forward.device
+    forward = as_engine(model, options.precision, warn)
     height, width = src.height, src.width
     tile_h, tile_w = min(tile, height), min(tile, width)
     ys = tile_origins(height, tile, overlap)
@@ -239,68 +238,9 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
     return {"pixels": height * width, "valid_pixels": valid_total,
             "green_pixels": green,
             "green_fraction": green / valid_total if valid_total else 0.0,
-            "tiles": total, "device": str(device),
+            "tiles": total, "device": forward.device, "engine": forward.name,
             "batch_size": forward.max_batch or options.batch_size,
-            "precision": options.precision if forward.dtype is not None else "fp32"}
-
-
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def is_out_of_memory(err: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, or the RuntimeError MPS and older builds raise."""
-    oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    return isinstance(err, oom_type) or (isinstance(err, RuntimeError)
-                                         and "out of memory" in str(err).lower())
-
-
-class TileForward:
-    """Model forward over a batch of tiles that survives running out of GPU memory:
-    the batch is split in halves, the smaller size is kept for the rest of the run,
-    and only a single tile that does not fit is an error."""
-
-    def __init__(self, model, precision="fp32", warn=None):
-        if precision not in PRECISIONS:
-            raise PredictError(f"precision {precision!r}: choose one of "
-                               f"{', '.join(PRECISIONS)}")
-        self.model = model
-        self.device = next(model.parameters()).device
-        self.dtype = PRECISIONS[precision] if self.device.type == "cuda" else None
-        self.max_batch = None
-        self.warn = warn or (lambda msg: None)
-
-    def _run(self, x):
-        autocast = (torch.autocast("cuda", dtype=self.dtype) if self.dtype is not None
-                    else contextlib.nullcontext())
-        with torch.inference_mode(), autocast:
-            logits = self.model(x)
-        return torch.softmax(logits.float(), dim=1)[:, GREEN]
-
-    def __call__(self, inputs) -> np.ndarray:
-        batch = np.stack(inputs)
-        out, start = [], 0
-        while start < len(batch):
-            size = min(len(batch) - start, self.max_batch or len(batch))
-            x = torch.from_numpy(batch[start:start + size]).to(self.device)
-            try:
-                prob = self._run(x)
-            except Exception as err:  # noqa: BLE001 - only OOM is handled
-                if not is_out_of_memory(err):
-                    raise
-                del x
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                if size == 1:
-                    raise PredictError(
-                        f"one tile does not fit in the memory of {self.device}; use a "
-                        "smaller tile size or the CPU") from None
-                self.max_batch = size // 2
-                self.warn(f"out of memory on {self.device} with {size} tiles per "
-                          f"batch; going on with {self.max_batch}")
-                continue
-            out.append(prob.cpu().numpy())
-            start += size
-        return np.concatenate(out)
+            "precision": forward.precision}
 
 
 def _flush(writers, acc, wsum, r0, r1, cx0, bx0, bx1, threshold, green, valid_total):

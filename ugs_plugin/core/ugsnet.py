@@ -47,10 +47,10 @@ VARIANTS = {
     "light": VariantConfig(16, (16, 32, 64, 128), (1, 2, 2, 1), 32, 64),
 }
 
-# Weight layout of a model file. 1: this plugin up to 0.1.0 wired the W gate of
-# coordinate attention and the decoder's concatenation differently from the
-# authors' code; 2: the authors' wiring. Files of layout 1 are converted on load.
-LAYOUT_VERSION = 2
+# Weight layout of a model file (config.LAYOUT_VERSION). 1: this plugin up to 0.1.0
+# wired the W gate of coordinate attention and the decoder's concatenation
+# differently from the authors' code; 2: the authors' wiring. Files of layout 1 are
+# converted on load.
 
 
 def convert_layout_1_to_2(state: dict) -> dict:

@@ -20,6 +20,7 @@ class AdaptToRegion(UgsAlgorithm):
     NAME = "adapttoregion"
     DISPLAY_NAME = "Adapt model to region (adversarial)"
     GROUP = MODELS
+    NEEDS_TORCH = True
     TAGS = ("UGSNet", "domain adaptation", "adversarial", "AdaptSegNet", "fine-tune",
             "region")
     HELP_ANCHOR = "adapting-the-model-to-your-imagery-ugsadapttoregion"

@@ -13,7 +13,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from .. import PLUGIN_DIR
 from ..core.config import DEVICES
 from ..core.feedback import Feedback
-from ..dependencies import SETTING_KEY, ensure_torch
+from ..dependencies import SETTING_KEY, ensure_onnxruntime, ensure_torch
 
 STYLES = PLUGIN_DIR / "resources" / "styles"
 README_URL = "https://github.com/ugs-plugin/ugs-qgis#"
@@ -37,6 +37,7 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
     TAGS = ()
     HELP_ANCHOR = ""
     HELP = ""
+    NEEDS_TORCH = False  # training-side algorithms: mapping runs without PyTorch
     use_case = None   # the core.workflows module with run(request, feedback)
 
     def createInstance(self):  # noqa: N802
@@ -67,7 +68,7 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
         return QCoreApplication.translate("UgsAlgorithm", text)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        require_engine()
+        require_engine(self.NEEDS_TORCH)
         from ..core.errors import Cancelled, UgsError
         try:
             request = self.request(parameters, context, feedback)
@@ -161,13 +162,19 @@ class QgisFeedback(Feedback):
         self.feedback.pushWarning(message)
 
 
-def require_engine():
-    """Import the engine (needs PyTorch) or fail with instructions."""
-    ok, message = ensure_torch(PLUGIN_DIR, QgsSettings().value(SETTING_KEY, "", type=str),
-                               QgsApplication.qgisSettingsDirPath())
-    if not ok:
-        raise QgsProcessingException(message)
-    # Fail here, with the message above, rather than deep inside an algorithm.
+def require_engine(needs_torch: bool = False):
+    """Find the engine's packages or fail with instructions: PyTorch for training,
+    fine-tuning and adaptation; ONNX Runtime (or PyTorch) for mapping."""
+    where = (PLUGIN_DIR, QgsSettings().value(SETTING_KEY, "", type=str),
+             QgsApplication.qgisSettingsDirPath())
+    has_torch, torch_message = ensure_torch(*where)
+    if needs_torch and not has_torch:
+        raise QgsProcessingException(f"This algorithm trains a model and needs "
+                                     f"PyTorch. {torch_message}")
+    has_onnxruntime, onnx_message = ensure_onnxruntime(*where)
+    if not (has_torch or has_onnxruntime):
+        raise QgsProcessingException(onnx_message)
+    # Fail here, with the messages above, rather than deep inside an algorithm.
     importlib.import_module(__package__.rsplit(".", 1)[0] + ".core.predict")
     return True
 

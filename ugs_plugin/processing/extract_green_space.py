@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsProcessingParameterVectorDestination)
 
-from ..core.config import DEVICES, PredictOptions
+from ..core.config import DEVICES, ENGINES, PredictOptions
 from ..core.workflows import extract
 from .common import UgsAlgorithm, add_advanced, attach_style
 
@@ -26,6 +26,9 @@ def add_model_parameters(alg):
     alg.addParameter(QgsProcessingParameterEnum(
         "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=0))
     add_advanced(alg, [
+        QgsProcessingParameterEnum(
+            "ENGINE", alg.tr("Inference engine (auto: ONNX Runtime on the CPU, PyTorch "
+                             "on a GPU)"), options=list(ENGINES), defaultValue=0),
         QgsProcessingParameterNumber("TILE_SIZE", alg.tr("Tile size (px, 0 = model's)"),
                                      QgsProcessingParameterNumber.Integer,
                                      defaults.tile_size or 0, False, 0, 4096),
@@ -48,8 +51,9 @@ def model_inputs(alg, parameters, context) -> dict:
     from ..core.imagery import parse_band_list
     value = alg.reader(parameters, context)
     overlap = value("OVERLAP", "Int")
-    return {"model": value("MODEL", "File") or None, "device": alg.device(parameters,
-                                                                          context),
+    return {"model": value("MODEL", "File") or None,
+            "device": alg.device(parameters, context),
+            "engine": ENGINES[value("ENGINE", "Enum")],
             "options": PredictOptions(
                 bands=parse_band_list(value("BANDS", "String")),
                 tile_size=value("TILE_SIZE", "Int") or None,

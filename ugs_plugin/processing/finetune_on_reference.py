@@ -23,6 +23,7 @@ class FinetuneOnReference(UgsAlgorithm):
     NAME = "finetuneonreference"
     DISPLAY_NAME = "Fine-tune model on reference polygons"
     GROUP = MODELS
+    NEEDS_TORCH = True
     TAGS = ("UGSNet", "fine-tune", "training", "reference", "polygons", "correct")
     HELP_ANCHOR = ("teaching-the-model-your-imagery-fine-tune-on-a-few-polygons-"
                    "ugsfinetuneonreference")

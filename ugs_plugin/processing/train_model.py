@@ -16,6 +16,7 @@ class TrainModel(UgsAlgorithm):
     NAME = "trainmodel"
     DISPLAY_NAME = "Train model on labelled tiles"
     GROUP = MODELS
+    NEEDS_TORCH = True
     TAGS = ("UGSNet", "training", "UGSet", "tiles", "deep learning", "fine-tune")
     HELP_ANCHOR = "models"
     use_case = train

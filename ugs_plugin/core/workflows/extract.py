@@ -18,6 +18,7 @@ class ExtractRequest:
     probability: str | None = None  # also write the green probability (%) here
     boundary: VectorLayer | None = None
     device: str = "auto"
+    engine: str = "auto"            # auto: ONNX Runtime on the CPU, PyTorch on a GPU
     options: PredictOptions = field(default_factory=PredictOptions)
     quicklook: str | None = None    # also write a PNG quick-look here
 
@@ -29,6 +30,8 @@ class ExtractResult:
     quicklook: str | None
     model_name: str
     device: str
+    engine: str
+    precision: str
     green_fraction: float
     green_pixels: int
     valid_pixels: int
@@ -44,7 +47,7 @@ class ExtractResult:
 
 
 def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
-    from ..model_file import load_model
+    from ..engines import load_engine
     from ..predict import predict_raster
     image = require_file(request.image, "input raster")
     for path in (request.output, request.probability):
@@ -53,13 +56,15 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
     if request.quicklook:
         check_output_path(request.quicklook, [image, request.output], (".png",))
     with file_errors(image):
-        crs, bounds, _ = raster_frame(image)
+        crs, bounds, size = raster_frame(image)
         boundary = None
         if request.boundary is not None:
             boundary = polygon_mask(request.boundary, crs, bounds)
-        model, card = load_model(request.model, request.device)
+        model, card = load_engine(request.model, request.device, request.engine,
+                                  request.options.precision, request.options.tile_size,
+                                  feedback.info, feedback.warning, raster_size=size)
         feedback.info(f"Model: {card.get('name', request.model)} ({card['variant']} "
-                      f"UGSNet) on {next(model.parameters()).device}")
+                      f"UGSNet), engine {model.describe()}")
         summary = predict_raster(image, request.output, model, card, request.probability,
                                  request.options, boundary, progress=per_step(feedback),
                                  is_canceled=feedback.is_cancelled, log=feedback.info,
@@ -76,7 +81,8 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
     result = ExtractResult(
         output=str(request.output), probability=request.probability,
         quicklook=request.quicklook, model_name=str(card.get("name")),
-        device=str(summary.get("device")), green_fraction=summary["green_fraction"],
+        device=str(summary.get("device")), engine=summary["engine"],
+        precision=summary["precision"], green_fraction=summary["green_fraction"],
         green_pixels=int(summary["green_pixels"]),
         valid_pixels=int(summary["valid_pixels"]), pixel_area=pixel_area,
         tiles=int(summary["tiles"]), seconds=summary["seconds"],

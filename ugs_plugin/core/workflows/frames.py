@@ -25,6 +25,7 @@ class FramesRequest:
     boundary: VectorLayer | None = None
     model: str | None = None
     device: str = "auto"
+    engine: str = "auto"
     options: PredictOptions = field(default_factory=PredictOptions)
     shard: tuple = (1, 1)        # (K, N): every N-th frame by id, from the K-th
 
@@ -56,7 +57,7 @@ def run(request: FramesRequest, feedback: Feedback = SILENT) -> FramesResult:
     from rasterio.crs import CRS
 
     from .. import frames
-    from ..model_file import load_model
+    from ..engines import load_engine
     grid = request.grid
     grid.require_features("frame grid")
     grid.require_fields((request.image_field, request.id_field), "frame grid")
@@ -78,7 +79,10 @@ def run(request: FramesRequest, feedback: Feedback = SILENT) -> FramesResult:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
             raise UgsError(f"cannot write to {out}; choose another output folder")
-        model, card = load_model(request.model, request.device)
+        model, card = load_engine(request.model, request.device, request.engine,
+                                  request.options.precision, request.options.tile_size,
+                                  feedback.info, feedback.warning)
+        feedback.info(f"engine {model.describe()}")
         grid_crs = CRS.from_user_input(grid.crs) if grid.crs else None
         extract, inside = frames.frame_runner(model, card, request.options, boundary,
                                               grid_crs)

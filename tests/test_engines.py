@@ -1,0 +1,144 @@
+"""The inference engines: ONNX Runtime gives PyTorch's maps, runs without PyTorch,
+and every model file carries its ONNX graph."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import Window
+
+from conftest import REPO, SAMPLE_SCENE, naip_mosaic, write_raster
+from ugs_plugin.core.engines import (EngineError, OnnxRuntimeEngine, TorchEngine,
+                                     load_engine, resolve_engine)
+from ugs_plugin.core.errors import UgsError
+from ugs_plugin.core.imagery import BandPlanReader
+from ugs_plugin.core.model_file import DEFAULT_MODEL, load_model, save_model
+
+# Runs the CLI in a Python where "import torch" fails, as on a machine with only
+# onnxruntime installed.
+WITHOUT_TORCH = """
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
+        return None
+sys.meta_path.insert(0, NoTorch())
+from ugs_plugin.cli import main
+code = main(sys.argv[1:])
+assert "torch" not in sys.modules, "torch was imported"
+sys.exit(code)
+"""
+
+
+def scene_tiles(card, count=3, size=512):
+    with rasterio.open(SAMPLE_SCENE) as src:
+        reader = BandPlanReader(src, card, (), None, lambda m: None)
+        step = (min(src.width, src.height) - size) // max(1, count - 1)
+        return [reader.read(src, Window(i * step, j * step, size, size))[0]
+                for i in range(count) for j in range(count)]
+
+
+def test_onnxruntime_gives_the_maps_of_pytorch_on_the_sample_scene():
+    """Nine 512 px tiles of real imagery: classes agree on >= 99.99 % of pixels and
+    probabilities within 1e-3 on >= 99.999 % (PointRend re-predicts the 1024 least
+    certain points per step; a tie in that ranking moves a handful of them)."""
+    onnx, card = load_engine(None, "cpu", "onnxruntime")
+    torch_engine, _ = load_engine(None, "cpu", "torch")
+    assert isinstance(onnx, OnnxRuntimeEngine) and isinstance(torch_engine, TorchEngine)
+    tiles = scene_tiles(card)
+    a, b = onnx(tiles), torch_engine(tiles)
+    assert a.shape == b.shape == (9, 512, 512)
+    assert ((a > 0.5) == (b > 0.5)).mean() >= 0.9999
+    assert (np.abs(a - b) <= 1e-3).mean() >= 0.99999
+
+
+def test_auto_is_onnxruntime_on_the_cpu_and_names_are_checked():
+    assert resolve_engine("auto", "cpu") == "onnxruntime"
+    assert resolve_engine("auto", "auto") == "onnxruntime"  # no GPU here
+    assert resolve_engine("torch", "cpu") == "torch"
+    with pytest.raises(EngineError, match="unknown engine"):
+        resolve_engine("tensorrt", "cpu")
+    with pytest.raises(EngineError, match="runs fp32"):
+        load_engine(None, "cpu", "onnxruntime", precision="bf16")
+
+
+def test_cli_extracts_without_pytorch_and_says_training_needs_it(tmp_path):
+    image = write_raster(tmp_path / "rgb.tif",
+                         naip_mosaic(["claremont_2020_7", "claremont_2020_8"], 2)[:3])
+    env_run = [sys.executable, "-c", WITHOUT_TORCH]
+    proc = subprocess.run([*env_run, "extract", str(image), str(tmp_path / "a.tif"),
+                           "--engine", "onnxruntime", "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["engine"] == "onnxruntime" and summary["precision"] == "fp32"
+    # The same run with PyTorch importable gives the same map.
+    with_torch = subprocess.run([sys.executable, "-m", "ugs_plugin", "extract", str(image),
+                                 str(tmp_path / "b.tif"), "--engine", "onnxruntime"],
+                                cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert with_torch.returncode == 0, with_torch.stderr
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        assert np.array_equal(a.read(1), b.read(1))
+    proc = subprocess.run([*env_run, "train", str(tmp_path / "m.pt"), "--tiles",
+                           str(tmp_path)], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 1 and "torch" in proc.stderr.splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+
+
+def test_saved_models_carry_their_onnx_graph(tmp_path):
+    model, card = load_model(None, "cpu")
+    out = save_model(model, {**card, "name": "copy"}, tmp_path / "copy.pt")
+    written = json.loads(out.with_suffix(".json").read_text())
+    assert written["onnx"]["file"] == "copy.onnx" and written["onnx"]["opset"] == 17
+    assert (tmp_path / "copy.onnx").exists()
+    onnx, _ = load_engine(out, "cpu", "onnxruntime")
+    bundled, _ = load_engine(None, "cpu", "onnxruntime")
+    tiles = scene_tiles(card, count=1)
+    assert np.allclose(onnx(tiles), bundled(tiles), atol=1e-5)
+
+
+def test_a_damaged_graph_is_named_and_a_missing_one_exported(tmp_path):
+    for suffix in (".pt", ".json", ".onnx"):
+        shutil.copy(DEFAULT_MODEL.with_suffix(suffix), tmp_path / f"m{suffix}")
+    card = json.loads((tmp_path / "m.json").read_text())
+    card["onnx"]["file"] = "m.onnx"
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    data = (tmp_path / "m.onnx").read_bytes()
+    (tmp_path / "m.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UgsError, match="m.onnx is not the ONNX graph its card describes"):
+        load_engine(tmp_path / "m.pt", "cpu", "onnxruntime")
+    # Without a graph (an authors'-style file): exported once, beside the model.
+    (tmp_path / "m.onnx").unlink()
+    del card["onnx"]
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    messages = []
+    engine, _ = load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", log=messages.append)
+    assert any("exporting" in m for m in messages)
+    assert (tmp_path / "m.onnx").exists()
+    messages.clear()
+    load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", log=messages.append)
+    assert not messages  # the export is reused
+
+
+def test_other_tile_sizes_never_touch_the_shipped_graph(tmp_path):
+    shipped = DEFAULT_MODEL.with_suffix(".onnx").read_bytes()
+    engine, card = load_engine(None, "cpu", "onnxruntime", tile=256)
+    assert engine.tile == 256
+    assert engine([scene_tiles(card, 1, 256)[0]]).shape == (1, 256, 256)
+    assert DEFAULT_MODEL.with_suffix(".onnx").read_bytes() == shipped
+    assert not list(DEFAULT_MODEL.parent.glob("*.t256.onnx"))
+
+
+def test_a_raster_smaller_than_a_tile_runs_on_pytorch_when_auto(tmp_path):
+    engine, _ = load_engine(None, "cpu", "auto", raster_size=(300, 900))
+    assert isinstance(engine, TorchEngine)
+    engine, _ = load_engine(None, "cpu", "auto", raster_size=(900, 900))
+    assert isinstance(engine, OnnxRuntimeEngine)
+    # Forced onto ONNX Runtime, a small tile is padded and cropped back.
+    onnx, card = load_engine(None, "cpu", "onnxruntime")
+    assert onnx([np.zeros((3, 100, 200), np.float32)]).shape == (1, 100, 200)
