@@ -1,13 +1,16 @@
-"""Speed and memory of the extraction: whole pipeline vs bare model forward.
+"""Speed and memory of the extraction per inference engine: whole pipeline vs bare
+forward of the same engine.
 
-For a small and a large raster (built by mirroring the bundled sample scene), and
-for the light and the full model, prints megapixels/s of the whole pipeline
-(read, scale, forward, blend, write, overviews) and of the bare model forward on
-the same number of tiles, and the peak RSS of the process. Each case runs in a
-fresh process so peak RSS belongs to that case alone.
+For a small and a large raster (built by mirroring the bundled sample scene), the
+light and the full model, and each installed engine (ONNX Runtime, OpenVINO fp32 and
+bf16, PyTorch), prints megapixels/s of the whole pipeline (read, scale, forward,
+blend, write, overviews), of the bare forward of the same engine over the same
+number of tiles, their ratio, the peak RSS of the process and the class agreement
+with PyTorch fp32 on real tiles. Each case runs in a fresh process so peak RSS
+belongs to that case alone.
 
-    .venv/bin/python benchmarks/bench_predict.py            # all four cases
-    .venv/bin/python benchmarks/bench_predict.py --variants light --large 8192
+    .venv/bin/python benchmarks/bench_predict.py
+    .venv/bin/python benchmarks/bench_predict.py --variants light --engines onnxruntime,torch
 """
 import argparse
 import json
@@ -46,109 +49,97 @@ def make_raster(path, side):
             dst.write(scene[:, ys][:, :, xs], window=Window(0, y, side, rows))
 
 
-def sync(device):
-    import torch
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def worker(variant, raster, out_dir, args):
     import numpy as np
     import rasterio
-    import torch
     from rasterio.windows import Window
-    from ugs_plugin.core.model_file import load_model
-    from ugs_plugin.core.predict import (PRECISIONS, PredictOptions, TileForward,
-                                         predict_raster)
+    from ugs_plugin.core.engines import installed, load_engine
+    from ugs_plugin.core.imagery import BandPlanReader
+    from ugs_plugin.core.predict import PredictOptions, predict_raster
     from ugs_plugin.core.tiling import tile_origins
-    from ugs_plugin.core.ugsnet import build_model
     tile, overlap, batch = args.tile, args.overlap, args.batch
-    if variant == "light" or args.full_model:
-        model, card = load_model(None if variant == "light" else args.full_model,
-                                 args.device)
-    else:  # speed does not depend on the weights
-        model = build_model("full").eval().to(args.device)
-        card = {"variant": "full", "tile_size": tile, "name": "full (random weights)"}
-    device = next(model.parameters()).device
-    opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch,
-                          precision=args.precision)
-    if device.type == "cuda":  # CUDA context and kernel selection out of the timing
-        predict_raster(raster, Path(out_dir) / f"{variant}_warmup.tif", model, card,
-                       None, PredictOptions(tile_size=tile, overlap=overlap,
-                                            batch_size=batch, overviews=False))
-        torch.cuda.reset_peak_memory_stats()
-    summary = predict_raster(raster, Path(out_dir) / f"{variant}.tif", model, card,
+    engine_name, _, precision = args.engine.partition(":")
+    path = None if variant == "light" else args.full_model
+    if variant == "full" and not path:  # speed does not depend on the weights
+        path = Path(out_dir) / "full_random.pt"
+        if not path.exists():
+            from ugs_plugin.core.model_file import save_model
+            from ugs_plugin.core.ugsnet import build_model
+            save_model(build_model("full").eval(), {"name": "full (random weights)",
+                                                    "tile_size": tile}, path)
+    engine, card = load_engine(path, args.device, engine_name, precision or "fp32",
+                               tile=tile)
+    opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch)
+    summary = predict_raster(raster, Path(out_dir) / f"{variant}.tif", engine, card,
                              None, opts)
     with rasterio.open(raster) as src:
         n_tiles = len(tile_origins(src.height, tile, overlap)) * \
             len(tile_origins(src.width, tile, overlap))
         side = min(tile, src.height, src.width)
-        # Real tiles of the scene, so class agreement between precisions means something.
-        real = np.stack([src.read((1, 2, 3), window=Window(x, 0, side, side))
-                         for x in range(0, batch * side, side) if x + side <= src.width])
-    x_real = torch.from_numpy(real.astype(np.float32) / 127.5 - 1).to(device)
-    x = x_real[torch.arange(batch) % len(x_real)]
-    forward = {}
-    reference = None
-    for precision in (["fp32"] + [p for p in PRECISIONS if p != "fp32"]
-                      if device.type == "cuda" else ["fp32"]):
-        run = TileForward(model, precision)
-        run._run(x[:1])  # warm-up
-        sync(device)
-        t0 = time.perf_counter()
-        done = 0
-        while done < n_tiles:
-            run._run(x[:min(batch, n_tiles - done)])
-            done += batch
-        sync(device)
-        seconds = time.perf_counter() - t0
-        classes = (run._run(x) > 0.5).cpu()
-        reference = classes if reference is None else reference
-        forward[precision] = {
-            "seconds": seconds,
-            "mps_raster": summary["pixels"] / 1e6 / seconds,
-            "mps_tiles": n_tiles * side * side / 1e6 / seconds,
-            "class_agreement_vs_fp32": float((classes == reference).float().mean())}
+        reader = BandPlanReader(src, card, (), None, lambda m: None)
+        # Real tiles, so the class agreement with PyTorch fp32 means something.
+        real = [reader.read(src, Window(x, y, side, side))[0]
+                for x in range(0, src.width - side + 1, side)
+                for y in range(0, src.height - side + 1, side)][:max(batch, 8)]
+    engine(real[:batch])  # warm-up
+    timed = min(n_tiles, args.forward_tiles)
+    t0 = time.perf_counter()
+    for start in range(0, timed, batch):
+        engine([real[(start + i) % len(real)] for i in range(min(batch, timed - start))])
+    per_tile = (time.perf_counter() - t0) / timed
+    forward_s = per_tile * n_tiles
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    agreement = None
+    if installed("torch"):
+        reference, _ = load_engine(path, "cpu", "torch")
+        ours = np.concatenate([engine(real[i:i + batch]) for i in range(0, len(real), batch)])
+        theirs = np.concatenate([reference(real[i:i + batch])
+                                 for i in range(0, len(real), batch)])
+        agreement = float(((ours > 0.5) == (theirs > 0.5)).mean())
     print(json.dumps({
-        "variant": variant, "model": card.get("name"), "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else "cpu"),
+        "variant": variant, "model": card.get("name"), "engine": engine.name,
+        "precision": engine.precision, "device": engine.device,
         "pixels": summary["pixels"], "tiles": n_tiles, "batch": batch,
-        "batch_used": summary["batch_size"], "precision": summary["precision"],
         "pipeline_s": summary["seconds"],
         "pipeline_mps": summary["megapixels_per_second"],
-        "forward": forward,
-        "forward_s": forward["fp32"]["seconds"],
-        "forward_mps_raster": forward["fp32"]["mps_raster"],
-        "forward_mps_tiles": forward["fp32"]["mps_tiles"],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "peak_gpu_mb": (torch.cuda.max_memory_allocated(device) / 2 ** 20
-                        if device.type == "cuda" else None),
-        "threads": torch.get_num_threads()}))
+        "forward_s": forward_s,
+        "forward_mps_raster": summary["pixels"] / 1e6 / forward_s,
+        "forward_mps_tiles": side * side / 1e6 / per_tile,
+        "class_agreement_vs_torch_fp32": agreement,
+        "peak_rss_mb": peak_rss_mb}))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", default="light,full")
+    ap.add_argument("--engines", default="onnxruntime,openvino,openvino:bf16,torch",
+                    help="engine[:precision], comma-separated; missing ones are skipped")
     ap.add_argument("--small", type=int, default=1024)
-    ap.add_argument("--large", type=int, default=6144)
+    ap.add_argument("--large", type=int, default=8192)
     ap.add_argument("--large-full", type=int, default=2048,
                     help="large raster side for the full model (slow on CPU)")
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--overlap", type=int, default=64)
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--forward-tiles", type=int, default=24,
+                    help="tiles timed for the bare forward (rate x the run's tiles)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                    help="of the pipeline run (the bare forward is timed in each)")
     ap.add_argument("--full-model", help="trained full model (default: random weights)")
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--engine", default="onnxruntime", help=argparse.SUPPRESS)
     ap.add_argument("--worker", nargs=3, metavar=("VARIANT", "RASTER", "OUT"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(*args.worker, args)
         return
+    sys.path.insert(0, str(REPO))
+    from ugs_plugin.core.engines import installed
+    engines = [e for e in args.engines.split(",") if installed(e.partition(":")[0])]
+    print("| model | raster | engine | pipeline MP/s | bare forward MP/s | pipeline / "
+          "forward | peak RSS MB | class agreement with torch fp32 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     with tempfile.TemporaryDirectory(prefix="ugs_bench_") as tmp:
         rows = []
         for variant in args.variants.split(","):
@@ -157,35 +148,29 @@ def main():
                 raster = Path(tmp) / f"scene_{side}.tif"
                 if not raster.exists():
                     make_raster(raster, side)
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--worker", variant, str(raster), tmp,
-                     "--tile", str(args.tile), "--overlap", str(args.overlap),
-                     "--batch", str(args.batch), "--device", args.device,
-                     "--precision", args.precision]
-                    + (["--full-model", args.full_model] if args.full_model else []),
-                    capture_output=True, text=True)
-                if proc.returncode:
-                    sys.exit(f"{variant} {label} failed:\n{proc.stderr[-3000:]}")
-                row = json.loads(proc.stdout.strip().splitlines()[-1])
-                row.update(label=label, side=side)
-                rows.append(row)
-                print(f"{variant:5s} {label:5s} {side}x{side}: pipeline "
-                      f"{row['pipeline_mps']:.3f} MP/s ({row['pipeline_s']:.1f} s), "
-                      f"bare forward {row['forward_mps_raster']:.3f} MP/s of raster "
-                      f"({row['forward_mps_tiles']:.3f} MP/s of tile pixels, "
-                      f"{row['tiles']} tiles), pipeline/forward "
-                      f"{row['pipeline_mps'] / row['forward_mps_raster']:.2f}, "
-                      f"peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
-                for precision, f in row["forward"].items():
-                    if precision != "fp32":
-                        print(f"      bare forward {precision}: {f['mps_tiles']:.2f} MP/s "
-                              f"of tile pixels (x{f['mps_tiles'] / row['forward_mps_tiles']:.2f}"
-                              f"), class agreement {f['class_agreement_vs_fp32']:.5f}",
-                              flush=True)
-    print(f"# {rows[0]['device_name']}, {os.cpu_count()} CPUs, torch threads "
-          f"{rows[0]['threads']}, tile {args.tile}, overlap {args.overlap}, batch "
-          f"{args.batch}, pipeline precision {args.precision}; command: "
-          f"{' '.join(sys.argv)}")
+                for engine in engines:
+                    proc = subprocess.run(
+                        [sys.executable, __file__, "--worker", variant, str(raster), tmp,
+                         "--engine", engine, "--tile", str(args.tile), "--overlap",
+                         str(args.overlap), "--batch", str(args.batch), "--device",
+                         args.device, "--forward-tiles", str(args.forward_tiles)]
+                        + (["--full-model", args.full_model] if args.full_model else []),
+                        capture_output=True, text=True)
+                    if proc.returncode:
+                        sys.exit(f"{variant} {label} {engine} failed:\n"
+                                 f"{proc.stderr[-3000:]}")
+                    row = json.loads(proc.stdout.strip().splitlines()[-1])
+                    row.update(label=label, side=side)
+                    rows.append(row)
+                    agree = row["class_agreement_vs_torch_fp32"]
+                    print(f"| {variant} | {side}² | {row['engine']} {row['precision']} | "
+                          f"{row['pipeline_mps']:.2f} | {row['forward_mps_raster']:.2f} | "
+                          f"{row['pipeline_mps'] / row['forward_mps_raster']:.2f} | "
+                          f"{row['peak_rss_mb']:.0f} | "
+                          f"{'-' if agree is None else f'{agree:.4f}'} |", flush=True)
+    print(f"# {os.cpu_count()} CPUs, tile {args.tile}, overlap {args.overlap}, batch "
+          f"{args.batch}; bare forward in MP/s of raster pixels (the tiles' overlap "
+          f"counted as the pipeline computes it); command: {' '.join(sys.argv)}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -190,35 +191,48 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
             writers[1].set_band_description(1, "probability of green space (%)")
             writers[1].update_tags(**tags, UGS_UNITS="percent")
 
-        for bx0, bx1, band_xs in plans:
-            cx0, cx1 = band_xs[0], band_xs[-1] + tile_w
-            buf_h = tile_h + BLOCK
-            acc = np.zeros((buf_h, cx1 - cx0), np.float32)
-            wsum = np.zeros_like(acc)
-            r0 = 0
-            for i, y in enumerate(ys):
-                # Tiles start at y or later from here on: rows above are final.
-                flush_to = y - y % BLOCK
-                if flush_to > r0:
-                    green, valid_total = _flush(writers, acc, wsum, r0, flush_to,
-                                                cx0, bx0, bx1, options.threshold,
-                                                green, valid_total)
-                    shift = flush_to - r0
-                    acc[:-shift], wsum[:-shift] = acc[shift:].copy(), wsum[shift:].copy()
-                    acc[-shift:] = 0
-                    wsum[-shift:] = 0
-                    r0 = flush_to
-                for j in range(0, len(band_xs), options.batch_size):
+        def read_batch(y, batch_xs):
+            """(inputs, valid masks, x of each) of the tiles with data in a batch."""
+            inputs, valids, keep = [], [], []
+            for x in batch_xs:
+                data, valid = reader.read(src, Window(x, y, tile_w, tile_h))
+                if valid.any():
+                    inputs.append(data)
+                    valids.append(valid)
+                    keep.append(x)
+            return inputs, valids, keep
+
+        # One thread reads the next batch while the engine runs this one (the
+        # engines release the GIL); only that thread touches ``src`` meanwhile.
+        with ThreadPoolExecutor(max_workers=1) as prefetch:
+            for bx0, bx1, band_xs in plans:
+                cx0, cx1 = band_xs[0], band_xs[-1] + tile_w
+                buf_h = tile_h + BLOCK
+                acc = np.zeros((buf_h, cx1 - cx0), np.float32)
+                wsum = np.zeros_like(acc)
+                r0 = 0
+                jobs = [(y, band_xs[j:j + options.batch_size]) for y in ys
+                        for j in range(0, len(band_xs), options.batch_size)]
+                pending = prefetch.submit(read_batch, *jobs[0])
+                for k, (y, batch_xs) in enumerate(jobs):
                     if is_canceled and is_canceled():
+                        pending.cancel()
                         raise Cancelled("cancelled: no output was written")
-                    batch_xs = band_xs[j:j + options.batch_size]
-                    inputs, valids, keep = [], [], []
-                    for x in batch_xs:
-                        data, valid = reader.read(src, Window(x, y, tile_w, tile_h))
-                        if valid.any():
-                            inputs.append(data)
-                            valids.append(valid)
-                            keep.append(x)
+                    inputs, valids, keep = pending.result()
+                    if k + 1 < len(jobs):
+                        pending = prefetch.submit(read_batch, *jobs[k + 1])
+                    # Tiles start at y or later from here on: rows above are final.
+                    flush_to = y - y % BLOCK
+                    if flush_to > r0:
+                        green, valid_total = _flush(writers, acc, wsum, r0, flush_to,
+                                                    cx0, bx0, bx1, options.threshold,
+                                                    green, valid_total)
+                        shift = flush_to - r0
+                        acc[:-shift] = acc[shift:].copy()
+                        wsum[:-shift] = wsum[shift:].copy()
+                        acc[-shift:] = 0
+                        wsum[-shift:] = 0
+                        r0 = flush_to
                     if inputs:
                         probs = forward(inputs)
                         for x, prob, valid in zip(keep, probs, valids):
@@ -230,8 +244,8 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
                     done += len(batch_xs)
                     if progress:
                         progress(done, total)
-            green, valid_total = _flush(writers, acc, wsum, r0, height, cx0, bx0, bx1,
-                                        options.threshold, green, valid_total)
+                green, valid_total = _flush(writers, acc, wsum, r0, height, cx0, bx0,
+                                            bx1, options.threshold, green, valid_total)
     finally:
         for w in writers:
             w.close()
