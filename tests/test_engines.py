@@ -142,3 +142,30 @@ def test_a_raster_smaller_than_a_tile_runs_on_pytorch_when_auto(tmp_path):
     # Forced onto ONNX Runtime, a small tile is padded and cropped back.
     onnx, card = load_engine(None, "cpu", "onnxruntime")
     assert onnx([np.zeros((3, 100, 200), np.float32)]).shape == (1, 100, 200)
+
+
+def test_processing_engine_parameter_gives_the_same_map(qgis_app, tmp_path):
+    """ENGINE (advanced) through the real Processing framework: ONNX Runtime and
+    PyTorch map the sample scene identically, and the log names the engine."""
+    import processing
+    from qgis.core import QgsProcessingFeedback
+
+    class Log(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.lines = []
+
+        def pushInfo(self, info):  # noqa: N802
+            self.lines.append(info)
+            super().pushInfo(info)
+
+    maps = {}
+    for index, name in ((1, "onnxruntime"), (3, "torch")):
+        log = Log()
+        maps[name] = tmp_path / f"{name}.tif"
+        processing.run("ugs:extracturbangreenspace", {
+            "INPUT": str(SAMPLE_SCENE), "ENGINE": index, "OUTPUT": str(maps[name])},
+            feedback=log)
+        assert any(f"engine {name} (fp32)" in line for line in log.lines), log.lines
+    with rasterio.open(maps["onnxruntime"]) as a, rasterio.open(maps["torch"]) as b:
+        assert (a.read(1) == b.read(1)).mean() >= 0.9999

@@ -8,7 +8,8 @@ import os
 import sys
 
 from . import plugin_version
-from .core.config import (DEVICES, ENGINES, VARIANTS, AdaptConfig, FinetuneConfig,
+from .core.config import (DEVICES, ENGINES, PRECISIONS, VARIANTS, AdaptConfig,
+                          FinetuneConfig,
                           PredictOptions, TrainConfig)
 from .core.workflows.sampling import SampleRequest
 from .core.workflows.train import TrainRequest
@@ -341,13 +342,16 @@ def add_extraction_arguments(parser):
                         help=f"tiles per batch ({d.batch_size})")
     parser.add_argument("--threshold", type=float, default=d.threshold,
                         help=f"probability threshold for green ({d.threshold})")
+    parser.add_argument("--precision", default=d.precision, choices=PRECISIONS,
+                        help="fp32 (default); bf16/fp16 on the openvino engine or on a "
+                        "CUDA GPU (torch), said in the log")
 
 
 def extraction_options(args, **extra):
     from .core.imagery import parse_band_list
     return PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
                           overlap=args.overlap, batch_size=args.batch_size,
-                          threshold=args.threshold, **extra)
+                          threshold=args.threshold, precision=args.precision, **extra)
 
 
 def build_parser():

@@ -4,14 +4,17 @@ from __future__ import annotations
 from qgis.core import QgsApplication, QgsMapLayerType, QgsSettings
 
 from . import PLUGIN_DIR
-from .dependencies import SETTING_KEY, ensure_torch
+from .dependencies import SETTING_KEY, ensure_onnxruntime, ensure_torch
 from .processing.provider import UgsProvider
 
 
 def find_dependencies():
-    """Put PyTorch on sys.path if any configured folder has it; (ok, message)."""
-    setting = QgsSettings().value(SETTING_KEY, "", type=str)
-    return ensure_torch(PLUGIN_DIR, setting, QgsApplication.qgisSettingsDirPath())
+    """Put ONNX Runtime and PyTorch on sys.path if any configured folder has them;
+    (ok, message) of PyTorch's search."""
+    where = (PLUGIN_DIR, QgsSettings().value(SETTING_KEY, "", type=str),
+             QgsApplication.qgisSettingsDirPath())
+    ensure_onnxruntime(*where)
+    return ensure_torch(*where)
 
 
 class UgsPlugin:

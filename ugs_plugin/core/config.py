@@ -78,4 +78,5 @@ DEVICES = ("auto", "cpu", "cuda", "mps")   # "auto": CUDA, then MPS, then CPU
 VARIANTS = ("light", "full")
 LAYOUT_VERSION = 2   # weight layout of core/ugsnet.py (2: the authors' wiring)
 ENGINES = ("auto", "onnxruntime", "openvino", "torch")
+PRECISIONS = ("fp32", "bf16", "fp16")
 ONNX_OPSET = 17

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ENGINES, ONNX_OPSET
+from .config import ENGINES, ONNX_OPSET, PRECISIONS
 from .errors import UgsError
 from .model_card import (DEFAULT_MODEL, MODELS_DIR, ModelFileError, file_sha256,
                          read_card, verify_sha256)
@@ -141,9 +141,6 @@ class OpenVinoEngine(_FixedTile):
 
     def _probabilities(self, batch):
         return _softmax_green(self.compiled([batch])[0])
-
-
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 def is_out_of_memory(err: BaseException) -> bool:

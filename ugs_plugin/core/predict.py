@@ -131,14 +131,16 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
             temps = [temp_beside(t, ".part.tif") for t in targets]
         except OutputError as err:
             raise PredictError(str(err)) from None
-        summary = _run(src, model, reader, temps, tile, overlap, options, card,
-                       progress, is_canceled, warn)
-        if options.overviews:
-            factors = _overview_factors(src.height, src.width)
-            if factors:
-                for tmp, method in zip(temps, (Resampling.mode, Resampling.average)):
-                    with rasterio.open(tmp, "r+") as dst:
-                        dst.build_overviews(factors, method)
+        with rasterio.Env(**_bounded_cache()):
+            summary = _run(src, model, reader, temps, tile, overlap, options, card,
+                           progress, is_canceled, warn)
+            if options.overviews:
+                factors = _overview_factors(src.height, src.width)
+                if factors:
+                    for tmp, method in zip(temps, (Resampling.mode,
+                                                   Resampling.average)):
+                        with rasterio.open(tmp, "r+") as dst:
+                            dst.build_overviews(factors, method)
         for tmp, target in zip(temps, targets):
             os.replace(tmp, target)
         temps = []
@@ -154,6 +156,16 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
         "pixel_size_m": size_m, "tile_size": tile, "overlap": overlap,
     })
     return summary
+
+
+CACHE_MB = 256
+
+
+def _bounded_cache() -> dict:
+    """GDAL keeps written blocks in its cache (5 % of RAM by default) until it flushes
+    them: bounded, memory stays flat however large the raster. A GDAL_CACHEMAX the
+    user set wins."""
+    return {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_MB}
 
 
 def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_canceled,

@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
                        QgsProcessingParameterVectorDestination)
 
-from ..core.config import DEVICES, ENGINES, PredictOptions
+from ..core.config import DEVICES, ENGINES, PRECISIONS, PredictOptions
 from ..core.workflows import extract
 from .common import UgsAlgorithm, add_advanced, attach_style
 
@@ -29,6 +29,9 @@ def add_model_parameters(alg):
         QgsProcessingParameterEnum(
             "ENGINE", alg.tr("Inference engine (auto: ONNX Runtime on the CPU, PyTorch "
                              "on a GPU)"), options=list(ENGINES), defaultValue=0),
+        QgsProcessingParameterEnum(
+            "PRECISION", alg.tr("Precision (bf16/fp16: openvino engine or CUDA GPU)"),
+            options=list(PRECISIONS), defaultValue=0),
         QgsProcessingParameterNumber("TILE_SIZE", alg.tr("Tile size (px, 0 = model's)"),
                                      QgsProcessingParameterNumber.Integer,
                                      defaults.tile_size or 0, False, 0, 4096),
@@ -59,7 +62,8 @@ def model_inputs(alg, parameters, context) -> dict:
                 tile_size=value("TILE_SIZE", "Int") or None,
                 overlap=None if overlap < 0 else overlap,
                 batch_size=value("BATCH_SIZE", "Int"),
-                threshold=value("THRESHOLD", "Double"))}
+                threshold=value("THRESHOLD", "Double"),
+                precision=PRECISIONS[value("PRECISION", "Enum")])}
 
 
 class ExtractUrbanGreenSpace(UgsAlgorithm):
