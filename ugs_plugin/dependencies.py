@@ -65,9 +65,12 @@ def ensure_module(name: str, plugin_dir, setting_value: str = "", profile_dir=No
     (False, the folders tried)."""
     try:
         module = importlib.import_module(name)
-        return True, getattr(module, "__version__", "")
     except ImportError:
         pass
+    else:  # found already (perhaps in a folder another package's search appended)
+        if helpers and getattr(module, "__file__", None):
+            _import_first_from(Path(module.__file__).resolve().parents[1], helpers)
+        return True, getattr(module, "__version__", "")
     tried = candidate_folders(plugin_dir, setting_value, profile_dir)
     for folder in tried:
         if str(folder) not in sys.path:

@@ -13,8 +13,9 @@ def find_dependencies():
     (ok, message) of PyTorch's search."""
     where = (PLUGIN_DIR, QgsSettings().value(SETTING_KEY, "", type=str),
              QgsApplication.qgisSettingsDirPath())
+    found = ensure_torch(*where)  # first: it puts torch's own sympy ahead
     ensure_onnxruntime(*where)
-    return ensure_torch(*where)
+    return found
 
 
 class UgsPlugin:
