@@ -1,7 +1,7 @@
 # The README's two commands: `make demo` and `make test`. Both set up on first use.
 PY := .venv/bin/python
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench package clean
 
 .venv/.setup-done: scripts/setup.sh
 	bash scripts/setup.sh
@@ -17,5 +17,8 @@ test: .venv/.setup-done
 bench: .venv/.setup-done
 	$(PY) benchmarks/bench_predict.py
 
+package:
+	/usr/bin/python3 scripts/package.py
+
 clean:
-	rm -rf demo_output build .pytest_cache
+	rm -rf demo_output build dist .pytest_cache

@@ -1,0 +1,61 @@
+"""The plugin zip: what it holds, its size, and a first map from it in a fresh QGIS
+profile (installed from the zip, not a symlink), the engine's packages found through
+UGS_PYTHON_PATH as a user's dependency folder would be."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import REPO, SAMPLE_SCENE
+
+sys.path.insert(0, str(REPO / "scripts"))
+import package  # noqa: E402
+
+
+def test_zip_holds_the_plugin_and_nothing_else(tmp_path):
+    target = package.build(tmp_path)
+    assert target.name == f"ugs-{package.plugin_version()}.zip"
+    assert target.stat().st_size < package.LIMIT_MB * 2 ** 20
+    names = zipfile.ZipFile(target).namelist()
+    assert all(n.startswith("ugs/") for n in names)
+    for needed in ("ugs/metadata.txt", "ugs/__init__.py", "ugs/LICENSE",
+                   "ugs/models/ugsnet_light.pt", "ugs/models/ugsnet_light.onnx",
+                   "ugs/models/ugsnet_light.json", "ugs/models/ugsnet_full.json",
+                   "ugs/ugs_plugin/core/engines.py", "ugs/resources/icon.svg"):
+        assert needed in names, needed
+    for banned in ("/tests/", "/benchmarks/", "/scripts/", "/.venv/", "__pycache__",
+                   ".pyc", "/.git/", "ugsnet_full.pt"):
+        assert not [n for n in names if banned in n], banned
+
+
+def test_a_fresh_profile_maps_from_the_zip(tmp_path):
+    target = package.build(tmp_path / "dist")
+    base = tmp_path / "qgis"
+    profile = base / "profiles" / "default"
+    plugins = profile / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    zipfile.ZipFile(target).extractall(plugins)
+    ini = profile / "QGIS" / "QGIS3.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text("[PythonPlugins]\nugs=true\n", encoding="utf-8")
+    (base / "runtime").mkdir(mode=0o700)
+    env = dict(os.environ, QGIS_CUSTOM_CONFIG_PATH=str(base), QT_QPA_PLATFORM="offscreen",
+               XDG_RUNTIME_DIR=str(base / "runtime"),
+               UGS_PYTHON_PATH=str(REPO / ".venv"))
+    out = tmp_path / "green.tif"
+    proc = subprocess.run(["qgis_process.bin", "--json", "run",
+                           "ugs:extracturbangreenspace", "--", f"INPUT={SAMPLE_SCENE}",
+                           f"OUTPUT={out}"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+    with rasterio.open(out) as ds:
+        classes = ds.read(1)
+    assert 0.05 < results["GREEN_FRACTION"] < 0.5
+    assert results["GREEN_FRACTION"] == pytest.approx(
+        np.mean(classes == 1) / np.mean(classes != 255))
