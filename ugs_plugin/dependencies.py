@@ -8,7 +8,9 @@ rasterio always win):
 1. the ``UGS_PYTHON_PATH`` environment variable (folders separated by ``os.pathsep``);
 2. the QGIS setting ``ugs/python_path`` (same format; Settings > Options > Advanced);
 3. ``<plugin folder>/.venv`` (what ``make demo`` / ``make test`` create);
-4. ``<QGIS profile>/python/dependencies/ugs`` (for ``pip install --target``).
+4. ``<QGIS profile>/python/dependencies/ugs/<py3X-platform>`` (what the plugin's
+   installer writes, see installer.py), then ``.../dependencies/ugs`` (for a
+   ``pip install --target`` by hand).
 
 A folder may be a site-packages folder or a virtual environment's root.
 """
@@ -40,6 +42,8 @@ def candidate_folders(plugin_dir, setting_value: str = "", profile_dir=None) -> 
         folders += [Path(p).expanduser() for p in text.split(os.pathsep) if p.strip()]
     folders.append(Path(plugin_dir).resolve() / ".venv")
     if profile_dir:
+        from .installer import dependency_folder
+        folders.append(dependency_folder(profile_dir))  # where the installer puts them
         folders.append(Path(profile_dir) / "python" / "dependencies" / "ugs")
     return [_site_packages(f) for f in folders if f.is_dir()]
 
@@ -92,8 +96,9 @@ def ensure_onnxruntime(plugin_dir, setting_value: str = "", profile_dir=None):
         return ok, found
     return False, (
         "Mapping needs ONNX Runtime (the 'onnxruntime' package, about 15 MB) or "
-        f"PyTorch in the Python QGIS runs ({sys.executable}). Install it for that "
-        "Python ('pip install onnxruntime'), or into a folder named in the "
+        f"PyTorch in the Python QGIS runs ({sys.executable}). Install it with "
+        "Raster > Urban Green Space > Install deep-learning dependencies…, or with "
+        "pip for that Python, or into a folder named in the "
         f"{ENV_VAR} environment variable or the QGIS setting '{SETTING_KEY}', then "
         f"restart QGIS. Folders tried: {found}.")
 
@@ -111,7 +116,9 @@ def ensure_torch(plugin_dir, setting_value: str = "", profile_dir=None):
     return False, (
         "PyTorch (the 'torch' package) was not found by the Python QGIS runs "
         f"({sys.executable}, Python {sys.version_info.major}.{sys.version_info.minor}). "
-        "Install it for that Python (e.g. 'pip install torch --index-url "
+        "Install it with Raster > Urban Green Space > Install deep-learning "
+        "dependencies… (mapping, training and adaptation), or for that Python "
+        "(e.g. 'pip install torch --index-url "
         "https://download.pytorch.org/whl/cpu'), or install it into a folder and name "
         f"that folder in the {ENV_VAR} environment variable or the QGIS setting "
         f"'{SETTING_KEY}', then restart QGIS. Folders tried: {where}.")

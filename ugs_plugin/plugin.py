@@ -78,6 +78,15 @@ class UgsPlugin:
             self.iface.addToolBarIcon(a)
             self.iface.addPluginToRasterMenu("Urban Green Space", a)
             self.actions.append(a)
+        install = QAction("Install deep-learning dependencies…", self.iface.mainWindow())
+        install.triggered.connect(self.open_install_dialog)
+        self.iface.addPluginToRasterMenu("Urban Green Space", install)
+        self.actions.append(install)
+        self.install_action = install
+
+    def open_install_dialog(self):
+        from .gui.install_dialog import InstallDependenciesDialog
+        InstallDependenciesDialog(self.iface.mainWindow()).exec_()
 
     def open_extraction_dialog(self):
         import processing
