@@ -9,6 +9,8 @@ python3-gdal python3-venv python3-pip python3-pytest xvfb"
 TORCH_PIN="torch==2.13.0"   # this pin takes the CPU wheel; a looser one pulls CUDA
 # Mapping's engine (ONNX Runtime) and the exporter's ONNX package.
 ONNX_PINS="onnxruntime==1.32.0 onnx==1.23.2"
+# The scans the official plugin repository runs on upload, for the package test.
+SCAN_PINS="bandit==1.9.4 detect-secrets==1.5.0"
 
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -35,9 +37,9 @@ if ! .venv/bin/python -c "import torch, rasterio, shapely, qgis.core" 2>/dev/nul
 fi
 # pip must never replace what QGIS is built against: pin Debian's numpy.
 /usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > .venv/constraints.txt
-if ! .venv/bin/python -c "import onnxruntime, onnx" 2>/dev/null; then
-  echo "setup: installing $ONNX_PINS (constrained by .venv/constraints.txt)"
-  .venv/bin/pip install -q -c .venv/constraints.txt $ONNX_PINS
+if ! .venv/bin/python -c "import onnxruntime, onnx, bandit, detect_secrets" 2>/dev/null; then
+  echo "setup: installing $ONNX_PINS $SCAN_PINS (constrained by .venv/constraints.txt)"
+  .venv/bin/pip install -q -c .venv/constraints.txt $ONNX_PINS $SCAN_PINS
 fi
 .venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, qgis.core; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
 touch .venv/.setup-done

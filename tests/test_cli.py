@@ -65,3 +65,15 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path):
     assert not (tmp_path / "out.tif").exists()
     proc = cli("extract", tmp_path / "missing.tif", tmp_path / "out.tif")
     assert proc.returncode == 1 and "missing.tif does not exist" in proc.stderr
+
+
+def test_diagnostics_report_names_versions_engine_and_models():
+    proc = cli("diagnostics")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert f"UGS plugin {plugin_version()}" in text
+    import numpy
+    assert f"numpy: {numpy.__version__}" in text
+    assert "engine for device auto: onnxruntime" in text
+    assert "model ugsnet_light.pt: light, tile 512, hash ok, onnx ugsnet_light.onnx" \
+        in text

@@ -105,6 +105,12 @@ def values(text, default=("1",)):
     return parse_values(text, default)
 
 
+def cmd_diagnostics(args, feedback):
+    from .diagnostics import report
+    print(report(), end="")
+    return 0
+
+
 def cmd_extract(args, feedback):
     from .core.workflows import extract
     result = extract.run(extract.ExtractRequest(
@@ -424,6 +430,11 @@ def build_parser():
     asx.add_argument("--csv", help="also write the confusion matrix as CSV here")
     add_output_arguments(asx)
     asx.set_defaults(func=cmd_assess)
+
+    dg = sub.add_parser("diagnostics", help="print a report for bug reports (versions, "
+                        "engine, models, dependency folders)")
+    add_output_arguments(dg)
+    dg.set_defaults(func=cmd_diagnostics)
 
     sd = SampleRequest("")
     sp = sub.add_parser("sample", help="stratified random validation points over a "

@@ -83,6 +83,21 @@ class UgsPlugin:
         self.iface.addPluginToRasterMenu("Urban Green Space", install)
         self.actions.append(install)
         self.install_action = install
+        diagnostics = QAction("Copy diagnostics report", self.iface.mainWindow())
+        diagnostics.triggered.connect(self.copy_diagnostics)
+        self.iface.addPluginToRasterMenu("Urban Green Space", diagnostics)
+        self.actions.append(diagnostics)
+
+    def copy_diagnostics(self):
+        """The report on the clipboard, for a bug report."""
+        from qgis.core import Qgis
+        from qgis.PyQt.QtWidgets import QApplication
+        from .diagnostics import report
+        text = report(Qgis.QGIS_VERSION, QgsApplication.qgisSettingsDirPath())
+        QApplication.clipboard().setText(text)
+        self.iface.messageBar().pushInfo("Urban Green Space", "Diagnostics report "
+                                         "copied to the clipboard.")
+        return text
 
     def open_install_dialog(self):
         from .gui.install_dialog import InstallDependenciesDialog
