@@ -120,3 +120,13 @@ def test_finetune_button_opens_the_dialog_prefilled(desktop_result):
     assert dialog["algorithm"] == "ugs:finetuneonreference"
     assert dialog["params"] == {"INPUT": r["layer_ids"]["raster"],
                                 "REFERENCE": r["reference_id"]}
+
+
+def test_dependency_installer_and_diagnostics_in_the_desktop(desktop_result):
+    dialog = desktop_result["install_dialog"]
+    assert dialog["title"] == "Install deep-learning dependencies"
+    assert dialog["mapping_default"] and "ONNX Runtime" in dialog["levels"][0]
+    assert "PyTorch" in dialog["levels"][1]
+    assert desktop_result["install_action"] == "Install deep-learning dependencies…"
+    assert desktop_result["diagnostics_on_clipboard"]
+    assert desktop_result["diagnostics_first_line"].startswith("QGIS 3.")

@@ -154,6 +154,27 @@ def mark_references(raster):
     plugin.open_finetune_dialog()
 
 
+def check_dependency_tools():
+    """The installer dialog opens with its two levels (nothing installed here) and
+    the diagnostics report reaches the clipboard."""
+    import importlib
+    plugin = plugins["ugs"]
+    package = type(plugin).__module__.rsplit(".", 1)[0]
+    dialog_module = importlib.import_module(package + ".gui.install_dialog")
+    dialog = dialog_module.InstallDependenciesDialog(
+        iface.mainWindow(), profile_dir=os.environ["UGS_GUI_WORKDIR"])
+    dialog.show()
+    QApplication.processEvents()
+    RESULT["install_dialog"] = {"title": dialog.windowTitle(),
+                                "levels": [dialog.mapping.text(), dialog.training.text()],
+                                "mapping_default": dialog.mapping.isChecked()}
+    dialog.reject()
+    RESULT["install_action"] = plugin.install_action.text()
+    report = plugin.copy_diagnostics()
+    RESULT["diagnostics_on_clipboard"] = QApplication.clipboard().text() == report
+    RESULT["diagnostics_first_line"] = report.splitlines()[1]
+
+
 def run():
     try:
         bar = iface.pluginToolBar()
@@ -173,6 +194,7 @@ def run():
         plugins["ugs"].open_assessment_dialog()
         draw_regions(raster)
         mark_references(raster)
+        check_dependency_tools()
         RESULT["unloaded"] = qgis.utils.unloadPlugin("ugs")
         RESULT["provider_after_unload"] = bool(registry.providerById("ugs"))
         RESULT["toolbar_after_unload"] = [a.text() for a in bar.actions()]
