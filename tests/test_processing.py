@@ -248,3 +248,32 @@ def test_every_algorithm_follows_the_toolbox_conventions(qgis_app):
             if param.name() == "DEVICE":
                 assert tuple(param.options()) == DEVICES, alg.id()
     assert groups == {"mapping", "accuracy", "models", "statistics"}
+
+
+def test_settings_page_sets_the_defaults_and_threads(qgis_app, small_rgb, tmp_path):
+    """Settings > Options > Processing > Urban Green Space: the device default of the
+    algorithms and the engine's threads follow it."""
+    import os
+
+    import processing
+    from processing.core.ProcessingConfig import ProcessingConfig
+    from qgis.core import QgsApplication
+    for name in ("UGS_DEFAULT_DEVICE", "UGS_DEFAULT_MODEL", "UGS_THREADS",
+                 "UGS_DEPENDENCY_FOLDER"):
+        assert name in ProcessingConfig.settings, name
+    provider = QgsApplication.processingRegistry().providerById("ugs")
+    try:
+        ProcessingConfig.setSettingValue("UGS_DEFAULT_DEVICE", 1)  # index of "cpu"
+        ProcessingConfig.setSettingValue("UGS_THREADS", 1)
+        provider.refreshAlgorithms()
+        alg = QgsApplication.processingRegistry().algorithmById(ALG)
+        assert alg.parameterDefinition("DEVICE").defaultValue() == 1
+        processing.run(ALG, {"INPUT": str(small_rgb), "OUTPUT": str(tmp_path / "m.tif")})
+        assert os.environ.get("UGS_THREADS") == "1"
+        from ugs_plugin.core.engines import cpu_threads
+        assert cpu_threads() == 1
+    finally:
+        ProcessingConfig.setSettingValue("UGS_DEFAULT_DEVICE", 0)
+        ProcessingConfig.setSettingValue("UGS_THREADS", 0)
+        provider.refreshAlgorithms()
+        os.environ.pop("UGS_THREADS", None)

@@ -11,8 +11,12 @@ from .processing.provider import UgsProvider
 def find_dependencies():
     """Put ONNX Runtime and PyTorch on sys.path if any configured folder has them;
     (ok, message) of PyTorch's search."""
-    where = (PLUGIN_DIR, QgsSettings().value(SETTING_KEY, "", type=str),
-             QgsApplication.qgisSettingsDirPath())
+    try:
+        from .processing.common import dependency_setting
+        folders = dependency_setting()
+    except ImportError:  # Processing not there yet
+        folders = QgsSettings().value(SETTING_KEY, "", type=str)
+    where = (PLUGIN_DIR, folders, QgsApplication.qgisSettingsDirPath())
     found = ensure_torch(*where)  # first: it puts torch's own sympy ahead
     ensure_onnxruntime(*where)
     return found

@@ -42,7 +42,11 @@ def installed(module: str) -> bool:
 
 
 def cpu_threads() -> int:
-    """Threads for the CPU engines: the cores this process may use."""
+    """Threads for the CPU engines: UGS_THREADS when set (the plugin's setting sets
+    it), else the cores this process may use."""
+    asked = os.environ.get("UGS_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

@@ -14,6 +14,7 @@ from ..core.imagery import parse_band_list
 from ..core.vectors import parse_values
 from ..core.workflows import adapt
 from .common import MODELS, UgsAlgorithm, add_advanced, attach_style
+from .settings import default_device_index
 
 
 class AdaptToRegion(UgsAlgorithm):
@@ -68,7 +69,8 @@ class AdaptToRegion(UgsAlgorithm):
         self.addParameter(number("ITERATIONS", self.tr("Iterations"), number.Integer,
                                  d.iterations, False, 1, 1_000_000))
         self.addParameter(QgsProcessingParameterEnum(
-            "DEVICE", self.tr("Device"), options=list(DEVICES), defaultValue=0))
+            "DEVICE", self.tr("Device"), options=list(DEVICES),
+            defaultValue=default_device_index()))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons inside the region"),
             [QgsProcessing.TypeVectorPolygon], optional=True))

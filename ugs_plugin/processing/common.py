@@ -4,6 +4,7 @@ into the engine's types, styles for outputs loaded on completion."""
 from __future__ import annotations
 
 import importlib
+import os
 
 from qgis.core import (QgsApplication, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingLayerPostProcessorInterface,
@@ -68,7 +69,9 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
         return QCoreApplication.translate("UgsAlgorithm", text)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        from .settings import apply_threads
         require_engine(self.NEEDS_TORCH)
+        apply_threads()
         from ..core.errors import Cancelled, UgsError
         try:
             request = self.request(parameters, context, feedback)
@@ -162,11 +165,17 @@ class QgisFeedback(Feedback):
         self.feedback.pushWarning(message)
 
 
+def dependency_setting() -> str:
+    """Folders to search: the settings page's, then the ``ugs/python_path`` key."""
+    from .settings import FOLDER, value
+    folders = [value(FOLDER, ""), QgsSettings().value(SETTING_KEY, "", type=str)]
+    return os.pathsep.join(f for f in folders if f)
+
+
 def require_engine(needs_torch: bool = False):
     """Find the engine's packages or fail with instructions: PyTorch for training,
     fine-tuning and adaptation; ONNX Runtime (or PyTorch) for mapping."""
-    where = (PLUGIN_DIR, QgsSettings().value(SETTING_KEY, "", type=str),
-             QgsApplication.qgisSettingsDirPath())
+    where = (PLUGIN_DIR, dependency_setting(), QgsApplication.qgisSettingsDirPath())
     has_torch, torch_message = ensure_torch(*where)
     if needs_torch and not has_torch:
         raise QgsProcessingException(f"This algorithm trains a model and needs "

@@ -16,15 +16,17 @@ from .common import UgsAlgorithm, add_advanced, attach_style
 def add_model_parameters(alg):
     """MODEL, BANDS, DEVICE and the advanced tiling parameters, shared by every
     algorithm that runs the extraction; defaults from PredictOptions."""
+    from .settings import MODEL, default_device_index, value
     defaults = PredictOptions()
     alg.addParameter(QgsProcessingParameterFile(
         "MODEL", alg.tr("Model file (empty = bundled model)"), extension="pt",
-        optional=True))
+        defaultValue=value(MODEL), optional=True))
     alg.addParameter(QgsProcessingParameterString(
         "BANDS", alg.tr("Band mapping: band numbers of red, green, blue (empty = "
                         "1,2,3)"), optional=True))
     alg.addParameter(QgsProcessingParameterEnum(
-        "DEVICE", alg.tr("Device"), options=list(DEVICES), defaultValue=0))
+        "DEVICE", alg.tr("Device"), options=list(DEVICES),
+        defaultValue=default_device_index()))
     add_advanced(alg, [
         QgsProcessingParameterEnum(
             "ENGINE", alg.tr("Inference engine (auto: ONNX Runtime on the CPU, PyTorch "

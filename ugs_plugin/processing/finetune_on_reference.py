@@ -15,6 +15,7 @@ from ..core.imagery import parse_band_list
 from ..core.vectors import parse_values
 from ..core.workflows import finetune
 from .common import MODELS, UgsAlgorithm, add_advanced, attach_style
+from .settings import default_device_index
 
 SCORES = ("F1", "PRECISION", "RECALL")
 
@@ -72,7 +73,8 @@ class FinetuneOnReference(UgsAlgorithm):
         self.addParameter(number("ITERATIONS", self.tr("Iterations"), number.Integer,
                                  d.iterations, False, 1, 1_000_000))
         self.addParameter(QgsProcessingParameterEnum(
-            "DEVICE", self.tr("Device"), options=list(DEVICES), defaultValue=0))
+            "DEVICE", self.tr("Device"), options=list(DEVICES),
+            defaultValue=default_device_index()))
         add_advanced(self, [
             number("LEARNING_RATE", self.tr("Learning rate"), number.Double, d.lr,
                    False, 1e-8, 1.0),

@@ -37,6 +37,18 @@ class UgsProvider(QgsProcessingProvider):
     def supportedOutputRasterLayerExtensions(self):  # noqa: N802
         return ["tif"]
 
+    def load(self):
+        """Register the plugin's page under Settings > Options > Processing >
+        Providers, then the algorithms."""
+        from .settings import register
+        register(self)
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self):
+        from .settings import unregister
+        unregister()
+
     def loadAlgorithms(self):  # noqa: N802
         self.addAlgorithm(ExtractUrbanGreenSpace())
         self.addAlgorithm(TrainModel())

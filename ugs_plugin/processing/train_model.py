@@ -10,6 +10,7 @@ from ..core.config import DEVICES, VARIANTS, TrainConfig
 from ..core.vectors import parse_values
 from ..core.workflows import train
 from .common import MODELS, UgsAlgorithm, add_advanced
+from .settings import default_device_index
 
 
 class TrainModel(UgsAlgorithm):
@@ -56,7 +57,8 @@ class TrainModel(UgsAlgorithm):
         self.addParameter(number("STEPS", self.tr("Training steps"), number.Integer,
                                  d.steps, False, 1, 10_000_000))
         self.addParameter(QgsProcessingParameterEnum(
-            "DEVICE", self.tr("Device"), options=list(DEVICES), defaultValue=0))
+            "DEVICE", self.tr("Device"), options=list(DEVICES),
+            defaultValue=default_device_index()))
         self.addParameter(QgsProcessingParameterBoolean(
             "RESUME", self.tr("Resume from the checkpoint"), defaultValue=r.resume))
         add_advanced(self, [
