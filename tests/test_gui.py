@@ -130,3 +130,61 @@ def test_dependency_installer_and_diagnostics_in_the_desktop(desktop_result):
     assert desktop_result["install_action"] == "Install deep-learning dependencies…"
     assert desktop_result["diagnostics_on_clipboard"]
     assert desktop_result["diagnostics_first_line"].startswith("QGIS 3.")
+
+
+def zip_desktop(tmp_path, with_dependencies):
+    """QGIS under Xvfb with the plugin installed from its zip in a fresh profile."""
+    import os
+    import sys
+    import zipfile
+    sys.path.insert(0, str(REPO / "scripts"))
+    import package
+    base = tmp_path / "qgis"
+    profile = base / "profiles" / "default"
+    plugins = profile / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    zipfile.ZipFile(package.build(tmp_path / "dist")).extractall(plugins)
+    ini = profile / "QGIS" / "QGIS3.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text("[PythonPlugins]\nugs=true\n", encoding="utf-8")
+    (base / "runtime").mkdir(mode=0o700)
+    out = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("UGS_PYTHON_PATH", "PYTHONPATH", "VIRTUAL_ENV",
+                        "QT_QPA_PLATFORM")}
+    env.update(QGIS_CUSTOM_CONFIG_PATH=str(base), XDG_RUNTIME_DIR=str(base / "runtime"),
+               UGS_GUI_RESULT=str(out), UGS_GUI_RASTER=str(SAMPLE_SCENE))
+    if with_dependencies:
+        screenshot = REPO / "build" / "zip_desktop_canvas.png"
+        screenshot.parent.mkdir(exist_ok=True)
+        env.update(UGS_PYTHON_PATH=str(REPO / ".venv"),
+                   UGS_GUI_MAP=str(tmp_path / "green.tif"),
+                   UGS_GUI_SCREENSHOT=str(screenshot))
+    subprocess.run(["xvfb-run", "-a", "qgis", "--noversioncheck", "--nologo", "--code",
+                    str(REPO / "tests" / "gui" / "zip_check.py")], env=env,
+                   timeout=300, capture_output=True)
+    assert out.exists(), "QGIS did not run the zip check"
+    result = json.loads(out.read_text())
+    assert "error" not in result, result["error"]
+    assert str(plugins) in result["plugin_dir"]  # the unzipped copy, not this checkout
+    assert result["provider"] and result["algorithms"] == 10
+    assert result["reloaded"] and result["provider_after_reload"] and result["unloaded"]
+    return result
+
+
+def test_zip_install_without_dependencies_offers_the_installer(tmp_path):
+    result = zip_desktop(tmp_path, with_dependencies=False)
+    assert result["dependency_message"] and "ONNX Runtime" in result["dependency_message"]
+    assert any("ONNX Runtime" in m for m in result["messages"])
+
+
+def test_zip_install_with_dependencies_maps_and_styles_the_result(tmp_path):
+    from PIL import Image
+    result = zip_desktop(tmp_path, with_dependencies=True)
+    assert result["dependency_message"] is None
+    assert "Green space" in result["layers"], result["layers"]
+    assert result["layers"]["Green space"] == "paletted"
+    image = Image.open(REPO / "build" / "zip_desktop_canvas.png").convert("RGB")
+    colours = image.getcolors(1 << 20)
+    green = sum(n for n, (r, g, b) in colours if g > 120 and g > r + 40 and g > b + 40)
+    assert green > 0.02 * image.width * image.height  # the map is on the canvas

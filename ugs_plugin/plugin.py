@@ -10,7 +10,7 @@ from .processing.provider import UgsProvider
 
 def find_dependencies():
     """Put ONNX Runtime and PyTorch on sys.path if any configured folder has them;
-    (ok, message) of PyTorch's search."""
+    (PyTorch found, ONNX Runtime found, ONNX Runtime's how-to-install message)."""
     try:
         from .processing.common import dependency_setting
         folders = dependency_setting()
@@ -18,8 +18,8 @@ def find_dependencies():
         folders = QgsSettings().value(SETTING_KEY, "", type=str)
     where = (PLUGIN_DIR, folders, QgsApplication.qgisSettingsDirPath())
     found = ensure_torch(*where)  # first: it puts torch's own sympy ahead
-    ensure_onnxruntime(*where)
-    return found
+    onnxruntime_ok, message = ensure_onnxruntime(*where)
+    return found[0], onnxruntime_ok, message
 
 
 class UgsPlugin:
@@ -42,6 +42,7 @@ class UgsPlugin:
         self.initProcessing()
         if self.iface is None:
             return
+        self.show_dependency_state()
         from qgis.PyQt.QtGui import QIcon
         from qgis.PyQt.QtWidgets import QAction
         action = QAction(QIcon(str(PLUGIN_DIR / "resources" / "icon.svg")),
@@ -91,6 +92,25 @@ class UgsPlugin:
         diagnostics.triggered.connect(self.copy_diagnostics)
         self.iface.addPluginToRasterMenu("Urban Green Space", diagnostics)
         self.actions.append(diagnostics)
+
+    def show_dependency_state(self):
+        """Without an engine the plugin still loads: a message with an Install button
+        says what is missing."""
+        from qgis.core import Qgis
+        from qgis.PyQt.QtWidgets import QPushButton
+        has_torch, has_onnxruntime, _ = find_dependencies()
+        self.dependency_message = None
+        if has_torch or has_onnxruntime:
+            return
+        text = ("Mapping needs ONNX Runtime (or PyTorch), which this QGIS does not "
+                "have yet.")
+        bar = self.iface.messageBar()
+        widget = bar.createMessage("Urban Green Space", text)
+        button = QPushButton("Install deep-learning dependencies…")
+        button.clicked.connect(self.open_install_dialog)
+        widget.layout().addWidget(button)
+        bar.pushWidget(widget, Qgis.Warning)
+        self.dependency_message = text
 
     def copy_diagnostics(self):
         """The report on the clipboard, for a bug report."""
