@@ -23,10 +23,10 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from . import imagery
-from .imagery import BandPlanReader
 from .config import PredictOptions  # noqa: F401 (re-exported)
 from .engines import as_engine
 from .errors import Cancelled, UgsError
+from .imagery import BandPlanReader
 from .outputs import OutputError, remove_quietly, temp_beside
 from .tiling import bands_of_columns, blend_weights, tile_origins
 
