@@ -134,26 +134,14 @@ def test_dependency_installer_and_diagnostics_in_the_desktop(desktop_result):
 
 def zip_desktop(tmp_path, with_dependencies):
     """QGIS under Xvfb with the plugin installed from its zip in a fresh profile."""
-    import os
     import sys
-    import zipfile
     sys.path.insert(0, str(REPO / "scripts"))
     import package
-    base = tmp_path / "qgis"
-    profile = base / "profiles" / "default"
-    plugins = profile / "python" / "plugins"
-    plugins.mkdir(parents=True)
-    zipfile.ZipFile(package.build(tmp_path / "dist")).extractall(plugins)
-    ini = profile / "QGIS" / "QGIS3.ini"
-    ini.parent.mkdir(parents=True)
-    ini.write_text("[PythonPlugins]\nugs=true\n", encoding="utf-8")
-    (base / "runtime").mkdir(mode=0o700)
+    from qgis_profile import zip_profile
+    env, plugins = zip_profile(tmp_path / "qgis", package.build(tmp_path / "dist"))
+    env.pop("QT_QPA_PLATFORM")  # a real (virtual) screen
     out = tmp_path / "result.json"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("UGS_PYTHON_PATH", "PYTHONPATH", "VIRTUAL_ENV",
-                        "QT_QPA_PLATFORM")}
-    env.update(QGIS_CUSTOM_CONFIG_PATH=str(base), XDG_RUNTIME_DIR=str(base / "runtime"),
-               UGS_GUI_RESULT=str(out), UGS_GUI_RASTER=str(SAMPLE_SCENE))
+    env.update(UGS_GUI_RESULT=str(out), UGS_GUI_RASTER=str(SAMPLE_SCENE))
     if with_dependencies:
         screenshot = REPO / "build" / "zip_desktop_canvas.png"
         screenshot.parent.mkdir(exist_ok=True)

@@ -2,10 +2,8 @@
 call, and end to end: a fresh profile, the plugin from its zip, ONNX Runtime
 installed by the installer with QGIS's Python, then a map through qgis_process with
 no PyTorch anywhere QGIS looks."""
-import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +70,9 @@ def test_loaded_packages_are_pinned_to_their_versions():
 
 
 def test_fresh_profile_gets_onnxruntime_and_maps_without_pytorch(tmp_path):
-    target = package.build(tmp_path / "dist")
-    base = tmp_path / "qgis"
-    profile = base / "profiles" / "default"
-    plugins = profile / "python" / "plugins"
-    plugins.mkdir(parents=True)
-    zipfile.ZipFile(target).extractall(plugins)
+    from qgis_profile import zip_profile
+    env, plugins = zip_profile(tmp_path / "qgis", package.build(tmp_path / "dist"))
+    profile = plugins.parent.parent
     # The installer, run by QGIS's Python (Debian: /usr/bin/python3) from the
     # unzipped plugin, as the dialog runs it.
     proc = subprocess.run(["/usr/bin/python3", "-m", "ugs_plugin.installer",
@@ -87,14 +82,6 @@ def test_fresh_profile_gets_onnxruntime_and_maps_without_pytorch(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     folder = installer.dependency_folder(profile)
     assert (folder / "onnxruntime").is_dir() and not (folder / "torch").exists()
-    ini = profile / "QGIS" / "QGIS3.ini"
-    ini.parent.mkdir(parents=True)
-    ini.write_text("[PythonPlugins]\nugs=true\n", encoding="utf-8")
-    (base / "runtime").mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("UGS_PYTHON_PATH", "PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(QGIS_CUSTOM_CONFIG_PATH=str(base), QT_QPA_PLATFORM="offscreen",
-               XDG_RUNTIME_DIR=str(base / "runtime"))
     out = tmp_path / "green.tif"
     run = subprocess.run(["qgis_process.bin", "run", "ugs:extracturbangreenspace", "--",
                           f"INPUT={SAMPLE_SCENE}", f"OUTPUT={out}"], env=env,

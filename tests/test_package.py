@@ -2,7 +2,6 @@
 profile (installed from the zip, not a symlink), the engine's packages found through
 UGS_PYTHON_PATH as a user's dependency folder would be."""
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -35,19 +34,9 @@ def test_zip_holds_the_plugin_and_nothing_else(tmp_path):
 
 
 def test_a_fresh_profile_maps_from_the_zip(tmp_path):
-    target = package.build(tmp_path / "dist")
-    base = tmp_path / "qgis"
-    profile = base / "profiles" / "default"
-    plugins = profile / "python" / "plugins"
-    plugins.mkdir(parents=True)
-    zipfile.ZipFile(target).extractall(plugins)
-    ini = profile / "QGIS" / "QGIS3.ini"
-    ini.parent.mkdir(parents=True)
-    ini.write_text("[PythonPlugins]\nugs=true\n", encoding="utf-8")
-    (base / "runtime").mkdir(mode=0o700)
-    env = dict(os.environ, QGIS_CUSTOM_CONFIG_PATH=str(base), QT_QPA_PLATFORM="offscreen",
-               XDG_RUNTIME_DIR=str(base / "runtime"),
-               UGS_PYTHON_PATH=str(REPO / ".venv"))
+    from qgis_profile import zip_profile
+    env, _ = zip_profile(tmp_path / "qgis", package.build(tmp_path / "dist"))
+    env["UGS_PYTHON_PATH"] = str(REPO / ".venv")
     out = tmp_path / "green.tif"
     proc = subprocess.run(["qgis_process.bin", "--json", "run",
                            "ugs:extracturbangreenspace", "--", f"INPUT={SAMPLE_SCENE}",

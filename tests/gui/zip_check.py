@@ -31,8 +31,7 @@ def run():
         RESULT["provider"] = registry.providerById("ugs") is not None
         RESULT["algorithms"] = len([a for a in registry.algorithms()
                                     if a.provider().id() == "ugs"])
-        RESULT["plugin_dir"] = os.path.dirname(type(plugins["ugs"]).__module__ and
-                                               qgis.utils.pluginDirectory("ugs"))
+        RESULT["plugin_dir"] = qgis.utils.pluginDirectory("ugs")
         RESULT["dependency_message"] = plugins["ugs"].dependency_message
         RESULT["messages"] = message_texts()
         if os.environ.get("UGS_GUI_MAP"):
