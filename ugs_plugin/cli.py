@@ -90,7 +90,7 @@ def read_layer(path, name=None):
     features = []
     for feature in layer:
         geom = feature.GetGeometryRef()
-        shape = wkb.loads(bytes(geom.ExportToIsoWkb())) if geom is not None else None
+        shape = wkb.loads(bytes(geom.ExportToWkb())) if geom is not None else None
         features.append((shape, {f: feature.GetField(f) for f in fields}))
     return VectorLayer(name or os.path.basename(str(path)), features,
                        srs.ExportToWkt() if srs is not None else None, fields)

@@ -309,5 +309,3 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         raise AdaptationCancelled("cancelled before the model was written")
     save_model(model, card, output)
     return card
-
-

@@ -375,4 +375,3 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
     if name == "openvino":
         return OpenVinoEngine(onnx_path, tile, precision), card
     return OnnxRuntimeEngine(onnx_path, tile), card
-

@@ -57,8 +57,6 @@ class FinetuneCancelled(Cancelled):
     """Stopped on request; no model was written."""
 
 
-
-
 @dataclass
 class FinetuneResult:
     card: dict

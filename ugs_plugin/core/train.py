@@ -28,7 +28,6 @@ from .tiles import (IGNORE, Sample, TrainingError, find_tile_pairs,  # noqa: F40
                     load_pairs, read_pairs_file, split_by_group)
 
 
-
 class TrainingCancelled(Cancelled):
     """Stopped on request; a checkpoint was written when a path was given."""
 
