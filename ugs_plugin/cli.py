@@ -572,31 +572,18 @@ def build_parser():
 
 def main(argv=None):
     """Parse, run one command; every engine error ends here as one line."""
+    from .core.errors import Cancelled, UgsError
     args = build_parser().parse_args(argv)
-    try:
-        from .core.errors import Cancelled, UgsError
-    except ImportError as err:  # pragma: no cover - broken installation
-        print(f"error: {err}; install the dependencies (make demo sets up .venv)",
-              file=sys.stderr)
-        return 1
     feedback = TerminalFeedback.make(quiet=args.quiet)
     try:
         return args.func(args, feedback)
     except ImportError as err:
-        print(f"error: {err}; install the dependencies (make demo sets up .venv)",
-              file=sys.stderr)
-        return 1
-    except Cancelled as err:
-        feedback.close()
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except UgsError as err:
-        feedback.close()
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        message, code = f"{err}; install the dependencies (make demo sets up .venv)", 1
+    except (Cancelled, UgsError) as err:
+        message, code = str(err), 1
     except KeyboardInterrupt:
-        feedback.close()
-        print("error: interrupted; no output was written", file=sys.stderr)
-        return 130
+        message, code = "interrupted; no output was written", 130
     finally:
-        feedback.close()
+        feedback.close()  # ends a progress bar before the error line
+    print(f"error: {message}", file=sys.stderr)
+    return code
