@@ -1,25 +1,11 @@
 """QGIS plugin object: registers the Processing provider and the toolbar actions."""
 from __future__ import annotations
 
-from qgis.core import QgsApplication, QgsMapLayerType, QgsSettings
+from qgis.core import QgsApplication, QgsMapLayerType
 
 from . import PLUGIN_DIR
-from .dependencies import SETTING_KEY, ensure_onnxruntime, ensure_torch
+from .processing.common import find_engine_packages
 from .processing.provider import UgsProvider
-
-
-def find_dependencies():
-    """Put ONNX Runtime and PyTorch on sys.path if any configured folder has them;
-    (PyTorch found, ONNX Runtime found, ONNX Runtime's how-to-install message)."""
-    try:
-        from .processing.common import dependency_setting
-        folders = dependency_setting()
-    except ImportError:  # Processing not there yet
-        folders = QgsSettings().value(SETTING_KEY, "", type=str)
-    where = (PLUGIN_DIR, folders, QgsApplication.qgisSettingsDirPath())
-    found = ensure_torch(*where)  # first: it puts torch's own sympy ahead
-    onnxruntime_ok, message = ensure_onnxruntime(*where)
-    return found[0], onnxruntime_ok, message
 
 
 class UgsPlugin:
@@ -34,7 +20,7 @@ class UgsPlugin:
         self.marks = []  # (layer id, feature id) of the marks, for undo
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
-        find_dependencies()
+        find_engine_packages()
         self.provider = UgsProvider()
         QgsApplication.processingRegistry().addProvider(self.provider)
 
@@ -98,7 +84,7 @@ class UgsPlugin:
         says what is missing."""
         from qgis.core import Qgis
         from qgis.PyQt.QtWidgets import QPushButton
-        has_torch, has_onnxruntime, _ = find_dependencies()
+        has_torch, _, has_onnxruntime, _ = find_engine_packages()
         self.dependency_message = None
         if has_torch or has_onnxruntime:
             return

@@ -172,15 +172,21 @@ def dependency_setting() -> str:
     return os.pathsep.join(f for f in folders if f)
 
 
+def find_engine_packages():
+    """Put PyTorch, then ONNX Runtime, on sys.path if a searched folder has them
+    (torch first: it puts its own sympy ahead of Debian's); (PyTorch found, its
+    how-to-install message, ONNX Runtime found, its message)."""
+    where = (PLUGIN_DIR, dependency_setting(), QgsApplication.qgisSettingsDirPath())
+    return (*ensure_torch(*where), *ensure_onnxruntime(*where))
+
+
 def require_engine(needs_torch: bool = False):
     """Find the engine's packages or fail with instructions: PyTorch for training,
     fine-tuning and adaptation; ONNX Runtime (or PyTorch) for mapping."""
-    where = (PLUGIN_DIR, dependency_setting(), QgsApplication.qgisSettingsDirPath())
-    has_torch, torch_message = ensure_torch(*where)
+    has_torch, torch_message, has_onnxruntime, onnx_message = find_engine_packages()
     if needs_torch and not has_torch:
         raise QgsProcessingException(f"This algorithm trains a model and needs "
                                      f"PyTorch. {torch_message}")
-    has_onnxruntime, onnx_message = ensure_onnxruntime(*where)
     if not (has_torch or has_onnxruntime):
         raise QgsProcessingException(onnx_message)
     # Fail here, with the messages above, rather than deep inside an algorithm.
