@@ -30,10 +30,33 @@ def ndvi(bands: np.ndarray) -> np.ndarray:
     return (nir - red) / np.maximum(nir + red, 1e-6)
 
 
-def ndvi_label(bands: np.ndarray) -> np.ndarray:
-    raw = torch.from_numpy((ndvi(bands) > NDVI_THRESHOLD).astype(np.float32))[None, None]
+def ndvi_label(bands: np.ndarray, threshold: float = NDVI_THRESHOLD) -> np.ndarray:
+    raw = torch.from_numpy((ndvi(bands) > threshold).astype(np.float32))[None, None]
     vote = F.avg_pool2d(raw, 3, stride=1, padding=1, count_include_pad=False)
     return (vote[0, 0].numpy() > 0.5).astype(np.uint8)
+
+
+def label_rule(threshold: float) -> str:
+    return LABEL_RULE.replace(f"> {NDVI_THRESHOLD}", f"> {threshold}")
+
+
+def hard_kinds(bands: np.ndarray) -> np.ndarray:
+    """Per pixel, the non-vegetation an RGB model takes for green (codes of
+    ugs_plugin.core.tiles.HARD_KINDS), found with the near-infrared band:
+
+    1 water or deep shadow: dark in NIR (water absorbs it; deep shadow gets little)
+      and not vegetation (NDVI < 0.05);
+    2 shadow or dark surface: dark in the visible (mean RGB < 60), NDVI < 0.1;
+    3 green-looking non-vegetation: green above red and blue but NDVI < 0.05
+      (artificial turf, green courts and roofs, greenish water)."""
+    red, green, blue, nir = (b.astype(np.float32) for b in bands[:4])
+    v = ndvi(bands)
+    lum = (red + green + blue) / 3
+    kinds = np.zeros(v.shape, np.uint8)
+    kinds[(green > red + 8) & (green > blue + 3) & (v < 0.05)] = 3
+    kinds[(lum < 60) & (v < 0.1)] = 2
+    kinds[(nir < 40) & (nir < 0.5 * lum) & (v < 0.05)] = 1
+    return kinds
 
 
 def tree_pixels(image_path, shape) -> np.ndarray:
@@ -54,16 +77,18 @@ def tree_pixels(image_path, shape) -> np.ndarray:
     return np.array(rows, int).reshape(-1, 2)
 
 
-def load_city(city, data=NAIP):
-    """Samples (ugs_plugin.core.train.Sample) with NDVI labels and tree points."""
+def load_city(city, data=NAIP, threshold=NDVI_THRESHOLD):
+    """Samples (ugs_plugin.core.train.Sample) with NDVI labels, hard-example kinds and
+    tree points."""
     import rasterio
     from ugs_plugin.core.tiles import Sample
     samples = []
     for path in sorted(glob.glob(os.path.join(data, "images", f"{city}_2020_*.tif"))):
         with rasterio.open(path) as src:
             bands = src.read()
-        sample = Sample(np.ascontiguousarray(bands[:3]), ndvi_label(bands),
-                        Path(path).stem, city)
+        sample = Sample(np.ascontiguousarray(bands[:3]), ndvi_label(bands, threshold),
+                        Path(path).stem, city, hard_kinds(bands))
+        sample.ndvi = ndvi(bands)
         sample.trees = tree_pixels(path, bands.shape[1:])
         samples.append(sample)
     return samples

@@ -42,19 +42,23 @@ from ugs_plugin.core.tiles import IGNORE, Sample  # noqa: E402
 from ugs_plugin.core.train import TrainConfig, predict_tiles, train_model  # noqa: E402
 from ugs_plugin.core.ugsnet import build_model  # noqa: E402
 
-AMBIGUOUS_NDVI = (0.05, 0.15)
+AMBIGUOUS_HALF_WIDTH = 0.05  # NDVI either side of the label threshold
 
 
-def with_ignore_band(samples):
-    """Training copies whose labels ignore the ambiguous NDVI band."""
-    import rasterio  # here: a --pack run (GPU machine) has no GDAL
+def ambiguous_band(threshold):
+    return (round(threshold - AMBIGUOUS_HALF_WIDTH, 3),
+            round(threshold + AMBIGUOUS_HALF_WIDTH, 3))
+
+
+def with_ignore_band(samples, threshold=naip_eval.NDVI_THRESHOLD, kinds=True):
+    """Training copies whose labels ignore the ambiguous NDVI band around the
+    threshold; hard-example kinds kept (or dropped)."""
+    low, high = ambiguous_band(threshold)
     out = []
     for s in samples:
-        with rasterio.open(naip_eval.NAIP / "images" / f"{s.name}.tif") as src:
-            v = naip_eval.ndvi(src.read())
         mask = s.mask.copy()
-        mask[(v > AMBIGUOUS_NDVI[0]) & (v < AMBIGUOUS_NDVI[1])] = IGNORE
-        out.append(type(s)(s.image, mask, s.name, s.group))
+        mask[(s.ndvi > low) & (s.ndvi < high)] = IGNORE
+        out.append(type(s)(s.image, mask, s.name, s.group, s.kinds if kinds else None))
     return out
 
 
@@ -160,6 +164,14 @@ def main():
     ap.add_argument("--checkpoint", default="build/train_default.ckpt",
                     help="resumable checkpoint every 500 steps ('' = none)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--ndvi-threshold", type=float, default=naip_eval.NDVI_THRESHOLD,
+                    help="label rule: NDVI above this is vegetation")
+    ap.add_argument("--hard-examples", action="store_true",
+                    help="weight and augment water, shadow, dry vegetation, sand")
+    ap.add_argument("--hard-weight", type=float, default=2.0)
+    ap.add_argument("--scale-range", default="0.5,1.0",
+                    help="resize factors of the 0.6 m crops (0.5,1.2 = 1.2-0.5 m)")
+    ap.add_argument("--init", help="start from this model file's weights")
     args = ap.parse_args()
     out = args.out or str(REPO / "models" / f"ugsnet_{args.variant}.pt")
     if args.threads:
@@ -168,8 +180,11 @@ def main():
         train, val = load_pack(args.pack)
     else:
         train = with_ignore_band([s for c in naip_eval.TRAIN_CITIES
-                                  for s in naip_eval.load_city(c)])
-        val = [s for c in naip_eval.VAL_CITIES for s in naip_eval.load_city(c)]
+                                  for s in naip_eval.load_city(
+                                      c, threshold=args.ndvi_threshold)],
+                                 args.ndvi_threshold, kinds=args.hard_examples)
+        val = [s for c in naip_eval.VAL_CITIES
+               for s in naip_eval.load_city(c, threshold=args.ndvi_threshold)]
     if args.save_pack:
         counts = save_pack(args.save_pack, train, val, args.pack_val_per_city)
         print(f"wrote {args.save_pack}: {counts[0]} training, {counts[1]} validation "
@@ -180,15 +195,24 @@ def main():
     device = choose_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: pick kernels once
+    scale_range = tuple(float(v) for v in args.scale_range.split(","))
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, crop=args.crop,
-                      lr=args.lr, seed=args.seed, scale_range=(0.5, 1.0),
-                      hard_negative_weight=2.0, val_scale=0.6, checkpoint_every=500,
-                      precision=args.precision)
+                      lr=args.lr, seed=args.seed, scale_range=scale_range,
+                      hard_negative_weight=args.hard_weight,
+                      hard_examples=args.hard_examples, val_scale=0.6,
+                      checkpoint_every=500, precision=args.precision)
     if args.time_budget:
         cfg.steps = steps_for_budget(args.variant, train, cfg, device, args.time_budget)
     cfg.validate_every = max(50, cfg.steps // args.validations)
     torch.manual_seed(args.seed)
     model = build_model(args.variant).to(device)
+    if args.init:
+        from ugs_plugin.core.model_file import load_model
+        parent, parent_card = load_model(args.init, "cpu")
+        if parent_card["variant"] != args.variant:
+            sys.exit(f"--init {args.init} is a {parent_card['variant']} model")
+        model.load_state_dict(parent.state_dict())
+        del parent
     if args.checkpoint:
         Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
 
@@ -221,12 +245,24 @@ def main():
             "train_cities": list(naip_eval.TRAIN_CITIES),
             "validation_cities": list(naip_eval.VAL_CITIES),
             "split": "by city: validation cities never seen in training",
-            "labels": naip_eval.LABEL_RULE + f"; NDVI in {AMBIGUOUS_NDVI} ignored in "
+            "labels": naip_eval.label_rule(args.ndvi_threshold)
+                      + f"; NDVI in {ambiguous_band(args.ndvi_threshold)} ignored in "
                       "the loss",
-            "augmentation": "scale 0.5-1.0 (0.6-1.2 m), flips, 90 degree rotations, "
-                            "saturation 0.3-1.4, hue +-25 deg, colour cast, "
-                            "brightness/contrast, gamma 0.6-1.5, haze",
-            "hard_negatives": "dark non-vegetation pixels (water, shadow) weighted x2",
+            "augmentation": (f"scale {scale_range[0]}-{scale_range[1]} "
+                             f"({0.6 / scale_range[1]:.2g}-{0.6 / scale_range[0]:.2g} m), "
+                             "flips, 90 degree rotations, saturation 0.3-1.4, hue +-25 "
+                             "deg, colour cast, brightness/contrast, gamma 0.6-1.5, haze"
+                             + ("; hard examples: water darker/bluer/greener/glinting, "
+                                "blue-tinted cast shadows, vegetation yellowed, "
+                                "grey-olive or desaturated, bare ground towards sand"
+                                if args.hard_examples else "")),
+            "hard_negatives": (f"non-vegetation found with the NIR band (water or deep "
+                               f"shadow, shadow or dark surface, green-looking "
+                               f"non-vegetation) weighted x{args.hard_weight:g}"
+                               if args.hard_examples else
+                               f"dark non-vegetation pixels (water, shadow) weighted "
+                               f"x{args.hard_weight:g}"),
+            "initialised_from": Path(args.init).name if args.init else None,
             "steps": cfg.steps, "batch_size": cfg.batch_size, "crop": cfg.crop,
             "optimizer": "AdamW", "lr": cfg.lr, "schedule": "poly 0.9",
             "precision": cfg.precision,

@@ -30,7 +30,8 @@ class TrainConfig:
     point_loss_weight: float = 1.0
     scale_range: tuple = (0.8, 1.25)  # resize factor around tiles at ~1 m
     colour_jitter: bool = True
-    hard_negative_weight: float = 1.0  # >1: dark non-green pixels (water, shadow)
+    hard_negative_weight: float = 1.0  # >1: dark non-green pixels, or Sample.kinds
+    hard_examples: bool = False       # water, shadow, dry-vegetation and sand looks
     validate_every: int = 0           # 0 = min(250, steps / 4)
     val_scale: float = 1.0            # resampling of validation tiles to ~1 m
     checkpoint_every: int = 0         # 0 = min(250, steps / 4); < 0 = only at the end

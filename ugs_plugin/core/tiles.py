@@ -14,6 +14,10 @@ from . import imagery
 from .errors import UgsError
 
 IGNORE = 255
+# Non-vegetation that an RGB model takes for green space, per pixel (Sample.kinds):
+# weighted up in the loss and recoloured by augmentation.
+HARD_KINDS = {1: "water or deep shadow", 2: "shadow or dark surface",
+              3: "green-looking non-vegetation"}
 
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
@@ -29,6 +33,7 @@ class Sample:
     mask: np.ndarray    # uint8 (H, W): 0 other, 1 green, 255 ignore
     name: str = ""
     group: str = ""     # city / area, for the validation split
+    kinds: np.ndarray | None = None  # uint8 (H, W): HARD_KINDS code per pixel, 0 none
 
 
 def normalise_mask(raw: np.ndarray) -> np.ndarray:

@@ -42,29 +42,103 @@ def _resize(arr: torch.Tensor, size, mode):
     return F.interpolate(arr[None], size=size, mode=mode, **kw)[0]
 
 
-def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator):
-    """One random training crop: (3,crop,crop) float 0..1 and (crop,crop) int64.
+def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator, kinds=None):
+    """One random training crop: (3,crop,crop) float 0..1, (crop,crop) int64 labels and
+    (crop,crop) uint8 hard-example kinds (tiles.HARD_KINDS; zeros when not given).
 
     ``image`` and ``mask`` are uint8 arrays or tensors; tensors stay on their device
     (the GPU, when training there, so augmentation does not starve it)."""
     img = torch.as_tensor(image).float() / 255.0
     lab = torch.as_tensor(mask).float()[None]
+    kind = (torch.zeros_like(lab) if kinds is None
+            else torch.as_tensor(kinds).float()[None].to(lab.device))
     scale = rng.uniform(*cfg.scale_range)
     h, w = img.shape[1:]
     size = (max(cfg.crop, round(h * scale)), max(cfg.crop, round(w * scale)))
     img = _resize(img, size, "bilinear")
     lab = _resize(lab, size, "nearest")[0]
+    kind = _resize(kind, size, "nearest")[0]
     y = rng.integers(0, size[0] - cfg.crop + 1)
     x = rng.integers(0, size[1] - cfg.crop + 1)
     img = img[:, y:y + cfg.crop, x:x + cfg.crop]
     lab = lab[y:y + cfg.crop, x:x + cfg.crop]
+    kind = kind[y:y + cfg.crop, x:x + cfg.crop]
     k = int(rng.integers(4))
-    img, lab = torch.rot90(img, k, (1, 2)), torch.rot90(lab, k, (0, 1))
+    img, lab, kind = (torch.rot90(img, k, (1, 2)), torch.rot90(lab, k, (0, 1)),
+                      torch.rot90(kind, k, (0, 1)))
     if rng.random() < 0.5:
-        img, lab = img.flip(2), lab.flip(1)
+        img, lab, kind = img.flip(2), lab.flip(1), kind.flip(1)
+    if cfg.hard_examples:
+        img, kind = hard_example_looks(img, lab, kind, rng)
     if cfg.colour_jitter:
         img = radiometric_jitter(img, rng)
-    return img.contiguous(), lab.long().contiguous()
+    return img.contiguous(), lab.long().contiguous(), kind.to(torch.uint8).contiguous()
+
+
+def _colour(values, like):
+    return torch.tensor(values, dtype=like.dtype, device=like.device).view(3, 1, 1)
+
+
+def _random_blob(shape, rng, device):
+    """A soft-edged random region (a few overlapping ellipses), 0..1."""
+    h, w = shape
+    yy = torch.linspace(0, 1, h, device=device).view(h, 1)
+    xx = torch.linspace(0, 1, w, device=device).view(1, w)
+    blob = torch.zeros(shape, device=device)
+    for _ in range(int(rng.integers(1, 4))):
+        cy, cx = rng.uniform(0, 1, 2)
+        ry, rx = rng.uniform(0.08, 0.45, 2)
+        angle = rng.uniform(0, np.pi)
+        dy, dx = yy - cy, xx - cx
+        u = (dx * np.cos(angle) + dy * np.sin(angle)) / rx
+        v = (-dx * np.sin(angle) + dy * np.cos(angle)) / ry
+        blob = torch.maximum(blob, (1.5 - (u ** 2 + v ** 2)).clamp(0, 0.5) * 2)
+    return blob
+
+
+def hard_example_looks(img, lab, kind, rng: np.random.Generator):
+    """Looks an RGB model gets wrong away from its training sensor, made from the
+    crop's own pixels; labels unchanged, kinds updated where shadow is cast:
+
+    - water (kind 1) darker, bluer, greener or with sun glint;
+    - cast shadows, deep and blue-tinted, over roofs and asphalt (and over the
+      vegetation they cross, which stays green space);
+    - vegetation yellowed, grey-olive or desaturated (dry season, haze);
+    - bare ground brightened towards sand (sparse trees over desert)."""
+    green = (lab == 1)[None]
+    other = (lab == 0)[None]
+    water = (kind == 1)[None]
+    if water.any() and rng.random() < 0.6:
+        tone = [(0.04, 0.09, 0.16), (0.05, 0.16, 0.12), (0.10, 0.14, 0.08),
+                (0.02, 0.05, 0.07)][int(rng.integers(4))]
+        mix = rng.uniform(0.3, 0.9)
+        recoloured = img * (1 - mix) + _colour(tone, img) * mix * rng.uniform(0.6, 1.8)
+        if rng.random() < 0.3:  # sun glint: sparse bright specks
+            glint = torch.rand(img.shape[1:], device=img.device) < rng.uniform(0.01, 0.06)
+            recoloured = torch.where(glint[None], torch.full_like(img, 0.9), recoloured)
+        img = torch.where(water, recoloured.clamp(0, 1), img)
+    if rng.random() < 0.4:
+        blob = _random_blob(img.shape[1:], rng, img.device)[None]
+        depth = rng.uniform(0.2, 0.55)
+        tint = _colour((rng.uniform(0.75, 0.95), rng.uniform(0.9, 1.0), 1.15), img)
+        shaded = (img * depth * tint).clamp(0, 1)
+        img = img * (1 - blob) + shaded * blob
+        kind = torch.where((blob[0] > 0.5) & (lab == 0) & (kind == 0),
+                           torch.full_like(kind, 2), kind)
+    if green.any() and rng.random() < 0.4:
+        veg = img
+        if rng.random() < 0.6:
+            veg = rotate_hue(veg, -rng.uniform(10, 40))  # green towards yellow/olive
+        grey = veg.mean(0, keepdim=True)
+        veg = grey + (veg - grey) * rng.uniform(0.15, 0.8)
+        veg = (veg * rng.uniform(0.9, 1.5) + rng.uniform(0.0, 0.12)).clamp(0, 1)
+        img = torch.where(green, veg, img)
+    if other.any() and rng.random() < 0.2:
+        sand = _colour((0.86, 0.78, 0.64), img)
+        mix = rng.uniform(0.2, 0.6)
+        bright = img.mean(0, keepdim=True) > 0.3
+        img = torch.where(other & bright, img * (1 - mix) + sand * mix, img)
+    return img.clamp(0, 1), kind
 
 
 def rotate_hue(img: torch.Tensor, degrees: float) -> torch.Tensor:
@@ -125,11 +199,12 @@ def segmentation_loss(output: dict, target: torch.Tensor, point_weight: float = 
     return loss + point_weight * loss_points
 
 
-def hard_negative_weights(x_unit: torch.Tensor, target: torch.Tensor, weight: float):
-    """Dark pixels that are not green (water, shadow) count ``weight`` times."""
-    luminance = x_unit.mean(1)
-    dark = (luminance < 0.2) & (target == 0)
-    return 1.0 + (weight - 1.0) * dark.float()
+def hard_negative_weights(x_unit: torch.Tensor, target: torch.Tensor, weight: float,
+                          kinds: torch.Tensor | None = None):
+    """Non-green pixels of a hard kind (``kinds`` > 0, tiles.HARD_KINDS) count
+    ``weight`` times; without kinds, dark non-green pixels (water, shadow) do."""
+    hard = (kinds > 0) if kinds is not None else (x_unit.mean(1) < 0.2)
+    return 1.0 + (weight - 1.0) * (hard & (target == 0)).float()
 
 
 def binary_counts(pred: np.ndarray, truth: np.ndarray):
@@ -250,10 +325,12 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         log(f"resumed at step {start}")
     device = next(model.parameters()).device
     if device.type == "cuda":  # the tiles are small: keep them on the GPU
-        stored = [(torch.from_numpy(s.image).to(device), torch.from_numpy(s.mask).to(device))
+        stored = [(torch.from_numpy(s.image).to(device), torch.from_numpy(s.mask).to(device),
+                   None if s.kinds is None else torch.from_numpy(s.kinds).to(device))
                   for s in train_samples]
     else:
-        stored = [(s.image, s.mask) for s in train_samples]
+        stored = [(s.image, s.mask, s.kinds) for s in train_samples]
+    with_kinds = any(s.kinds is not None for s in train_samples)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
                 if cfg.precision == "bf16" and device.type == "cuda"
                 else contextlib.nullcontext())
@@ -269,12 +346,13 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         for group in opt.param_groups:
             group["lr"] = poly_lr(cfg.lr, step, cfg.steps, cfg.poly_power)
         picks = rng.integers(0, len(train_samples), cfg.batch_size)
-        batch = [augment(*stored[i], cfg, rng) for i in picks]
+        batch = [augment(*stored[i][:2], cfg, rng, stored[i][2]) for i in picks]
         x_unit = torch.stack([b[0] for b in batch]).to(device)
         y = torch.stack([b[1] for b in batch]).to(device)
         weights = None
         if cfg.hard_negative_weight != 1.0:
-            weights = hard_negative_weights(x_unit, y, cfg.hard_negative_weight)
+            kinds = torch.stack([b[2] for b in batch]).to(device) if with_kinds else None
+            weights = hard_negative_weights(x_unit, y, cfg.hard_negative_weight, kinds)
         with autocast:
             output = model(to_model_input(x_unit))
         loss = segmentation_loss(output, y, cfg.point_loss_weight, weights)
