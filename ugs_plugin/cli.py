@@ -167,6 +167,91 @@ def cmd_stats(args, feedback):
     return 0
 
 
+def cmd_indicators(args, feedback):
+    from .core.workflows import indicators
+    defaults = indicators.IndicatorsRequest(map="", zones=None)
+    if args.cover_target is not None and not 1 <= args.cover_target <= 99:
+        from .core.errors import UgsError
+        raise UgsError(f"--cover-target is a percentage (30 for 30 %), not "
+                       f"{args.cover_target:g}")
+    zones = read_layer(args.zones)
+    buildings = optional_layer(args.buildings)
+    result = indicators.run(indicators.IndicatorsRequest(
+        map=args.map, zones=zones, id_field=args.id_field, buildings=buildings,
+        population_field=args.population_field, parks=optional_layer(args.parks),
+        min_park_ha=args.min_park_ha, distance_m=args.distance,
+        network=optional_layer(args.network),
+        cover_target=defaults.cover_target if args.cover_target is None
+        else args.cover_target / 100.0,
+        indicator=args.indicator, report=args.report, table=args.csv), feedback)
+    if args.out_zones:
+        write_layer(args.out_zones, zones, indicators.zone_fields(result.request),
+                    result.zones)
+    if args.out_buildings and buildings is not None:
+        write_layer(args.out_buildings, buildings,
+                    indicators.building_fields(result.request), result.buildings)
+    print(json.dumps(result.summary()) if args.json else result.describe())
+    return 0
+
+
+def cmd_change(args, feedback):
+    from .core.workflows import change
+    zones = optional_layer(args.zones)
+    result = change.run(change.ChangeRequest(
+        map_a=args.map_a, map_b=args.map_b, output=args.output, zones=zones,
+        id_field=args.id_field, report=args.report, table=args.csv), feedback)
+    if args.out_zones and zones is not None:
+        write_layer(args.out_zones, zones, change.ZONE_FIELDS, result.zones)
+    print(json.dumps(result.summary()) if args.json else result.describe())
+    return 0
+
+
+def write_layer(path, layer, names, rows):
+    """``layer``'s features (own CRS, own fields) with ``names`` of ``rows`` appended,
+    as a GeoPackage, written beside and moved into place."""
+    from osgeo import ogr, osr
+
+    from .core.errors import UgsError, check_output_path
+    from .core.outputs import atomic_output
+    check_output_path(path, (), (".gpkg",))
+    with atomic_output(path, ".gpkg") as tmp:
+        os.remove(tmp)  # the GeoPackage driver creates the file itself
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
+        if ds is None:
+            raise UgsError(f"cannot create {path}")
+        srs = None
+        if layer.crs:
+            srs = osr.SpatialReference()
+            srs.ImportFromWkt(layer.crs)
+            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        out = ds.CreateLayer(os.path.splitext(os.path.basename(path))[0], srs,
+                             ogr.wkbUnknown)
+        for name in layer.fields:
+            values = [a.get(name) for _, a in layer.features if a.get(name) is not None]
+            kind = (ogr.OFTInteger64 if values and all(isinstance(v, int) for v in values)
+                    else ogr.OFTReal if values and all(isinstance(v, (int, float))
+                                                       for v in values)
+                    else ogr.OFTString)
+            out.CreateField(ogr.FieldDefn(name, kind))
+        for name in names:
+            kind = ogr.OFTString if name in ("zone_id",) else ogr.OFTReal
+            out.CreateField(ogr.FieldDefn(name, kind))
+        for (geom, attrs), row in zip(layer.features, rows):
+            feature = ogr.Feature(out.GetLayerDefn())
+            if geom is not None:
+                feature.SetGeometry(ogr.CreateGeometryFromWkb(geom.wkb))
+            for name in layer.fields:
+                if attrs.get(name) is not None:
+                    feature.SetField(name, attrs[name])
+            for name in names:
+                value = row.get(name)
+                if value is not None:
+                    feature.SetField(name, str(value) if name == "zone_id"
+                                     else float(value))
+            out.CreateFeature(feature)
+        ds = None
+
+
 def cmd_sample(args, feedback):
     from .core.workflows import sampling
     result = sampling.run(sampling.SampleRequest(
@@ -415,6 +500,55 @@ def build_parser():
     st.add_argument("--population-field")
     add_output_arguments(st)
     st.set_defaults(func=cmd_stats)
+
+    from .core.workflows.indicators import INDICATORS, IndicatorsRequest
+    di = IndicatorsRequest(map="", zones=None)
+    ind = sub.add_parser(
+        "indicators", help="3-30-300 green-space indicators by zone",
+        description="Per zone: green cover (share mapped green, against a target), "
+        "buildings within a distance of a park (green patches of the map of at least "
+        "--min-park-ha, or --parks polygons), straight or along --network roads, mean "
+        "distance, and per resident with --population-field (on the buildings). Same "
+        "engine as 'Green space indicators by zone' in QGIS.")
+    ind.add_argument("map", help="green-space class raster (1 green, 0 other, 255 "
+                     "nodata), projected CRS")
+    ind.add_argument("zones", help="polygons (any format/CRS)")
+    ind.add_argument("--id-field", help="zone name field (default: feature order)")
+    ind.add_argument("--buildings", help="building points or footprints")
+    ind.add_argument("--population-field", help="residents per building")
+    ind.add_argument("--parks", help="park polygons instead of the map's patches")
+    ind.add_argument("--min-park-ha", type=float, default=di.min_park_ha,
+                     help=f"smallest park in hectares ({di.min_park_ha:g})")
+    ind.add_argument("--distance", type=float, default=di.distance_m,
+                     help=f"walking distance to a park in metres ({di.distance_m:g})")
+    ind.add_argument("--network", help="road lines: distances along them")
+    ind.add_argument("--cover-target", type=float,
+                     help=f"green cover target in percent ({100 * di.cover_target:g})")
+    ind.add_argument("--indicator", default=di.indicator, choices=tuple(INDICATORS),
+                     help=f"indicator mapped in the report ({di.indicator})")
+    ind.add_argument("--report", help="planner report to write (.html)")
+    ind.add_argument("--csv", help="zone table to write (.csv)")
+    ind.add_argument("--out-zones", help="zones with the indicators (.gpkg)")
+    ind.add_argument("--out-buildings", help="buildings with their distance (.gpkg)")
+    add_output_arguments(ind, '{"zones": [{"id", "green_cover", "buildings", '
+                         '"buildings_within", "share_within", "mean_distance_m"}]}')
+    ind.set_defaults(func=cmd_indicators)
+
+    chg = sub.add_parser(
+        "change", help="green-space change between two class maps",
+        description="Change raster on MAP_A's grid (0 stable other, 1 stable green, 2 "
+        "gain, 3 loss, 255 nodata; MAP_B resampled by nearest neighbour when the grids "
+        "differ) and, with --zones, gained / lost / net area and patches per zone.")
+    chg.add_argument("map_a", help="class map before")
+    chg.add_argument("map_b", help="class map after")
+    chg.add_argument("output", help="change raster to write (.tif)")
+    chg.add_argument("--zones", help="polygons (any format/CRS)")
+    chg.add_argument("--id-field", help="zone name field")
+    chg.add_argument("--report", help="change report to write (.html)")
+    chg.add_argument("--csv", help="zone table to write (.csv)")
+    chg.add_argument("--out-zones", help="zones with the change (.gpkg)")
+    add_output_arguments(chg, "one JSON object: totals (m²) and zones")
+    chg.set_defaults(func=cmd_change)
 
     asx = sub.add_parser("assess", help="accuracy of a class map against reference data",
                          description="Compare a class raster (1 green, 0 other, 255 "

@@ -211,6 +211,28 @@ class StyleLoader(QgsProcessingLayerPostProcessorInterface):
         layer.triggerRepaint()
 
 
+class Choropleth(QgsProcessingLayerPostProcessorInterface):
+    """A graduated style (5 quantile classes, pale to dark green; dark to pale with
+    ``reverse``, for fields where less is better) on ``field`` of a loaded output."""
+
+    def __init__(self, field: str, reverse: bool = False):
+        super().__init__()
+        self.field, self.reverse = field, reverse
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from qgis.core import (QgsClassificationQuantile, QgsGradientColorRamp,
+                               QgsGraduatedSymbolRenderer)
+        from qgis.PyQt.QtGui import QColor
+        renderer = QgsGraduatedSymbolRenderer(self.field)
+        renderer.setClassificationMethod(QgsClassificationQuantile())
+        renderer.updateClasses(layer, 5)
+        pale, dark = QColor("#f7fcf5"), QColor("#00441b")
+        renderer.updateColorRamp(QgsGradientColorRamp(*((dark, pale) if self.reverse
+                                                        else (pale, dark))))
+        layer.setRenderer(renderer)
+        layer.triggerRepaint()
+
+
 # QGIS holds post-processors by raw pointer: the Python objects must outlive the
 # algorithm instance, so they live here, one per output path (a reused path
 # replaces its entry).

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
-                       QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer)
@@ -10,21 +9,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import UgsError
 from ..core.workflows import statistics
-from .common import STATISTICS, UgsAlgorithm, attach_post_processor
-
-
-class CoverageChoropleth(QgsProcessingLayerPostProcessorInterface):
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        from qgis.core import (QgsClassificationQuantile, QgsGradientColorRamp,
-                               QgsGraduatedSymbolRenderer)
-        from qgis.PyQt.QtGui import QColor
-        renderer = QgsGraduatedSymbolRenderer("green_ratio")
-        renderer.setClassificationMethod(QgsClassificationQuantile())
-        renderer.updateClasses(layer, 5)
-        renderer.updateColorRamp(QgsGradientColorRamp(QColor("#f7fcf5"),
-                                                      QColor("#00441b")))
-        layer.setRenderer(renderer)
-        layer.triggerRepaint()
+from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
 
 
 class GreenSpaceStatistics(UgsAlgorithm):
@@ -84,5 +69,5 @@ class GreenSpaceStatistics(UgsAlgorithm):
             out.setAttributes(original.attributes()
                               + [row[name] for name, _ in statistics.FIELDS])
             sink.addFeature(out, QgsFeatureSink.FastInsert)
-        attach_post_processor(context, dest, CoverageChoropleth())
+        attach_post_processor(context, dest, Choropleth("green_ratio"))
         return {"OUTPUT": dest}

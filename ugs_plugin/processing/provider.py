@@ -9,6 +9,8 @@ from .create_reference_layer import CreateReferenceLayer
 from .extract_frame_grid import ExtractFrameGrid
 from .extract_green_space import ExtractUrbanGreenSpace
 from .finetune_on_reference import FinetuneOnReference
+from .green_space_change import GreenSpaceChange
+from .green_space_indicators import GreenSpaceIndicators
 from .green_space_statistics import GreenSpaceStatistics
 from .mask_by_boundary import MaskByUrbanBoundary
 from .stratified_sample import StratifiedSample
@@ -60,3 +62,5 @@ class UgsProvider(QgsProcessingProvider):
         self.addAlgorithm(MaskByUrbanBoundary())
         self.addAlgorithm(ExtractFrameGrid())
         self.addAlgorithm(GreenSpaceStatistics())
+        self.addAlgorithm(GreenSpaceIndicators())
+        self.addAlgorithm(GreenSpaceChange())

@@ -1,0 +1,185 @@
+"""ugs:greenspaceindicators: 3-30-300 indicators by zone (green cover, access to
+parks, green area per resident)."""
+from __future__ import annotations
+
+from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
+                       QgsProcessingLayerPostProcessorInterface,
+                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.errors import UgsError
+from ..core.workflows import indicators
+from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
+
+DEFAULTS = indicators.IndicatorsRequest(map="", zones=None)
+INDICATOR_KEYS = tuple(indicators.INDICATORS)
+
+
+class WithinStyle(QgsProcessingLayerPostProcessorInterface):
+    """Buildings within the distance in green, beyond it in red."""
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        from qgis.core import (QgsCategorizedSymbolRenderer, QgsRendererCategory,
+                               QgsSymbol)
+        from qgis.PyQt.QtGui import QColor
+        categories = []
+        for value, colour, label in ((1, "#1a9641", "within reach of a park"),
+                                     (0, "#d7191c", "beyond the distance")):
+            symbol = QgsSymbol.defaultSymbol(layer.geometryType())
+            symbol.setColor(QColor(colour))
+            categories.append(QgsRendererCategory(value, symbol, label))
+        layer.setRenderer(QgsCategorizedSymbolRenderer("within", categories))
+        layer.triggerRepaint()
+
+
+_WITHIN_STYLE = WithinStyle()
+
+
+class GreenSpaceIndicators(UgsAlgorithm):
+    NAME = "greenspaceindicators"
+    DISPLAY_NAME = "Green space indicators by zone (3-30-300)"
+    GROUP = STATISTICS
+    TAGS = ("3-30-300", "access", "park", "proximity", "walking distance", "planning",
+            "green cover", "per capita", "WHO")
+    HELP_ANCHOR = "planner-indicators-and-change"
+    use_case = indicators
+    HELP = (
+        "What a planner asks of a green-space map, per zone (districts, neighbourhoods, "
+        "any polygons in any CRS), after the 3-30-300 rule (Konijnendijk, 2021):<br>"
+        "<b>Green cover</b> (the \"30\"): the share of the zone's mapped pixels classed "
+        "green, flagged when below the target (30 %). The map does not tell trees from "
+        "grass, so this is green cover, not tree canopy.<br><b>Access</b> (the "
+        "\"300\"): parks are the 8-connected green patches of the map of at least the "
+        "minimum size (0.5 ha), or the polygons of a park layer. Each building (points "
+        "or footprints, measured from a point inside) gets its distance to the nearest "
+        "park edge: straight line, or along a road layer when one is given (roads join "
+        "where they share a vertex; a park is entered from a road within 25 m). Per "
+        "zone: buildings within the distance (300 m), their share and the mean "
+        "distance; with a population field on the buildings, the same for residents "
+        "and the green area per resident.<br>Outputs: the zones with these fields, "
+        "styled by the chosen indicator; the buildings with their distance and a "
+        "within flag; a CSV; an HTML report with a map, a chart of the zones against "
+        "the target, the table and the method's limits. The map is read in strips, so "
+        "a whole city's mosaic works. Needs a map in a projected (metric) CRS.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "INPUT", self.tr("Green-space class raster")))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "ZONES", self.tr("Zones"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterField(
+            "ID_FIELD", self.tr("Zone name field"), None, "ZONES", optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "BUILDINGS", self.tr("Buildings (points or footprints)"),
+            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+            optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "POPULATION_FIELD", self.tr("Residents per building"), None, "BUILDINGS",
+            QgsProcessingParameterField.Numeric, optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "MIN_PARK_HA", self.tr("Smallest park (ha)"),
+            QgsProcessingParameterNumber.Double, DEFAULTS.min_park_ha, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "DISTANCE", self.tr("Distance to a park (m)"),
+            QgsProcessingParameterNumber.Double, DEFAULTS.distance_m, minValue=1))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "NETWORK", self.tr("Roads and paths (distances along them)"),
+            [QgsProcessing.TypeVectorLine], optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "COVER_TARGET", self.tr("Green cover target (%)"),
+            QgsProcessingParameterNumber.Double, 100 * DEFAULTS.cover_target,
+            minValue=1, maxValue=99))
+        self.addParameter(QgsProcessingParameterEnum(
+            "INDICATOR", self.tr("Indicator to map"),
+            [indicators.INDICATORS[k] for k in INDICATOR_KEYS],
+            defaultValue=INDICATOR_KEYS.index(DEFAULTS.indicator)))
+        parks = QgsProcessingParameterFeatureSource(
+            "PARKS", self.tr("Parks (instead of the map's patches)"),
+            [QgsProcessing.TypeVectorPolygon], optional=True)
+        parks.setFlags(parks.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(parks)
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", self.tr("Green-space indicators by zone"),
+            QgsProcessing.TypeVectorPolygon))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT_BUILDINGS", self.tr("Buildings with distance to a park"),
+            QgsProcessing.TypeVectorAnyGeometry, optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT_CSV", self.tr("Indicators (CSV)"), "CSV files (*.csv)",
+            optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "OUTPUT_HTML", self.tr("Planner report"), "HTML files (*.html)",
+            optional=True))
+
+    def request(self, parameters, context, feedback):
+        zones = self.vector_layer(parameters, "ZONES", context)
+        buildings = self.vector_layer(parameters, "BUILDINGS", context, optional=True)
+        for layer, names, what in ((zones, indicators.ZONE_FIELDS
+                                    + indicators.RESIDENT_FIELDS, "zones"),
+                                   (buildings, indicators.BUILDING_FIELDS
+                                    + ("straight_m",), "buildings")):
+            clash = [n for n in names if layer is not None and n in layer.fields]
+            if clash:
+                raise UgsError(f"the {what} already have a field '{clash[0]}'; rename "
+                               "it first")
+        number = lambda name: self.parameterAsDouble(parameters, name, context)  # noqa
+        return indicators.IndicatorsRequest(
+            map=self.raster_path(parameters, "INPUT", context), zones=zones,
+            id_field=self.parameterAsString(parameters, "ID_FIELD", context) or None,
+            buildings=buildings,
+            population_field=self.parameterAsString(parameters, "POPULATION_FIELD",
+                                                    context) or None,
+            parks=self.vector_layer(parameters, "PARKS", context, optional=True),
+            min_park_ha=number("MIN_PARK_HA"), distance_m=number("DISTANCE"),
+            network=self.vector_layer(parameters, "NETWORK", context, optional=True),
+            cover_target=number("COVER_TARGET") / 100.0,
+            indicator=INDICATOR_KEYS[self.parameterAsEnum(parameters, "INDICATOR",
+                                                          context)],
+            report=self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context) or None,
+            table=self.parameterAsFileOutput(parameters, "OUTPUT_CSV", context) or None)
+
+    def outputs(self, result, parameters, context, feedback):
+        request = result.request
+        results = {}
+        zone_fields = indicators.zone_fields(request)
+        dest = self._copy_with(parameters, context, "ZONES", "OUTPUT", zone_fields,
+                               result.zones)
+        attach_post_processor(context, dest, Choropleth(
+            request.indicator, reverse=request.indicator == "mean_distance_m"))
+        results["OUTPUT"] = dest
+        if request.buildings is not None and parameters.get("OUTPUT_BUILDINGS"):
+            dest = self._copy_with(parameters, context, "BUILDINGS", "OUTPUT_BUILDINGS",
+                                   indicators.building_fields(request), result.buildings)
+            attach_post_processor(context, dest, _WITHIN_STYLE)
+            results["OUTPUT_BUILDINGS"] = dest
+        for name, path in (("OUTPUT_HTML", request.report), ("OUTPUT_CSV", request.table)):
+            if path:
+                results[name] = path
+        return results
+
+    def _copy_with(self, parameters, context, source_name, sink_name, names, rows):
+        """The source's features with ``names`` of ``rows`` appended, in order."""
+        source = self.parameterAsSource(parameters, source_name, context)
+        fields = QgsFields(source.fields())
+        for name in names:
+            kind = (QVariant.String if name == "zone_id" else
+                    QVariant.Int if name in ("buildings", "buildings_within", "within",
+                                             "below_cover_target") else QVariant.Double)
+            fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(parameters, sink_name, context, fields,
+                                          source.wkbType(), source.sourceCrs())
+        if sink is None:
+            raise UgsError(self.invalidSinkError(parameters, sink_name))
+        for original, row in zip(source.getFeatures(), rows):
+            out = QgsFeature(fields)
+            out.setGeometry(original.geometry())
+            out.setAttributes(original.attributes()
+                              + [None if row[n] is None else
+                                 str(row[n]) if n == "zone_id" else row[n]
+                                 for n in names])
+            sink.addFeature(out, QgsFeatureSink.FastInsert)
+        return dest
