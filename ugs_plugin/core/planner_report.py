@@ -39,9 +39,10 @@ def _path(geometry, to_svg):
     return " ".join(parts)
 
 
-def svg_map(geometries, values, labels, low, high, title, ramp=RAMP, width=460):
-    """Zones coloured by value (low..high along the ramp), with their labels and a
-    legend; north up, in the zones' map units."""
+def svg_map(geometries, values, labels, low, high, title, ramp=RAMP, width=460,
+            percent=False):
+    """Zones coloured by value (low..high along the ramp), with their labels, a title
+    and a legend; north up, in the zones' map units."""
     shown = [(g, v, lab) for g, v, lab in zip(geometries, values, labels)
              if g is not None and not g.is_empty]
     if not shown:
@@ -49,10 +50,10 @@ def svg_map(geometries, values, labels, low, high, title, ramp=RAMP, width=460):
     xs0, ys0, xs1, ys1 = zip(*(g.bounds for g, _, _ in shown))
     x0, y0, x1, y1 = min(xs0), min(ys0), max(xs1), max(ys1)
     scale = (width - 20) / max(x1 - x0, y1 - y0, 1e-9)
-    height = int((y1 - y0) * scale) + 20
+    height = int((y1 - y0) * scale) + 40
 
     def to_svg(xy):
-        return 10 + (xy[0] - x0) * scale, 10 + (y1 - xy[1]) * scale
+        return 10 + (xy[0] - x0) * scale, 30 + (y1 - xy[1]) * scale
     tolerance = 0.5 / scale  # half a drawn pixel
     span = (high - low) or 1.0
     items = []
@@ -70,9 +71,10 @@ def svg_map(geometries, values, labels, low, high, title, ramp=RAMP, width=460):
         f'<rect x="{width + 10}" y="{30 + 22 * k}" width="18" height="18" '
         f'fill="{_colour(k / 4, ramp)}" stroke="#333" stroke-width="0.5"/>'
         f'<text x="{width + 34}" y="{44 + 22 * k}" font-size="11">'
-        f'{_number(low + span * k / 4)}</text>' for k in range(5))
+        + (f"{100 * (low + span * k / 4):.0f} %" if percent
+           else _number(low + span * k / 4)) + '</text>' for k in range(5))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + 110}" '
-            f'height="{max(height, 150)}"><text x="{width + 10}" y="20" font-size="12">'
+            f'height="{max(height, 150)}"><text x="10" y="18" font-size="13">'
             f'{html.escape(title)}</text>{"".join(items)}{legend}</svg>')
 
 
@@ -145,14 +147,16 @@ def indicators_report(result, zone_geometries, map_path) -> str:
     values = [z[key] for z in zones]
     percent = key in ("green_cover", "share_within", "share_residents_within")
     finite = [v for v in values if v is not None]
-    low, high = (0.0, 1.0) if percent else (min(finite, default=0.0),
-                                            max(finite, default=1.0))
+    # Shares from 0 to the next tenth above the largest (at least 50 %), so the zones
+    # do not all look pale on a 0-100 % ramp.
+    low, high = ((0.0, max(0.5, math.ceil(10 * max(finite, default=0.0)) / 10))
+                 if percent else (min(finite, default=0.0), max(finite, default=1.0)))
     from .workflows.indicators import INDICATORS, zone_fields
     ramp = RAMP if key != "mean_distance_m" else RAMP[::-1]
     target = request.cover_target
     sections = [
         "<h2>Map</h2>", svg_map(zone_geometries, values, labels, low, high,
-                                INDICATORS[key], ramp),
+                                INDICATORS[key], ramp, percent=percent),
         f"<h2>Green cover by zone against the {100 * target:.0f} % target</h2>",
         svg_bars(labels, [z["green_cover"] for z in zones], target,
                  f"{100 * target:.0f} %")]
