@@ -103,6 +103,8 @@ def inputs(tmp_path_factory):
         d / "unexpected.gpkg", [(square(0, 0, 20, 20), {"class": "park"})],
         fields={"class": ogr.OFTString})
     p["no_features"] = write_vector(d / "no_features.gpkg", [])
+    p["geo_map"] = write_raster(d / "geo_map.tif", classes, nodata=255, crs="EPSG:4326",
+                                transform=from_origin(-117.7, 34.1, 1e-5, 1e-5))
     return p
 
 
@@ -178,6 +180,20 @@ CASES = [
          {"INPUT": "{map}", "REFERENCE": "{no_features}", "FIELD": "class",
           "OUTPUT_TABLE": "TEMPORARY_OUTPUT", "OUTPUT_HTML": "{out}"},
          error="has no features", alg="ugs:assessaccuracy", output="OUTPUT_HTML"),
+    Case("indicators_geographic_map", ["indicators", "{geo_map}", "{real_field}",
+                                       "--report", "{out}"],
+         {"INPUT": "{geo_map}", "ZONES": "{real_field}", "OUTPUT": "TEMPORARY_OUTPUT",
+          "OUTPUT_HTML": "{out}"},
+         error="geographic CRS", alg="ugs:greenspaceindicators", output="OUTPUT_HTML"),
+    Case("indicators_zones_far_away", ["indicators", "{map}", "{far}", "--report",
+                                       "{out}"],
+         {"INPUT": "{map}", "ZONES": "{far}", "OUTPUT": "TEMPORARY_OUTPUT",
+          "OUTPUT_HTML": "{out}"},
+         warning="no zone covers a mapped pixel", alg="ugs:greenspaceindicators",
+         output="OUTPUT_HTML"),
+    Case("change_image_not_class_map", ["change", "{map}", "{rgb}", "{out}"],
+         {"MAP_A": "{map}", "MAP_B": "{rgb}", "OUTPUT": "{out}"},
+         error="not a class map", alg="ugs:greenspacechange"),
 ]
 
 
@@ -219,7 +235,8 @@ def test_both_fronts_end_the_same_way(processing, inputs, tmp_path, case):
         pytest.skip("this machine has CUDA")
     outcomes = {}
     for front in ("cli", "qgis"):
-        out = tmp_path / front / ("report.html" if case.alg != EXTRACT else "map.tif")
+        out = tmp_path / front / ("report.html" if case.output.endswith("HTML")
+                                  else "map.tif")
         out.parent.mkdir()
         paths = dict(inputs, out=out)
         target = fill(case.params[case.output], paths)
@@ -268,7 +285,9 @@ def test_both_fronts_end_the_same_way(processing, inputs, tmp_path, case):
     elif outcomes:
         # The report of both fronts gives the same figures.
         texts = [outcomes[f].read_text(encoding="utf-8") for f in ("cli", "qgis")]
-        assert all("Accuracy of the green-space map" in t for t in texts)
+        title = ("Accuracy of the green-space map" if case.alg == "ugs:assessaccuracy"
+                 else "Green-space indicators by zone")
+        assert all(title in t for t in texts)
 
 
 def test_real_class_field_gives_the_same_metrics_in_both_fronts(processing, inputs):
