@@ -31,7 +31,11 @@ def ndvi(bands: np.ndarray) -> np.ndarray:
 
 
 def ndvi_label(bands: np.ndarray, threshold: float = NDVI_THRESHOLD) -> np.ndarray:
-    raw = torch.from_numpy((ndvi(bands) > threshold).astype(np.float32))[None, None]
+    return label_from_ndvi(ndvi(bands), threshold)
+
+
+def label_from_ndvi(v: np.ndarray, threshold: float = NDVI_THRESHOLD) -> np.ndarray:
+    raw = torch.from_numpy((v > threshold).astype(np.float32))[None, None]
     vote = F.avg_pool2d(raw, 3, stride=1, padding=1, count_include_pad=False)
     return (vote[0, 0].numpy() > 0.5).astype(np.uint8)
 
@@ -132,13 +136,20 @@ def shift(image: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
         grey = x.mean(0, keepdims=True)
         x = grey + 0.5 * (x - grey)
         x = np.clip((x - 0.5) * 1.4 + 0.4, 0, 1) ** 1.4
+    elif kind == "dry_season":    # yellowed, faded vegetation and a warm haze
+        from ugs_plugin.core.train import rotate_hue
+        x = rotate_hue(torch.from_numpy(x), -25.0).numpy()
+        grey = x.mean(0, keepdims=True)
+        x = grey + 0.55 * (x - grey)
+        x = 0.8 * x + 0.2 * np.array([0.8, 0.74, 0.62]).reshape(3, 1, 1)
     elif kind != "none":
         raise ValueError(kind)
     del rng
     return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
 
 
-SHIFTS = ("none", "desaturated", "warm_cast", "haze", "dark_contrast", "hue_shift")
+SHIFTS = ("none", "desaturated", "warm_cast", "haze", "dark_contrast", "hue_shift",
+          "olive_dark", "dry_season")
 
 
 def score(preds, samples):
