@@ -53,12 +53,17 @@ def large_patches(src, min_area: float, strip_rows: int = 1024, progress=None,
     outlines = []
     if not large:
         return outlines, 0
+    # Strips holding no piece of a large patch are not polygonized again.
+    bounds = patches.strip_offsets + [patches.regions]
+    wanted = [any(patches.patch_of(r) in large for r in range(bounds[i], bounds[i + 1]))
+              for i in range(strips)]
     for i, (green, transform) in enumerate(_strips(src, strip_rows)):
         if is_cancelled and is_cancelled():
             raise Cancelled("cancelled while finding green patches")
-        offset = patches.strip_offsets[i]
-        outlines += [g for j, g in enumerate(_regions(green, transform))
-                     if patches.patch_of(offset + j) in large]
+        if wanted[i]:
+            offset = patches.strip_offsets[i]
+            outlines += [g for j, g in enumerate(_regions(green, transform))
+                         if patches.patch_of(offset + j) in large]
         if progress:
             progress(50.0 + 50.0 * (i + 1) / strips)
     from shapely.geometry import shape

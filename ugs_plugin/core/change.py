@@ -85,12 +85,12 @@ def write_change(src_a, src_b, output_tmp, strip_rows=1024, progress=None,
     return np.array([*counts[:4], counts[NODATA]])
 
 
-def zone_change(src, geometry, strip_rows: int = 1024) -> dict:
+def zone_change(src, geometry, strip_rows: int = 1024, is_cancelled=None) -> dict:
     """Pixel counts of each change code inside a zone of an open change raster, and
     the 8-connected patches of gain and of loss."""
     counts = np.zeros(256, np.int64)
     gains, losses = StripPatches(), StripPatches()
-    for data, inside, transform in zone_strips(src, geometry, strip_rows):
+    for data, inside, transform in zone_strips(src, geometry, strip_rows, is_cancelled):
         counts += np.bincount(data[inside], minlength=256)
         gains.add(inside & (data == GAIN), transform)
         losses.add(inside & (data == LOSS), transform)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import Cancelled
+
 GREEN, NODATA = 1, 255
 
 
@@ -98,6 +100,10 @@ class StripPatches:
         self._previous = (labels[-1], offset)
         return regions, offset
 
+    @property
+    def regions(self) -> int:
+        return len(self._pixels)
+
     def patch_of(self, region_id: int) -> int:
         return self._uf.find(region_id)
 
@@ -119,14 +125,17 @@ def zone_window(src, geometry):
             min(src.height, int(np.ceil(window.row_off + window.height))))
 
 
-def zone_strips(src, geometry, strip_rows: int = 1024):
-    """(data, inside mask, transform) of the strips of rows covering ``geometry``."""
+def zone_strips(src, geometry, strip_rows: int = 1024, is_cancelled=None):
+    """(data, inside mask, transform) of the strips of rows covering ``geometry``;
+    ``is_cancelled`` is asked before each strip."""
     from rasterio.features import geometry_mask
     from rasterio.windows import Window
     col0, row0, col1, row1 = zone_window(src, geometry)
     if col1 <= col0:
         return
     for top in range(row0, row1, strip_rows):
+        if is_cancelled and is_cancelled():
+            raise Cancelled("cancelled: no zone figures were written")
         win = Window(col0, top, col1 - col0, min(strip_rows, row1 - top))
         data = src.read(1, window=win)
         transform = src.window_transform(win)
@@ -135,13 +144,15 @@ def zone_strips(src, geometry, strip_rows: int = 1024):
         yield data, inside, transform
 
 
-def zone_statistics(src, zone_geometry, population=None, strip_rows: int = 1024):
+def zone_statistics(src, zone_geometry, population=None, strip_rows: int = 1024,
+                    is_cancelled=None):
     """Statistics of one zone (a shapely geometry in the raster's CRS) over an open
     rasterio class raster ``src``."""
     pixel_area = abs(src.transform.a * src.transform.e)
     mapped = green_px = 0
     patches = StripPatches()
-    for data, inside, transform in zone_strips(src, zone_geometry, strip_rows):
+    for data, inside, transform in zone_strips(src, zone_geometry, strip_rows,
+                                               is_cancelled):
         green = inside & (data == GREEN)
         mapped += int((inside & (data != NODATA)).sum())
         green_px += int(green.sum())

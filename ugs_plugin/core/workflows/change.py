@@ -135,7 +135,7 @@ def _zones(request, changed, pixel_area, feedback):
         row = {"id": attrs.get(request.id_field, i) if request.id_field else i,
                **{k: None for k in ZONE_FIELDS}}
         if geom is not None:
-            z = zone_change(changed, geom, request.strip_rows)
+            z = zone_change(changed, geom, request.strip_rows, feedback.is_cancelled)
             if sum(z["counts"]):
                 areas = _areas(z["counts"], pixel_area)
                 row.update({k: areas[k] for k in ZONE_FIELDS[:5]},

@@ -145,7 +145,8 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
                 zone_id = attrs.get(request.id_field, i) if request.id_field else i
                 row = {"id": zone_id, **{k: None for k in ZONE_FIELDS + RESIDENT_FIELDS}}
                 if geom is not None:
-                    s = zone_statistics(src, geom, strip_rows=request.strip_rows)
+                    s = zone_statistics(src, geom, strip_rows=request.strip_rows,
+                                        is_cancelled=feedback.is_cancelled)
                     row.update(green_cover=s.coverage, green_m2=s.green_area,
                                mapped_m2=s.mapped_area)
                     if s.coverage is not None:

@@ -54,7 +54,8 @@ def run(request: StatisticsRequest, feedback: Feedback = SILENT) -> StatisticsRe
                 row.update({name: None for name, _ in FIELDS})
                 if geom is not None:
                     s = zone_statistics(src, geom, _population(
-                        attrs.get(request.population_field)))
+                        attrs.get(request.population_field)),
+                        is_cancelled=feedback.is_cancelled)
                     row.update(zip((name for name, _ in FIELDS), (
                         s.mapped_area, s.green_area, s.coverage, s.patches,
                         s.mean_patch_area, s.largest_patch_area, s.green_per_person)))
