@@ -12,7 +12,6 @@ kind of surface; points too close to an edge to judge were left out (uncertain).
     .venv/bin/python scripts/valencia_points.py --sheets DIR   # chips as PNG sheets
 """
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np

@@ -3,6 +3,7 @@ Processing algorithms. Exit code 0 on success, 1 with a one-line reason on error
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -208,48 +209,33 @@ def cmd_change(args, feedback):
 
 def write_layer(path, layer, names, rows):
     """``layer``'s features (own CRS, own fields) with ``names`` of ``rows`` appended,
-    as a GeoPackage, written beside and moved into place."""
-    from osgeo import ogr, osr
-
-    from .core.errors import UgsError, check_output_path
-    from .core.outputs import atomic_output
-    check_output_path(path, (), (".gpkg",))
-    with atomic_output(path, ".gpkg") as tmp:
-        os.remove(tmp)  # the GeoPackage driver creates the file itself
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-        if ds is None:
-            raise UgsError(f"cannot create {path}")
-        srs = None
-        if layer.crs:
-            srs = osr.SpatialReference()
-            srs.ImportFromWkt(layer.crs)
-            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-        out = ds.CreateLayer(os.path.splitext(os.path.basename(path))[0], srs,
-                             ogr.wkbUnknown)
-        for name in layer.fields:
-            values = [a.get(name) for _, a in layer.features if a.get(name) is not None]
+    as a GeoPackage."""
+    from osgeo import ogr
+    name = os.path.splitext(os.path.basename(path))[0]
+    with new_geopackage(path, name, layer.crs, ogr.wkbUnknown) as out:
+        for field in layer.fields:
+            values = [a.get(field) for _, a in layer.features if a.get(field) is not None]
             kind = (ogr.OFTInteger64 if values and all(isinstance(v, int) for v in values)
                     else ogr.OFTReal if values and all(isinstance(v, (int, float))
                                                        for v in values)
                     else ogr.OFTString)
-            out.CreateField(ogr.FieldDefn(name, kind))
-        for name in names:
-            kind = ogr.OFTString if name in ("zone_id",) else ogr.OFTReal
-            out.CreateField(ogr.FieldDefn(name, kind))
+            out.CreateField(ogr.FieldDefn(field, kind))
+        for field in names:
+            out.CreateField(ogr.FieldDefn(field, ogr.OFTString if field == "zone_id"
+                                          else ogr.OFTReal))
         for (geom, attrs), row in zip(layer.features, rows):
             feature = ogr.Feature(out.GetLayerDefn())
             if geom is not None:
                 feature.SetGeometry(ogr.CreateGeometryFromWkb(geom.wkb))
-            for name in layer.fields:
-                if attrs.get(name) is not None:
-                    feature.SetField(name, attrs[name])
-            for name in names:
-                value = row.get(name)
+            for field in layer.fields:
+                if attrs.get(field) is not None:
+                    feature.SetField(field, attrs[field])
+            for field in names:
+                value = row.get(field)
                 if value is not None:
-                    feature.SetField(name, str(value) if name == "zone_id"
+                    feature.SetField(field, str(value) if field == "zone_id"
                                      else float(value))
             out.CreateFeature(feature)
-        ds = None
 
 
 def cmd_sample(args, feedback):
@@ -269,8 +255,10 @@ def cmd_sample(args, feedback):
     return 0
 
 
-def write_points(path, result):
-    """The sample as a GeoPackage layer with the fields assess reads back."""
+@contextlib.contextmanager
+def new_geopackage(path, layer_name, crs_wkt, geometry_type):
+    """An empty GeoPackage layer to fill, written beside ``path`` and moved into place
+    when the block completes."""
     from osgeo import ogr, osr
 
     from .core.errors import UgsError, check_output_path
@@ -282,10 +270,19 @@ def write_points(path, result):
         if ds is None:
             raise UgsError(f"cannot create {path}")
         srs = None
-        if result.crs is not None:
+        if crs_wkt:
             srs = osr.SpatialReference()
-            srs.ImportFromWkt(result.crs.to_wkt())
-        layer = ds.CreateLayer("validation_points", srs, ogr.wkbPoint)
+            srs.ImportFromWkt(crs_wkt)
+            srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        yield ds.CreateLayer(layer_name, srs, geometry_type)
+        ds = None  # flushed and closed before the move
+
+
+def write_points(path, result):
+    """The sample as a GeoPackage layer with the fields assess reads back."""
+    from osgeo import ogr
+    crs = result.crs.to_wkt() if result.crs is not None else None
+    with new_geopackage(path, "validation_points", crs, ogr.wkbPoint) as layer:
         for name, kind in (("id", ogr.OFTInteger), ("stratum", ogr.OFTInteger),
                            ("stratum_pixels", ogr.OFTInteger64),
                            ("map_class", ogr.OFTInteger), ("class", ogr.OFTInteger)):
@@ -298,7 +295,6 @@ def write_points(path, result):
                                 ("map_class", stratum)):
                 feature.SetField(name, value)
             layer.CreateFeature(feature)
-        ds = None
 
 
 def cmd_frames(args, feedback):

@@ -114,6 +114,30 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
             raise UgsError(self.invalidSourceError(parameters, name))
         return read_source(source)
 
+    def copy_with_fields(self, parameters, context, source_name, sink_name, names,
+                         rows, kind_of):
+        """Write the features of the source parameter ``source_name``, with the
+        ``names`` of ``rows`` (one dict per feature, in the source's order, as read
+        into the request) appended, to the sink ``sink_name``; returns its id.
+        ``kind_of(name)`` is the QVariant type of each new field."""
+        from qgis.core import QgsFeature, QgsFeatureSink, QgsField, QgsFields
+
+        from ..core.errors import UgsError
+        source = self.parameterAsSource(parameters, source_name, context)
+        fields = QgsFields(source.fields())
+        for name in names:
+            fields.append(QgsField(name, kind_of(name)))
+        sink, dest = self.parameterAsSink(parameters, sink_name, context, fields,
+                                          source.wkbType(), source.sourceCrs())
+        if sink is None:
+            raise UgsError(self.invalidSinkError(parameters, sink_name))
+        for original, row in zip(source.getFeatures(), rows):
+            out = QgsFeature(fields)
+            out.setGeometry(original.geometry())
+            out.setAttributes(original.attributes() + [row[n] for n in names])
+            sink.addFeature(out, QgsFeatureSink.FastInsert)
+        return dest
+
     def device(self, parameters, context):
         return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
 

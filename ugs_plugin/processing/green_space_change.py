@@ -2,8 +2,7 @@
 gain / loss."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
-                       QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination,
                        QgsProcessingParameterRasterDestination,
@@ -85,20 +84,9 @@ class GreenSpaceChange(UgsAlgorithm):
         for name, path in (("OUTPUT_HTML", request.report), ("OUTPUT_CSV", request.table)):
             if path:
                 results[name] = path
-        if request.zones is not None:
-            source = self.parameterAsSource(parameters, "ZONES", context)
-            fields = QgsFields(source.fields())
-            for name in change.ZONE_FIELDS:
-                fields.append(QgsField(name, QVariant.Int if name.endswith("patches")
-                                       else QVariant.Double))
-            sink, dest = self.parameterAsSink(parameters, "OUTPUT_ZONES", context, fields,
-                                              source.wkbType(), source.sourceCrs())
-            if sink is not None:
-                for original, row in zip(source.getFeatures(), result.zones):
-                    out = QgsFeature(fields)
-                    out.setGeometry(original.geometry())
-                    out.setAttributes(original.attributes()
-                                      + [row[n] for n in change.ZONE_FIELDS])
-                    sink.addFeature(out, QgsFeatureSink.FastInsert)
-                results["OUTPUT_ZONES"] = dest
+        if request.zones is not None and parameters.get("OUTPUT_ZONES"):
+            results["OUTPUT_ZONES"] = self.copy_with_fields(
+                parameters, context, "ZONES", "OUTPUT_ZONES", change.ZONE_FIELDS,
+                result.zones, lambda n: QVariant.Int if n.endswith("patches")
+                else QVariant.Double)
         return results

@@ -2,8 +2,7 @@
 parks, green area per resident)."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
-                       QgsProcessingLayerPostProcessorInterface,
+from qgis.core import (QgsProcessing, QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
@@ -144,16 +143,19 @@ class GreenSpaceIndicators(UgsAlgorithm):
 
     def outputs(self, result, parameters, context, feedback):
         request = result.request
-        results = {}
-        zone_fields = indicators.zone_fields(request)
-        dest = self._copy_with(parameters, context, "ZONES", "OUTPUT", zone_fields,
-                               result.zones)
+        dest = self.copy_with_fields(parameters, context, "ZONES", "OUTPUT",
+                                     indicators.zone_fields(request), result.zones,
+                                     _field_type)
         attach_post_processor(context, dest, Choropleth(
             request.indicator, reverse=request.indicator == "mean_distance_m"))
-        results["OUTPUT"] = dest
+        results = {"OUTPUT": dest}
         if request.buildings is not None and parameters.get("OUTPUT_BUILDINGS"):
-            dest = self._copy_with(parameters, context, "BUILDINGS", "OUTPUT_BUILDINGS",
-                                   indicators.building_fields(request), result.buildings)
+            rows = [dict(b, zone_id=None if b["zone_id"] is None else str(b["zone_id"]))
+                    for b in result.buildings]
+            dest = self.copy_with_fields(parameters, context, "BUILDINGS",
+                                         "OUTPUT_BUILDINGS",
+                                         indicators.building_fields(request), rows,
+                                         _field_type)
             attach_post_processor(context, dest, _WITHIN_STYLE)
             results["OUTPUT_BUILDINGS"] = dest
         for name, path in (("OUTPUT_HTML", request.report), ("OUTPUT_CSV", request.table)):
@@ -161,25 +163,8 @@ class GreenSpaceIndicators(UgsAlgorithm):
                 results[name] = path
         return results
 
-    def _copy_with(self, parameters, context, source_name, sink_name, names, rows):
-        """The source's features with ``names`` of ``rows`` appended, in order."""
-        source = self.parameterAsSource(parameters, source_name, context)
-        fields = QgsFields(source.fields())
-        for name in names:
-            kind = (QVariant.String if name == "zone_id" else
-                    QVariant.Int if name in ("buildings", "buildings_within", "within",
-                                             "below_cover_target") else QVariant.Double)
-            fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, sink_name, context, fields,
-                                          source.wkbType(), source.sourceCrs())
-        if sink is None:
-            raise UgsError(self.invalidSinkError(parameters, sink_name))
-        for original, row in zip(source.getFeatures(), rows):
-            out = QgsFeature(fields)
-            out.setGeometry(original.geometry())
-            out.setAttributes(original.attributes()
-                              + [None if row[n] is None else
-                                 str(row[n]) if n == "zone_id" else row[n]
-                                 for n in names])
-            sink.addFeature(out, QgsFeatureSink.FastInsert)
-        return dest
+
+def _field_type(name):
+    return (QVariant.String if name == "zone_id" else
+            QVariant.Int if name in ("buildings", "buildings_within", "within",
+                                     "below_cover_target") else QVariant.Double)

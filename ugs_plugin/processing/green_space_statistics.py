@@ -1,8 +1,7 @@
 """ugs:greenspacestatistics: green space per zone."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
-                       QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterRasterLayer)
 from qgis.PyQt.QtCore import QVariant
@@ -53,21 +52,8 @@ class GreenSpaceStatistics(UgsAlgorithm):
                                                     context) or None)
 
     def outputs(self, result, parameters, context, feedback):
-        source = self.parameterAsSource(parameters, "ZONES", context)
-        fields = QgsFields(source.fields())
-        for name, _ in statistics.FIELDS:
-            fields.append(QgsField(name, QVariant.Int if name == "patches"
-                                   else QVariant.Double))
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                          source.wkbType(), source.sourceCrs())
-        if sink is None:
-            raise UgsError(self.invalidSinkError(parameters, "OUTPUT"))
-        # The rows follow the features' order, as read into the request.
-        for original, row in zip(source.getFeatures(), result.rows):
-            out = QgsFeature(fields)
-            out.setGeometry(original.geometry())
-            out.setAttributes(original.attributes()
-                              + [row[name] for name, _ in statistics.FIELDS])
-            sink.addFeature(out, QgsFeatureSink.FastInsert)
+        dest = self.copy_with_fields(
+            parameters, context, "ZONES", "OUTPUT", [n for n, _ in statistics.FIELDS],
+            result.rows, lambda n: QVariant.Int if n == "patches" else QVariant.Double)
         attach_post_processor(context, dest, Choropleth("green_ratio"))
         return {"OUTPUT": dest}
