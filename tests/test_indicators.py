@@ -170,6 +170,10 @@ def test_algorithm_through_processing(qgis_app, class_map, layers, tmp_path):
     assert buildings["b1"]["straight_m"] == pytest.approx(99.5, abs=1e-3)
     assert buildings["b1"]["zone_id"] == "west" and buildings["b1"]["within"] == 0
     assert (tmp_path / "r.html").exists() and result["OUTPUT_HTML"].endswith("r.html")
+    # An HTML output: QGIS lists the report in its Results Viewer.
+    from qgis.core import QgsApplication
+    alg = QgsApplication.processingRegistry().algorithmById("ugs:greenspaceindicators")
+    assert alg.outputDefinition("OUTPUT_HTML").type() == "outputHtml"
 
 
 def test_outputs_load_styled(qgis_app, class_map, layers):
