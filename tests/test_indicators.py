@@ -233,3 +233,20 @@ def test_cli_json(class_map, layers, tmp_path):
         [sys.executable, "-m", "ugs_plugin", "indicators", class_map, layers["zones"],
          "--cover-target", "0.3"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "percentage" in bad.stderr
+
+
+def test_footprints_are_measured_from_their_centroid(class_map):
+    """Buildings as 10 m square footprints centred on the points: the same distances;
+    an L-shaped footprint whose centroid falls outside it is measured from a point
+    inside it instead."""
+    from shapely.geometry import Polygon
+    points = ps.buildings_layer()
+    squares = VectorLayer("footprints", [(p.buffer(5, cap_style=3), a)
+                                         for p, a in points.features],
+                          points.crs, points.fields)
+    r = run(class_map, buildings=squares)
+    for building, row in zip(ps.BUILDINGS.values(), r.buildings):
+        assert row["distance_m"] == pytest.approx(building[1], abs=0.05)
+    from ugs_plugin.core.access import home_point
+    ell = Polygon([(0, 0), (10, 0), (10, 1), (1, 1), (1, 10), (0, 10)])
+    assert not ell.contains(ell.centroid) and ell.contains(home_point(ell))
