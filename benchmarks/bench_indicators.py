@@ -1,6 +1,7 @@
 """Memory and time of the 3-30-300 indicators on city-sized maps: the sample scene's
-class map mirrored into rasters of growing size, 5 x 5 district zones and one random
-building per 2,500 m²; each size runs in a fresh process, so its peak RSS is its own.
+class map mirrored into rasters of growing size, 5 x 5 district zones and 20,000
+random buildings (the same number at every size, so the memory measured is the
+raster's); each size runs in a fresh process, so its peak RSS is its own.
 
     .venv/bin/python benchmarks/bench_indicators.py [--sizes 4096,16384] [--map M]
 
@@ -61,7 +62,7 @@ def one_run(map_path, size):
                                    {"name": f"{i}-{j}"})
                                   for i in range(5) for j in range(5)], crs, ("name",))
     rng = np.random.default_rng(0)
-    n = int((right - left) * (top - bottom) / 2500)
+    n = 20_000
     xs, ys = rng.uniform(left, right, n), rng.uniform(bottom, top, n)
     buildings = VectorLayer("buildings", [(Point(x, y), {}) for x, y in zip(xs, ys)],
                             crs, ())

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .errors import Cancelled
-from .zonal import GREEN, StripPatches, _regions
+from .zonal import GREEN, StripPatches, _regions, rows_per_strip
 
 # Road vertices closer than this join (metres); roads meet where they share a vertex.
 NODE_TOLERANCE_M = 0.5
@@ -26,9 +26,14 @@ NODE_SPACING_M = 10.0
 PARK_ENTRY_M = 25.0
 
 
-def _strips(src, strip_rows):
+def _strips(src, strip_rows, wanted=None):
+    """(green mask, transform) of each strip of rows; None for strips not wanted
+    (not read)."""
     from rasterio.windows import Window
-    for top in range(0, src.height, strip_rows):
+    for i, top in enumerate(range(0, src.height, strip_rows)):
+        if wanted is not None and not wanted(i):
+            yield None, None
+            continue
         win = Window(0, top, src.width, min(strip_rows, src.height - top))
         yield src.read(1, window=win) == GREEN, src.window_transform(win)
 
@@ -37,37 +42,44 @@ def large_patches(src, min_area: float, strip_rows: int = 1024, progress=None,
                   is_cancelled=None):
     """(outlines, count): the outlines (shapely polygons, in the raster's CRS, cut at
     strip borders) of the ``count`` 8-connected green patches of the open class
-    raster ``src`` whose area is at least ``min_area`` (map units²). Two passes:
-    areas first, then the outlines of the large patches only."""
+    raster ``src`` whose area is at least ``min_area`` (map units²).
+
+    A patch within one strip is kept (or not) as soon as the strip is read; a patch
+    across strip borders needs all its pieces' sizes first, so the strips holding
+    pieces of large ones are polygonized a second time. Only large outlines are
+    kept."""
+    from shapely.geometry import shape
     pixel_area = abs(src.transform.a * src.transform.e)
     min_pixels = min_area / pixel_area
+    strip_rows = rows_per_strip(src.width, strip_rows)
     strips = math.ceil(src.height / strip_rows)
     patches = StripPatches()
+    outlines, whole, border_ids = [], 0, []
     for i, (green, transform) in enumerate(_strips(src, strip_rows)):
         if is_cancelled and is_cancelled():
             raise Cancelled("cancelled while finding green patches")
-        patches.add(green, transform)
+        regions, ids, pixels = patches.add(green, transform)
+        for region, uf_id, n in zip(regions, ids, pixels):
+            if uf_id is None and n >= min_pixels:
+                outlines.append(shape(region))
+                whole += 1
+        border_ids.append([(j, uf_id) for j, uf_id in enumerate(ids)
+                           if uf_id is not None])
         if progress:
             progress(50.0 * (i + 1) / strips)
-    large = {p for p, n in patches.patch_pixels().items() if n >= min_pixels}
-    outlines = []
-    if not large:
-        return outlines, 0
-    # Strips holding no piece of a large patch are not polygonized again.
-    bounds = patches.strip_offsets + [patches.regions]
-    wanted = [any(patches.patch_of(r) in large for r in range(bounds[i], bounds[i + 1]))
-              for i in range(strips)]
-    for i, (green, transform) in enumerate(_strips(src, strip_rows)):
+    large = {p for p, n in patches.border_patches().items() if n >= min_pixels}
+    keep = [{j for j, uf_id in ids if patches.patch_of(uf_id) in large}
+            for ids in border_ids]
+    for i, (green, transform) in enumerate(_strips(src, strip_rows,
+                                                   lambda k: bool(keep[k]))):
         if is_cancelled and is_cancelled():
             raise Cancelled("cancelled while finding green patches")
-        if wanted[i]:
-            offset = patches.strip_offsets[i]
-            outlines += [g for j, g in enumerate(_regions(green, transform))
-                         if patches.patch_of(offset + j) in large]
+        if green is not None:
+            outlines += [shape(g) for j, g in enumerate(_regions(green, transform))
+                         if j in keep[i]]
         if progress:
             progress(50.0 + 50.0 * (i + 1) / strips)
-    from shapely.geometry import shape
-    return [shape(g) for g in outlines], len(large)
+    return outlines, whole + len(large)
 
 
 def home_point(geometry):

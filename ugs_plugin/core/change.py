@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 
 from .errors import Cancelled, UgsError
-from .zonal import NODATA, StripPatches, zone_strips
+from .zonal import NODATA, StripPatches, rows_per_strip, zone_strips
 
 STABLE_OTHER, STABLE_GREEN, GAIN, LOSS = 0, 1, 2, 3
 CLASSES = {STABLE_OTHER: ("stable other", (215, 215, 215)),
@@ -62,6 +62,7 @@ def write_change(src_a, src_b, output_tmp, strip_rows=1024, progress=None,
                    nodata=NODATA, compress="deflate", tiled=True, blockxsize=256,
                    blockysize=256, BIGTIFF="IF_SAFER")
     counts = np.zeros(256, np.int64)
+    strip_rows = rows_per_strip(src_a.width, strip_rows)
     import rasterio
     with on_grid_of(src_a, src_b) as b_view, rasterio.open(output_tmp, "w",
                                                              **profile) as dst:
@@ -94,5 +95,5 @@ def zone_change(src, geometry, strip_rows: int = 1024, is_cancelled=None) -> dic
         counts += np.bincount(data[inside], minlength=256)
         gains.add(inside & (data == GAIN), transform)
         losses.add(inside & (data == LOSS), transform)
-    return {"counts": counts[:4].tolist(), "gain_patches": len(gains.patch_pixels()),
-            "loss_patches": len(losses.patch_pixels())}
+    return {"counts": counts[:4].tolist(), "gain_patches": gains.summary()[0],
+            "loss_patches": losses.summary()[0]}

@@ -9,6 +9,16 @@ import numpy as np
 
 from .errors import UgsError
 
+GDAL_CACHE_MB = 256
+
+
+def bounded_gdal_cache() -> dict:
+    """rasterio.Env settings for reading or writing a large raster: GDAL keeps blocks
+    in its cache (5 % of RAM by default) until it flushes them; bounded, memory stays
+    flat however large the raster. A GDAL_CACHEMAX the user set wins."""
+    import os
+    return {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHE_MB}
+
 
 class ImageryError(UgsError):
     """The raster cannot be fed to the model as it is; the message says how to fix it."""

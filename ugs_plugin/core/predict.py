@@ -26,7 +26,7 @@ from . import imagery
 from .config import PredictOptions  # noqa: F401 (re-exported)
 from .engines import as_engine
 from .errors import Cancelled, UgsError
-from .imagery import BandPlanReader
+from .imagery import BandPlanReader, bounded_gdal_cache
 from .outputs import OutputError, remove_quietly, temp_beside
 from .tiling import bands_of_columns, blend_weights, tile_origins
 
@@ -131,7 +131,7 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
             temps = [temp_beside(t, ".part.tif") for t in targets]
         except OutputError as err:
             raise PredictError(str(err)) from None
-        with rasterio.Env(**_bounded_cache()):
+        with rasterio.Env(**bounded_gdal_cache()):
             summary = _run(src, model, reader, temps, tile, overlap, options, card,
                            progress, is_canceled, warn)
             if options.overviews:
@@ -156,16 +156,6 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
         "pixel_size_m": size_m, "tile_size": tile, "overlap": overlap,
     })
     return summary
-
-
-CACHE_MB = 256
-
-
-def _bounded_cache() -> dict:
-    """GDAL keeps written blocks in its cache (5 % of RAM by default) until it flushes
-    them: bounded, memory stays flat however large the raster. A GDAL_CACHEMAX the
-    user set wins."""
-    return {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_MB}
 
 
 def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_canceled,

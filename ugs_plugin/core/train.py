@@ -125,13 +125,15 @@ def hard_example_looks(img, lab, kind, rng: np.random.Generator):
         img = img * (1 - blob) + shaded * blob
         kind = torch.where((blob[0] > 0.5) & (lab == 0) & (kind == 0),
                            torch.full_like(kind, 2), kind)
-    if green.any() and rng.random() < 0.4:
+    if green.any() and rng.random() < 0.3:
+        # Milder than the sensor jitter that follows: fully grey vegetation would only
+        # teach the model to give up on it.
         veg = img
         if rng.random() < 0.6:
-            veg = rotate_hue(veg, -rng.uniform(10, 40))  # green towards yellow/olive
+            veg = rotate_hue(veg, -rng.uniform(10, 30))  # green towards yellow/olive
         grey = veg.mean(0, keepdim=True)
-        veg = grey + (veg - grey) * rng.uniform(0.15, 0.8)
-        veg = (veg * rng.uniform(0.9, 1.5) + rng.uniform(0.0, 0.12)).clamp(0, 1)
+        veg = grey + (veg - grey) * rng.uniform(0.35, 0.85)
+        veg = (veg * rng.uniform(0.9, 1.4) + rng.uniform(0.0, 0.1)).clamp(0, 1)
         img = torch.where(green, veg, img)
     if other.any() and rng.random() < 0.2:
         sand = _colour((0.86, 0.78, 0.64), img)

@@ -15,6 +15,13 @@ import numpy as np
 from .errors import Cancelled
 
 GREEN, NODATA = 1, 255
+# Pixels read and polygonized at once: wide rasters get thinner strips, so memory is
+# bounded by this, not by the raster's width.
+STRIP_PIXELS = 8_000_000
+
+
+def rows_per_strip(width: int, max_rows: int) -> int:
+    return max(1, min(max_rows, STRIP_PIXELS // max(1, width)))
 
 
 @dataclass
@@ -72,48 +79,66 @@ def _label(green: np.ndarray, transform):
 
 class StripPatches:
     """8-connected patches of a mask fed strip by strip (top to bottom): each strip's
-    regions are labelled (GDAL's polygonize, burnt back) and joined to the strip above
-    with a union-find, so the whole mask is never held in memory."""
+    regions are labelled (GDAL's polygonize, burnt back). A region touching neither
+    the strip's first nor its last row is complete there, and only its size is
+    counted; regions on a strip border join a union-find with the strip above. So
+    memory grows with the regions on strip borders, not with every patch."""
 
     def __init__(self):
         self._uf = _UnionFind()
-        self._pixels = []        # per region
-        self._previous = None    # (labels of the last row, first region id) above
-        self.strip_offsets = []  # first region id of each strip
+        self._pixels = []        # per border region, by union-find id
+        self._previous = None    # (labels of the last row, union-find ids) above
+        self._inner = [0, 0, 0]  # complete regions: count, pixels, largest
 
     def add(self, mask: np.ndarray, transform):
-        """Label one strip; returns its regions (polygons) and the id of the first."""
+        """Label one strip. Returns its regions (polygons), their union-find ids (None
+        for a region complete within the strip) and their pixel counts."""
         labels, regions = _label(mask, transform)
-        offset = self._uf.add(len(regions))
-        self.strip_offsets.append(offset)
-        self._pixels.extend(np.bincount(labels.ravel(),
-                                        minlength=len(regions) + 1)[1:].tolist())
-        if self._previous is not None and regions:
-            above, above_offset = self._previous
+        n = len(regions)
+        pixels = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        on_border = np.zeros(n + 1, bool)
+        on_border[labels[0]] = True
+        on_border[labels[-1]] = True
+        on_border = on_border[1:]
+        ids = [None] * n
+        for j in np.nonzero(on_border)[0].tolist():
+            ids[j] = self._uf.add(1)
+            self._pixels.append(int(pixels[j]))
+        inner = pixels[~on_border]
+        inner = inner[inner > 0]
+        if len(inner):
+            self._inner[0] += len(inner)
+            self._inner[1] += int(inner.sum())
+            self._inner[2] = max(self._inner[2], int(inner.max()))
+        if self._previous is not None and n:
+            above, above_ids = self._previous
             below = labels[0]
             for shift in (-1, 0, 1):  # 8-connectivity across the strip border
                 a = above[max(0, shift):len(above) + min(0, shift)]
                 b = below[max(0, -shift):len(below) + min(0, -shift)]
                 both = (a > 0) & (b > 0)
                 for la, lb in set(zip(a[both].tolist(), b[both].tolist())):
-                    self._uf.union(above_offset + la - 1, offset + lb - 1)
-        self._previous = (labels[-1], offset)
-        return regions, offset
-
-    @property
-    def regions(self) -> int:
-        return len(self._pixels)
+                    self._uf.union(above_ids[la - 1], ids[lb - 1])
+        self._previous = (labels[-1], ids)
+        return regions, ids, pixels
 
     def patch_of(self, region_id: int) -> int:
         return self._uf.find(region_id)
 
-    def patch_pixels(self) -> dict:
-        """{patch id: pixels} over everything added."""
+    def border_patches(self) -> dict:
+        """{patch id: pixels} of the patches that cross or touch a strip border."""
         sizes = {}
         for i, n in enumerate(self._pixels):
             root = self._uf.find(i)
             sizes[root] = sizes.get(root, 0) + n
         return {k: v for k, v in sizes.items() if v > 0}
+
+    def summary(self):
+        """(patches, pixels in patches, largest patch in pixels) over all added."""
+        border = self.border_patches().values()
+        count, total, largest = self._inner
+        return (count + len(border), total + sum(border),
+                max([largest, *border]) if count or border else 0)
 
 
 def zone_window(src, geometry):
@@ -133,6 +158,7 @@ def zone_strips(src, geometry, strip_rows: int = 1024, is_cancelled=None):
     col0, row0, col1, row1 = zone_window(src, geometry)
     if col1 <= col0:
         return
+    strip_rows = rows_per_strip(col1 - col0, strip_rows)
     for top in range(row0, row1, strip_rows):
         if is_cancelled and is_cancelled():
             raise Cancelled("cancelled: no zone figures were written")
@@ -157,11 +183,11 @@ def zone_statistics(src, zone_geometry, population=None, strip_rows: int = 1024,
         mapped += int((inside & (data != NODATA)).sum())
         green_px += int(green.sum())
         patches.add(green, transform)
-    sizes = [n * pixel_area for n in patches.patch_pixels().values()]
+    count, total, largest = patches.summary()
     green_area = green_px * pixel_area
     return ZoneStats(
         mapped_area=mapped * pixel_area, green_area=green_area,
-        coverage=green_px / mapped if mapped else None, patches=len(sizes),
-        mean_patch_area=float(np.mean(sizes)) if sizes else None,
-        largest_patch_area=float(max(sizes)) if sizes else None,
+        coverage=green_px / mapped if mapped else None, patches=count,
+        mean_patch_area=total * pixel_area / count if count else None,
+        largest_patch_area=float(largest * pixel_area) if count else None,
         green_per_person=(green_area / population if population else None))

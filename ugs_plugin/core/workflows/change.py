@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UgsError, check_output_path, file_errors
 from ..feedback import SILENT, Feedback
+from ..imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
 from .common import require_file
 
@@ -63,7 +64,8 @@ def run(request: ChangeRequest, feedback: Feedback = SILENT) -> ChangeResult:
         request.zones.require_features("zone layer")
         request.zones.require_fields((request.id_field,), "zone layer")
     warnings = []
-    with file_errors(path_a), rasterio.open(path_a) as src_a:
+    with file_errors(path_a), rasterio.Env(**bounded_gdal_cache()), \
+            rasterio.open(path_a) as src_a:
         with file_errors(path_b), rasterio.open(path_b) as src_b:
             _check_pair(src_a, src_b, path_a, path_b)
             resampled = not change.same_grid(src_a, src_b)

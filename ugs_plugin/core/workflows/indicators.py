@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UgsError, check_output_path, file_errors
 from ..feedback import SILENT, Feedback
+from ..imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
 from .common import require_file
 
@@ -106,7 +107,7 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
     elif request.population_field:
         raise UgsError("a population field needs a building layer holding it")
     warnings = []
-    with file_errors(path):
+    with file_errors(path), rasterio.Env(**bounded_gdal_cache()):
         with rasterio.open(path) as src:
             if src.crs is None:
                 raise UgsError(f"{path} has no CRS, so zones and buildings cannot be "
