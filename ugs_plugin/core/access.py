@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .errors import Cancelled
-from .zonal import GREEN, StripPatches, _regions, rows_per_strip
+from .zonal import GREEN, StripPatches, rows_per_strip, strip_regions
 
 # Road vertices closer than this join (metres); roads meet where they share a vertex.
 NODE_TOLERANCE_M = 0.5
@@ -75,7 +75,7 @@ def large_patches(src, min_area: float, strip_rows: int = 1024, progress=None,
         if is_cancelled and is_cancelled():
             raise Cancelled("cancelled while finding green patches")
         if green is not None:
-            outlines += [shape(g) for j, g in enumerate(_regions(green, transform))
+            outlines += [shape(g) for j, g in enumerate(strip_regions(green, transform))
                          if j in keep[i]]
         if progress:
             progress(50.0 + 50.0 * (i + 1) / strips)

@@ -58,7 +58,7 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _regions(green: np.ndarray, transform):
+def strip_regions(green: np.ndarray, transform):
     """8-connected green regions of one strip, as polygons in map coordinates, in a
     fixed order (the same strip gives the same list)."""
     from rasterio.features import shapes
@@ -69,7 +69,7 @@ def _regions(green: np.ndarray, transform):
 def _label(green: np.ndarray, transform):
     """Labels 1..n of 8-connected green regions, and the regions."""
     from rasterio.features import rasterize
-    regions = _regions(green, transform)
+    regions = strip_regions(green, transform)
     if not regions:
         return np.zeros(green.shape, np.int32), regions
     labels = rasterize(((g, i + 1) for i, g in enumerate(regions)), out_shape=green.shape,
