@@ -35,7 +35,8 @@ def test_toolbar_actions_and_algorithms(desktop_result):
     assert desktop_result["algorithms"] == [
         "ugs:adapttoregion", "ugs:assessaccuracy", "ugs:createreferencelayer",
         "ugs:extractframegrid", "ugs:extracturbangreenspace",
-        "ugs:finetuneonreference", "ugs:greenspacestatistics",
+        "ugs:finetuneonreference", "ugs:greenspacechange",
+        "ugs:greenspaceindicators", "ugs:greenspacestatistics",
         "ugs:maskbyurbanboundary", "ugs:stratifiedsample", "ugs:trainmodel"]
 
 
