@@ -133,3 +133,30 @@ def test_validation_fraction_zero_trains_on_every_tile(tiny_set):
     assert val == [] and len(train) == len(tiny_set)
     with pytest.raises(TrainingError, match="below 1"):
         split_by_group(tiny_set, (), 1.0)
+
+
+def test_hard_examples_keep_labels_and_touch_only_their_pixels():
+    """Water looks change water pixels only; cast shadows mark only non-green pixels
+    as a hard kind; labels never change; the loss weights follow the kinds."""
+    from ugs_plugin.core.train import augment, hard_example_looks, hard_negative_weights
+    rng = np.random.default_rng(0)
+    img = torch.full((3, 64, 64), 0.5)
+    lab = torch.zeros(64, 64)
+    lab[:, 32:] = 1                      # right half vegetation
+    kind = torch.zeros(64, 64)
+    kind[:16, :16] = 1                   # a water corner
+    changed_outside_water = shadowed_green = water_changed = 0
+    for _ in range(40):
+        out, new_kind = hard_example_looks(img.clone(), lab, kind.clone(), rng)
+        water_changed += int((out[:, :16, :16] != 0.5).any())
+        assert torch.equal(new_kind[:16, :16], kind[:16, :16])   # water stays water
+        shadowed_green += int((new_kind[:, 32:] != 0).any())
+        changed_outside_water += int((out[:, 16:, :32] != 0.5).any())
+    assert water_changed > 0 and changed_outside_water > 0 and shadowed_green == 0
+    weights = hard_negative_weights(img[None], lab[None].long(), 1.5, kind[None])
+    assert weights[0, 0, 0] == 1.5 and weights[0, 40, 40] == 1.0
+    cfg = TrainConfig(crop=32, hard_examples=True)
+    x, y, k = augment(np.full((3, 64, 64), 128, np.uint8), lab.numpy().astype(np.uint8),
+                      cfg, rng, kind.numpy().astype(np.uint8))
+    assert x.shape == (3, 32, 32) and y.shape == k.shape == (32, 32)
+    assert set(torch.unique(y).tolist()) <= {0, 1}
