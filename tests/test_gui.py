@@ -156,7 +156,7 @@ def zip_desktop(tmp_path, with_dependencies):
     result = json.loads(out.read_text())
     assert "error" not in result, result["error"]
     assert str(plugins) in result["plugin_dir"]  # the unzipped copy, not this checkout
-    assert result["provider"] and result["algorithms"] == 10
+    assert result["provider"] and result["algorithms"] == 12
     assert result["reloaded"] and result["provider_after_reload"] and result["unloaded"]
     return result
 
