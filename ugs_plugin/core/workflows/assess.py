@@ -3,7 +3,6 @@ map's grid) or points (sampled; stratified estimates when they carry their desig
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from ..errors import UgsError, check_output_path, file_errors
 from ..feedback import SILENT, Feedback
 from ..vectors import VectorLayer, polygon_mask, reference_classes
-from .common import raster_frame, require_file
+from .common import raster_frame, require_file, write_text
 
 DESIGN_FIELDS = ("stratum", "stratum_pixels")  # written by the sampling use case
 
@@ -118,11 +117,11 @@ def run(request: AssessRequest, feedback: Feedback = SILENT) -> AssessResult:
     with file_errors("the report"):
         if request.report:
             from ..report import html_report
-            _write_text(request.report, html_report(
+            write_text(request.report, html_report(
                 "Accuracy of the green-space map", sources, cm.matrix, metrics,
                 result.pixel_area, unit, stratified, warnings))
         if request.table:
-            _write_text(request.table, None, lambda f: _write_csv(f, result))
+            write_text(request.table, None, lambda f: _write_csv(f, result))
     return result
 
 
@@ -145,17 +144,6 @@ def _write_csv(f, result):
     out.writerow(TABLE_FIELDS)
     for row in table_rows(result):
         out.writerow(["" if v is None else v for v in row])
-
-
-def _write_text(path, text, writer=None):
-    """Write beside the target, then rename: never a half-written report."""
-    from ..outputs import atomic_output
-    with atomic_output(path, os.path.splitext(path)[1] or ".txt") as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            if writer:
-                writer(f)
-            else:
-                f.write(text)
 
 
 def _pixel_area(path):

@@ -3,15 +3,13 @@ green, stable other, gain, loss, nodata) and gained / lost / net area and patche
 zone."""
 from __future__ import annotations
 
-import csv
-import os
 from dataclasses import dataclass, field
 
 from ..errors import UgsError, check_output_path, file_errors
 from ..feedback import SILENT, Feedback
 from ..imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
-from .common import require_file
+from .common import require_file, write_table, write_text
 
 ZONE_FIELDS = ("green_a_m2", "green_b_m2", "gain_m2", "loss_m2", "net_m2",
                "gain_patches", "loss_patches")
@@ -82,10 +80,12 @@ def run(request: ChangeRequest, feedback: Feedback = SILENT) -> ChangeResult:
                 pixel = abs(src_a.transform.a * src_a.transform.e)
                 totals = _areas(counts[:4], pixel)
                 totals["nodata_pixels"] = int(counts[4])
-                rows = []
+                rows, zone_features = [], []
                 if request.zones is not None:
+                    zone_features = request.zones.in_crs(src_a.crs, keep_empty=True)
                     with rasterio.open(tmp) as changed:
-                        rows = _zones(request, changed, pixel, feedback.part(70, 100))
+                        rows = _zones(request, zone_features, changed, pixel,
+                                      feedback.part(70, 100))
                     if not any(r["green_a_m2"] is not None for r in rows):
                         warnings.append("no zone overlaps the maps: check that the "
                                         "zones and the maps cover the same place")
@@ -96,7 +96,7 @@ def run(request: ChangeRequest, feedback: Feedback = SILENT) -> ChangeResult:
     for warning in warnings:
         feedback.warning(warning)
     feedback.info(result.describe())
-    _write(result)
+    _write(result, [g for g, _ in zone_features])
     return result
 
 
@@ -128,10 +128,10 @@ def _areas(counts, pixel_area):
             "green_b_m2": green + gain}
 
 
-def _zones(request, changed, pixel_area, feedback):
+def _zones(request, features, changed, pixel_area, feedback):
+    """Per zone (features in the change raster's CRS): areas and patches."""
     from ..change import zone_change
     rows = []
-    features = request.zones.in_crs(changed.crs, keep_empty=True)
     for i, (geom, attrs) in enumerate(features, start=1):
         feedback.check_cancelled("no change raster was written")
         row = {"id": attrs.get(request.id_field, i) if request.id_field else i,
@@ -148,30 +148,12 @@ def _zones(request, changed, pixel_area, feedback):
     return rows
 
 
-def _write(result):
-    from ..outputs import atomic_output
+def _write(result, zone_geometries):
+    """The CSV and the report; ``zone_geometries`` already in map A's CRS."""
     request = result.request
     with file_errors("the report"):
         if request.table and result.zones:
-            with atomic_output(request.table, ".csv") as tmp:
-                with open(tmp, "w", encoding="utf-8", newline="") as f:
-                    out = csv.writer(f)
-                    out.writerow(("id",) + ZONE_FIELDS)
-                    for z in result.zones:
-                        out.writerow(["" if z[k] is None else z[k]
-                                      for k in ("id",) + ZONE_FIELDS])
+            write_table(request.table, ("id",) + ZONE_FIELDS, result.zones)
         if request.report:
             from ..planner_report import change_report
-            geoms = ([g for g, _ in request.zones.in_crs(_crs(result.output),
-                                                         keep_empty=True)]
-                     if request.zones else [])
-            with atomic_output(request.report, os.path.splitext(request.report)[1]) \
-                    as tmp:
-                with open(tmp, "w", encoding="utf-8") as f:
-                    f.write(change_report(result, geoms))
-
-
-def _crs(path):
-    import rasterio
-    with rasterio.open(path) as src:
-        return src.crs
+            write_text(request.report, change_report(result, zone_geometries))

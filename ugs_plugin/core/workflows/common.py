@@ -1,6 +1,7 @@
 """Checks and bridges shared by the use cases."""
 from __future__ import annotations
 
+import csv
 import os
 
 from ..errors import UgsError
@@ -30,3 +31,25 @@ def raster_frame(path):
 def per_step(feedback: Feedback):
     """progress(done, total) for the engine's loops."""
     return lambda done, total: feedback.progress(100.0 * done / max(1, total))
+
+
+def write_text(path, text=None, writer=None):
+    """Write ``text`` (or what ``writer(f)`` writes) beside ``path``, then rename:
+    never a half-written report or table."""
+    from ..outputs import atomic_output
+    with atomic_output(path, os.path.splitext(path)[1] or ".txt") as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            if writer:
+                writer(f)
+            else:
+                f.write(text)
+
+
+def write_table(path, names, rows):
+    """Dict ``rows`` as CSV with the columns ``names`` (None as an empty cell)."""
+    def rows_out(f):
+        out = csv.writer(f)
+        out.writerow(names)
+        for row in rows:
+            out.writerow(["" if row[k] is None else row[k] for k in names])
+    write_text(path, writer=rows_out)

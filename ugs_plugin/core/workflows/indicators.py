@@ -10,16 +10,14 @@ it) to the nearest park edge, straight or along the roads.
 """
 from __future__ import annotations
 
-import csv
 import math
-import os
 from dataclasses import dataclass, field
 
 from ..errors import UgsError, check_output_path, file_errors
 from ..feedback import SILENT, Feedback
 from ..imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
-from .common import require_file
+from .common import require_file, write_table, write_text
 
 INDICATORS = {
     "green_cover": "green cover (share of the zone mapped green)",
@@ -170,7 +168,7 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
                         "map cover the same place")
     for warning in warnings:
         feedback.warning(warning)
-    _write(result, path)
+    _write(result, path, [g for g, _ in zone_rows])
     return result
 
 
@@ -291,29 +289,13 @@ def building_fields(request) -> tuple:
     return BUILDING_FIELDS + (("straight_m",) if request.network else ())
 
 
-def _write(result, map_path):
-    from ..outputs import atomic_output
+def _write(result, map_path, zone_geometries):
+    """The CSV and the report; ``zone_geometries`` already in the map's CRS."""
     request = result.request
     with file_errors("the report"):
         if request.table:
-            with atomic_output(request.table, ".csv") as tmp:
-                with open(tmp, "w", encoding="utf-8", newline="") as f:
-                    out = csv.writer(f)
-                    names = ("id",) + zone_fields(request)
-                    out.writerow(names)
-                    for z in result.zones:
-                        out.writerow(["" if z[k] is None else z[k] for k in names])
+            write_table(request.table, ("id",) + zone_fields(request), result.zones)
         if request.report:
             from ..planner_report import indicators_report
-            text = indicators_report(result, [g for g, _ in request.zones.in_crs(
-                _map_crs(map_path), keep_empty=True)], map_path)
-            with atomic_output(request.report, os.path.splitext(request.report)[1]) \
-                    as tmp:
-                with open(tmp, "w", encoding="utf-8") as f:
-                    f.write(text)
-
-
-def _map_crs(path):
-    import rasterio
-    with rasterio.open(path) as src:
-        return src.crs
+            write_text(request.report,
+                       indicators_report(result, zone_geometries, map_path))
