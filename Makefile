@@ -1,7 +1,7 @@
 # The README's two commands: `make demo` and `make test`. Both set up on first use.
 PY := .venv/bin/python
 
-.PHONY: demo test setup bench package clean
+.PHONY: demo test test-ltr setup bench package clean
 
 .venv/.setup-done: scripts/setup.sh
 	bash scripts/setup.sh
@@ -11,8 +11,14 @@ setup: .venv/.setup-done
 demo: .venv/.setup-done
 	$(PY) scripts/demo.py
 
+# TIER=core|processing|qgis_process|desktop|network (or a -m expression) runs a part.
+TIER ?=
 test: .venv/.setup-done
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests $(if $(TIER),-m "$(TIER)")
+
+# The same suite on QGIS 3.44 LTR (Debian 13 chroot under /var/tmp; built on first use).
+test-ltr:
+	bash scripts/qgis_ltr.sh test $(if $(TIER),TIER="$(TIER)")
 
 bench: .venv/.setup-done
 	$(PY) benchmarks/bench_predict.py

@@ -39,7 +39,11 @@ def build_frame_grid(root, frame=256, cols=3, rows=2, missing=None, boundary_col
         if cols * frame > src.width or rows * frame > src.height:
             raise ValueError(f"{cols}x{rows} frames of {frame} px do not fit the "
                              f"{src.width}x{src.height} scene")
-        profile = src.profile
+        # The scene is JPEG in YCbCr; GDAL 3.10 refuses that photometric with any
+        # other compression, so frames are written as plain deflate RGB.
+        profile = {k: v for k, v in src.profile.items()
+                   if k not in ("photometric", "compress")}
+        profile["compress"] = "deflate"
         res = src.transform.a
         for r in range(rows):
             for c in range(cols):

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Idempotent set-up: Debian packages (QGIS 3.22, GDAL, rasterio, shapely) and the
-# virtual environment .venv/ (system site packages + PyTorch CPU). Safe to re-run.
+# Idempotent set-up: Debian packages (QGIS, GDAL, rasterio, shapely) and the virtual
+# environment .venv/ (system site packages + PyTorch CPU, ONNX Runtime). Safe to
+# re-run. On Debian 12 this is QGIS 3.22; scripts/qgis_ltr.sh runs the same inside
+# its Debian 13 chroot (QGIS 3.44 LTR), where torch and onnx come from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES="qgis python3-qgis qgis-providers python3-rasterio python3-shapely \
-python3-gdal python3-venv python3-pip python3-pytest xvfb"
+python3-gdal python3-venv python3-pip python3-pytest xvfb xauth"
 TORCH_PIN="torch==2.13.0"   # this pin takes the CPU wheel; a looser one pulls CUDA
 # Mapping's engine (ONNX Runtime) and the exporter's ONNX package.
 ONNX_PINS="onnxruntime==1.32.0 onnx==1.23.2"
 # The scans the official plugin repository runs on upload, for the package test.
 SCAN_PINS="bandit==1.9.4 detect-secrets==1.5.0"
+# Real PyQt6 for the test that checks every Qt name against Qt6 (QGIS 4).
+PYQT6_PIN="PyQt6==6.8.1"
 
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -28,18 +32,39 @@ if [ -n "$missing" ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 fi
 
+# pip must never replace or shadow what QGIS is built against: pin numpy and every
+# package QGIS's Python stack loads (found the way the plugin's installer finds them).
+pins() {
+  QT_QPA_PLATFORM=offscreen PYTHONPATH=. /usr/bin/python3 -c "
+import qgis.core, numpy, osgeo.gdal, rasterio, shapely
+from ugs_plugin.installer import loaded_pins
+print('\n'.join(loaded_pins()))"
+}
 if ! .venv/bin/python -c "import torch, rasterio, shapely, qgis.core" 2>/dev/null; then
-  echo "setup: creating .venv (system site packages) and installing $TORCH_PIN"
-  rm -rf .venv
-  /usr/bin/python3 -m venv --system-site-packages .venv
-  /usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > .venv/constraints.txt
-  .venv/bin/pip install -q -c .venv/constraints.txt "$TORCH_PIN"
+  echo "setup: creating .venv (system site packages)"
+  # --clear empties the folder in place (on the LTR platform it is a mount point).
+  mkdir -p .venv
+  /usr/bin/python3 -m venv --clear --system-site-packages .venv
 fi
-# pip must never replace what QGIS is built against: pin Debian's numpy.
-/usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > .venv/constraints.txt
-if ! .venv/bin/python -c "import onnxruntime, onnx, bandit, detect_secrets" 2>/dev/null; then
-  echo "setup: installing $ONNX_PINS $SCAN_PINS (constrained by .venv/constraints.txt)"
-  .venv/bin/pip install -q -c .venv/constraints.txt $ONNX_PINS $SCAN_PINS
+pins > .venv/constraints.txt
+# Each package once: taken from the system where Debian has it (trixie ships
+# python3-torch and python3-onnx), else from pip under the constraints.
+need() {  # need MODULE PIN
+  .venv/bin/python -c "import $1" 2>/dev/null && return 0
+  echo "setup: installing $2 (constrained by .venv/constraints.txt)"
+  .venv/bin/pip install -q --disable-pip-version-check -c .venv/constraints.txt "$2"
+}
+need torch "$TORCH_PIN"
+for pin in $ONNX_PINS $SCAN_PINS; do
+  module="$(echo "${pin%%==*}" | tr - _)"
+  need "$module" "$pin"
+done
+# The Qt6 check: real PyQt6 in a venv of its own (no QGIS, no PyQt5 beside it),
+# inside .venv/ so each test platform has its own.
+if ! .venv/pyqt6/bin/python -c "import PyQt6.QtWidgets" 2>/dev/null; then
+  echo "setup: installing $PYQT6_PIN into .venv/pyqt6 for the Qt6 name check"
+  /usr/bin/python3 -m venv --clear .venv/pyqt6
+  .venv/pyqt6/bin/pip install -q --disable-pip-version-check "$PYQT6_PIN"
 fi
-.venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, qgis.core; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
+.venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, shapely, qgis.core; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| shapely', shapely.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
 touch .venv/.setup-done

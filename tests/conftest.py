@@ -21,6 +21,23 @@ os.environ.setdefault("UGS_CACHE_DIR", tempfile.mkdtemp(prefix="ugs_test_cache_"
 sys.path.insert(0, str(REPO / "scripts"))
 
 
+def hiding(folder, *modules) -> str:
+    """A folder that, first on PYTHONPATH, makes ``modules`` fail to import, as on a
+    machine without them (Debian 13's QGIS Python has python3-torch system-wide)."""
+    for module in modules:
+        package = Path(folder) / module
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text(
+            f"raise ImportError('{module} is hidden by the test')\n")
+    return str(folder)
+
+
+def system_python_has(module) -> bool:
+    import subprocess
+    return subprocess.run(["/usr/bin/python3", "-c", f"import {module}"],
+                          capture_output=True).returncode == 0
+
+
 def naip_path(name):
     path = NAIP / "images" / f"{name}.tif"
     if not path.exists():
@@ -91,3 +108,29 @@ def qgis_app(tmp_path_factory):
 def qgis_process_env(tmp_path_factory):
     from qgis_profile import make_profile
     return make_profile(tmp_path_factory.mktemp("qgis_process_profile"))
+
+
+# Tiers, so a part of the suite can run alone (`make test TIER=core`):
+#   core         no QGIS: the engine, the CLI, the installer's logic
+#   processing   the real QGIS Processing framework in this process
+#   qgis_process qgis_process.bin subprocesses (a fresh profile each)
+#   desktop      QGIS's desktop under Xvfb
+#   network      installs packages with pip (the dependency installer, end to end)
+TIERS = ("core", "processing", "qgis_process", "desktop", "network")
+
+
+def pytest_configure(config):
+    for tier in TIERS:
+        config.addinivalue_line("markers", f"{tier}: test tier (see tests/conftest.py)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(t) for t in TIERS):
+            continue
+        if "qgis_process_env" in item.fixturenames:
+            item.add_marker("qgis_process")
+        elif "qgis_app" in item.fixturenames:
+            item.add_marker("processing")
+        else:
+            item.add_marker("core")

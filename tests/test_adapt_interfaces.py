@@ -178,7 +178,7 @@ def test_comparison_maps_load_side_by_side_with_names_and_style(qgis_app, tmp_pa
                for key in ("OUTPUT_ADAPTED", "OUTPUT_BASE")}
     results, ok = alg.run(params(tmp_path, ITERATIONS=1, **outputs), context, feedback)
     assert ok
-    handleAlgorithmResults(alg, context, feedback, False, results)
+    handleAlgorithmResults(alg, context, feedback=feedback, parameters=results)
     loaded = {lyr.name(): lyr for lyr in project.mapLayers().values()}
     assert {"Green space (adapted model)", "Green space (base model)"} <= set(loaded)
     for layer in loaded.values():

@@ -6,7 +6,9 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE
+from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE, hiding
+
+pytestmark = pytest.mark.desktop
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,8 @@ def zip_desktop(tmp_path, with_dependencies):
     from qgis_profile import zip_profile
     env, plugins = zip_profile(tmp_path / "qgis", package.build(tmp_path / "dist"))
     env.pop("QT_QPA_PLATFORM")  # a real (virtual) screen
+    if not with_dependencies:  # as a QGIS whose own Python has no engine
+        env["PYTHONPATH"] = hiding(tmp_path / "hidden", "torch", "onnxruntime")
     out = tmp_path / "result.json"
     env.update(UGS_GUI_RESULT=str(out), UGS_GUI_RASTER=str(SAMPLE_SCENE))
     if with_dependencies:

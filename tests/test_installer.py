@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, SAMPLE_SCENE
+from conftest import REPO, SAMPLE_SCENE, hiding
 from ugs_plugin import installer
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -69,9 +69,52 @@ def test_loaded_packages_are_pinned_to_their_versions():
     assert not any(p.startswith(("torch==", "onnxruntime==")) for p in pins)
 
 
+def test_a_package_whose_metadata_names_no_module_is_still_pinned(tmp_path,
+                                                                 monkeypatch):
+    """Debian strips RECORD files and meson builds (numpy 2) write no top_level.txt:
+    the metadata then maps no module to the distribution (QGIS 3.44 on trixie wrote
+    an empty constraints file). Its own name still counts."""
+    site = tmp_path / "site"
+    (site / "ugsprobe").mkdir(parents=True)
+    (site / "ugsprobe" / "__init__.py").write_text("__version__ = '3.1.4'\n")
+    info = site / "ugsprobe-3.1.4.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ugsprobe\n"
+                                   "Version: 3.1.4\n")
+    monkeypatch.syspath_prepend(str(site))
+    import importlib.metadata
+    assert "ugsprobe" not in importlib.metadata.packages_distributions()
+    import ugsprobe  # noqa: F401  (loaded, as QGIS would have it)
+    assert "ugsprobe==3.1.4" in installer.loaded_pins()
+
+
+def test_copies_of_pinned_packages_are_removed_and_the_rest_kept(tmp_path):
+    target = tmp_path / "deps"
+    for name, version, files in (("numpy", "2.2.4", ["numpy/__init__.py",
+                                                      "numpy/core/x.so",
+                                                      "numpy.libs/libopenblas.so"]),
+                                 ("onnxruntime", "1.32.0", ["onnxruntime/__init__.py"])):
+        info = target / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        for f in files:
+            (target / f).parent.mkdir(parents=True, exist_ok=True)
+            (target / f).write_text("x")
+        rows = files + [f"{info.name}/METADATA", f"{info.name}/RECORD"]
+        (info / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+        (info / "RECORD").write_text("".join(f"{r},,\n" for r in rows))
+    constraints = tmp_path / "c.txt"
+    constraints.write_text("numpy==2.2.4\nshapely==2.1.0\n")
+    assert installer.prune_pinned(target, constraints) == ["numpy-2.2.4"]
+    assert sorted(p.name for p in target.iterdir()) == ["onnxruntime",
+                                                        "onnxruntime-1.32.0.dist-info"]
+
+
+@pytest.mark.network
 def test_fresh_profile_gets_onnxruntime_and_maps_without_pytorch(tmp_path):
     from qgis_profile import zip_profile
     env, plugins = zip_profile(tmp_path / "qgis", package.build(tmp_path / "dist"))
+    # A QGIS whose own Python has no PyTorch (Debian 13's has python3-torch).
+    env["PYTHONPATH"] = hiding(tmp_path / "hidden", "torch")
     profile = plugins.parent.parent
     # The installer, run by QGIS's Python (Debian: /usr/bin/python3) from the
     # unzipped plugin, as the dialog runs it.
@@ -82,6 +125,10 @@ def test_fresh_profile_gets_onnxruntime_and_maps_without_pytorch(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     folder = installer.dependency_folder(profile)
     assert (folder / "onnxruntime").is_dir() and not (folder / "torch").exists()
+    # QGIS's numpy is pinned, and the copy pip makes under --target is removed.
+    assert f"numpy=={np.__version__}" in (folder / "constraints.txt").read_text()
+    assert not (folder / "numpy").exists() and not list(folder.glob("numpy-*"))
+    assert "removed the copy of numpy" in proc.stdout
     out = tmp_path / "green.tif"
     run = subprocess.run(["qgis_process.bin", "run", "ugs:extracturbangreenspace", "--",
                           f"INPUT={SAMPLE_SCENE}", f"OUTPUT={out}"], env=env,

@@ -33,6 +33,7 @@ def test_zip_holds_the_plugin_and_nothing_else(tmp_path):
         assert not [n for n in names if banned in n], banned
 
 
+@pytest.mark.qgis_process
 def test_a_fresh_profile_maps_from_the_zip(tmp_path):
     from qgis_profile import zip_profile
     env, _ = zip_profile(tmp_path / "qgis", package.build(tmp_path / "dist"))

@@ -141,7 +141,7 @@ def test_output_loads_on_completion_with_the_style(processing, small_rgb, tmp_pa
     params = {"INPUT": str(small_rgb), "OUTPUT": out}
     results, ok = alg.run(params, context, feedback)
     assert ok
-    handleAlgorithmResults(alg, context, feedback, False, results)
+    handleAlgorithmResults(alg, context, feedback=feedback, parameters=results)
     layers = [lyr for lyr in project.mapLayers().values()
               if lyr.source() == str(tmp_path / "styled.tif")]
     assert len(layers) == 1

@@ -114,7 +114,7 @@ def test_zones_load_as_a_coverage_choropleth(qgis_app, tiny, tmp_path):
                            "OUTPUT": QgsProcessingOutputLayerDefinition(out, project)},
                           context, feedback)
     assert ok
-    handleAlgorithmResults(alg, context, feedback, False, results)
+    handleAlgorithmResults(alg, context, feedback=feedback, parameters=results)
     loaded = [lyr for lyr in project.mapLayers().values() if lyr.source().startswith(out)]
     assert len(loaded) == 1
     renderer = loaded[0].renderer()

@@ -1,5 +1,6 @@
 """ugs:trainmodel and `python -m ugs_plugin train` on a tiny real UGSet-layout folder."""
 import json
+import os
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import REPO, naip_path, write_raster
+from conftest import REPO, hiding, naip_path, write_raster
 
 TILES = ["chico_2020_3", "chico_2020_8", "long_beach_2020_5", "long_beach_2020_9",
          "santa_monica_2020_2"]
@@ -102,3 +103,38 @@ def test_cli_train_without_validation_prints_one_progress_line_per_step(ugset_fo
     steps = [line for line in proc.stderr.splitlines() if "loss" in line and "%" in line]
     assert steps and all(line.count("step ") == 1 for line in steps), proc.stderr
     assert "warning: no validation tiles" in proc.stderr
+
+
+def test_training_without_onnx_keeps_the_model_and_maps_on_pytorch(ugset_folder,
+                                                                   tmp_path):
+    """PyTorch without the onnx package (Debian's python3-torch, a torch installed by
+    hand): the finished training is written (.pt + card), the log says why there is
+    no graph, and the model still maps, on PyTorch."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([
+        hiding(tmp_path / "hidden", "onnx"), str(REPO)]))
+    out = tmp_path / "no_onnx.pt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ugs_plugin", "train", str(out), "--tiles",
+         str(ugset_folder), "--steps", "2", "--batch-size", "2", "--crop", "64"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.exists() and out.with_suffix(".json").exists()
+    assert not out.with_suffix(".onnx").exists()
+    assert "without its ONNX graph" in proc.stderr and "pip install onnx" in proc.stderr
+    assert "onnx" not in json.loads(out.with_suffix(".json").read_text())
+    image = tmp_path / "scene.tif"
+    with rasterio.open(naip_path(TILES[0])) as src:
+        write_raster(image, src.read()[:3], crs=src.crs, transform=src.transform)
+    mapped = subprocess.run(
+        [sys.executable, "-m", "ugs_plugin", "extract", str(image),
+         str(tmp_path / "map.tif"), "--model", str(out), "--tile-size", "128"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert mapped.returncode == 0, mapped.stderr[-2000:]
+    assert "Running on PyTorch instead" in mapped.stderr
+    with rasterio.open(tmp_path / "map.tif") as src:
+        assert set(np.unique(src.read(1))) <= {0, 1}
+    explicit = subprocess.run(
+        [sys.executable, "-m", "ugs_plugin", "extract", str(image),
+         str(tmp_path / "map2.tif"), "--model", str(out), "--engine", "onnxruntime"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert explicit.returncode == 1 and "pip install onnx" in explicit.stderr

@@ -68,17 +68,29 @@ class TerminalFeedback:
         return _Terminal()
 
 
+def ogr_modules():
+    """(ogr, osr) with GDAL's exceptions on: GDAL 3.10 warns on every use until a
+    mode is chosen, and GDAL 4 makes exceptions the default."""
+    from osgeo import ogr, osr
+    ogr.UseExceptions()
+    osr.UseExceptions()
+    return ogr, osr
+
+
 def read_layer(path, name=None):
     """A vector file (any OGR format, first layer) as the engine's VectorLayer, in its
     own CRS."""
-    from osgeo import ogr, osr
     from shapely import wkb
 
     from .core.errors import UgsError
     from .core.vectors import VectorLayer
     if not os.path.exists(path):
         raise UgsError(f"the vector file {path} does not exist; check the path")
-    ds = ogr.Open(str(path))
+    ogr, osr = ogr_modules()
+    try:
+        ds = ogr.Open(str(path))
+    except RuntimeError:
+        ds = None
     if ds is None or ds.GetLayerCount() == 0:
         raise UgsError(f"cannot open {path} as a vector dataset (GeoPackage, "
                        "Shapefile, GeoJSON, ...)")
@@ -210,7 +222,7 @@ def cmd_change(args, feedback):
 def write_layer(path, layer, names, rows):
     """``layer``'s features (own CRS, own fields) with ``names`` of ``rows`` appended,
     as a GeoPackage."""
-    from osgeo import ogr
+    ogr, _ = ogr_modules()
     name = os.path.splitext(os.path.basename(path))[0]
     with new_geopackage(path, name, layer.crs, ogr.wkbUnknown) as out:
         for field in layer.fields:
@@ -259,16 +271,16 @@ def cmd_sample(args, feedback):
 def new_geopackage(path, layer_name, crs_wkt, geometry_type):
     """An empty GeoPackage layer to fill, written beside ``path`` and moved into place
     when the block completes."""
-    from osgeo import ogr, osr
-
     from .core.errors import UgsError, check_output_path
     from .core.outputs import atomic_output
     check_output_path(path, (), (".gpkg",))
     with atomic_output(path, ".gpkg") as tmp:
         os.remove(tmp)  # the GeoPackage driver creates the file itself
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
-        if ds is None:
-            raise UgsError(f"cannot create {path}")
+        ogr, osr = ogr_modules()
+        try:
+            ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp)
+        except RuntimeError as err:
+            raise UgsError(f"cannot create {path}: {err}") from None
         srs = None
         if crs_wkt:
             srs = osr.SpatialReference()
@@ -280,7 +292,7 @@ def new_geopackage(path, layer_name, crs_wkt, geometry_type):
 
 def write_points(path, result):
     """The sample as a GeoPackage layer with the fields assess reads back."""
-    from osgeo import ogr
+    ogr, _ = ogr_modules()
     crs = result.crs.to_wkt() if result.crs is not None else None
     with new_geopackage(path, "validation_points", crs, ogr.wkbPoint) as layer:
         for name, kind in (("id", ogr.OFTInteger), ("stratum", ogr.OFTInteger),

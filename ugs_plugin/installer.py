@@ -18,6 +18,7 @@ import argparse
 import importlib.metadata
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,22 +82,91 @@ def find_python(executable=None, prefix=None, system=None, version=None,
                             f"looked for {', '.join(str(c) for c in candidates)}")
 
 
+def module_owners() -> dict:
+    """{top-level module: {distribution names}}. Debian strips RECORD files and
+    meson-built packages (numpy 2) write no top_level.txt, so the metadata alone
+    misses them there; a distribution also counts as owning the module of its own
+    name (numpy, PyQt5, rasterio)."""
+    owners = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        owners.setdefault(module, set()).update(dists)
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name:
+            owners.setdefault(name.replace("-", "_"), set()).add(name)
+            owners.setdefault(name.lower().replace("-", "_"), set()).add(name)
+    return owners
+
+
+def _loaded_version(module, dist):
+    """The version of the module as loaded when it is the distribution's own module
+    (the copy QGIS runs, whichever folder it came from), else the metadata's."""
+    loaded = sys.modules.get(module)
+    version = getattr(loaded, "__version__", None)
+    if isinstance(version, str) and dist.lower().replace("-", "_") == module.lower():
+        return version
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def loaded_pins(modules=None) -> list:
     """``name==version`` for numpy and every installed distribution whose top-level
     module this Python has imported (QGIS's own packages among them)."""
     modules = set(sys.modules if modules is None else modules)
     top = {m.split(".")[0] for m in modules}
-    owners = importlib.metadata.packages_distributions()
+    owners = module_owners()
     pins = {}
     for module in sorted(top | {"numpy"}):
-        for dist in owners.get(module, []):
+        for dist in sorted(owners.get(module, ())):
             if dist.lower() in NOT_PINNED:
                 continue
-            try:
-                pins[dist.lower()] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                continue
+            version = _loaded_version(module, dist)
+            if version:
+                pins[dist.lower()] = version.split("+")[0]
+    if "numpy" not in pins:  # never unpinned, whatever the metadata says
+        import numpy
+        pins["numpy"] = numpy.__version__
     return [f"{name}=={version}" for name, version in sorted(pins.items())]
+
+
+def prune_pinned(target, constraints_file) -> list:
+    """Remove from ``target`` the copies pip made of pinned packages (``--target``
+    installs every dependency, even one QGIS already has): QGIS's own copy is the one
+    that loads, so a second one is only a trap. Returns the removed distributions."""
+    pinned = set()
+    for line in Path(constraints_file).read_text(encoding="utf-8").splitlines():
+        if "==" in line:
+            pinned.add(_normal(line.split("==")[0]))
+    removed = []
+    for info in sorted(Path(target).glob("*.dist-info")):
+        name = _normal(info.name[:-len(".dist-info")].rsplit("-", 1)[0])
+        record = info / "RECORD"
+        if name not in pinned or not record.exists():
+            continue
+        files = [Path(target) / row.split(",")[0]
+                 for row in record.read_text(encoding="utf-8").splitlines() if row]
+        for path in files:
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+        for folder in sorted({p.parent for p in files}, key=lambda p: len(p.parts),
+                             reverse=True):
+            _remove_empty_up_to(folder, Path(target))
+        if info.exists():
+            shutil.rmtree(info)
+        removed.append(info.name[:-len(".dist-info")])
+    return removed
+
+
+def _normal(name):
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _remove_empty_up_to(folder, top):
+    while folder != top and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def has_nvidia_gpu(run=subprocess.run) -> bool:
@@ -140,13 +210,17 @@ def main(argv=None):
     parser.add_argument("--cpu", action="store_true", help="CPU build of PyTorch even "
                         "with an NVIDIA GPU")
     args = parser.parse_args(argv)
-    command, target, _ = prepare(args.profile, args.level,
-                                 gpu=False if args.cpu else None)
+    command, target, constraints = prepare(args.profile, args.level,
+                                           gpu=False if args.cpu else None)
     print(" ".join(command), flush=True)
     code = subprocess.run(command).returncode  # noqa: S603 - fixed argument list
-    print(f"installed into {target}" if code == 0 else f"pip failed ({code})")
-    return code
-
+    if code != 0:
+        print(f"pip failed ({code})")
+        return code
+    for name in prune_pinned(target, constraints):
+        print(f"removed the copy of {name}: QGIS's own is the one used")
+    print(f"installed into {target}")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,9 @@
 """QGIS plugin object: registers the Processing provider and the toolbar actions."""
 from __future__ import annotations
 
-from qgis.core import QgsApplication, QgsMapLayerType
+from qgis.core import QgsApplication
 
-from . import PLUGIN_DIR
+from . import PLUGIN_DIR, qgis_compat
 from .processing.common import find_engine_packages
 from .processing.provider import UgsProvider
 
@@ -30,7 +30,7 @@ class UgsPlugin:
             return
         self.show_dependency_state()
         from qgis.PyQt.QtGui import QIcon
-        from qgis.PyQt.QtWidgets import QAction
+        QAction = qgis_compat.qaction_class()
         action = QAction(QIcon(str(PLUGIN_DIR / "resources" / "icon.svg")),
                          "Extract Urban Green Space", self.iface.mainWindow())
         action.triggered.connect(self.open_extraction_dialog)
@@ -82,7 +82,6 @@ class UgsPlugin:
     def show_dependency_state(self):
         """Without an engine the plugin still loads: a message with an Install button
         says what is missing."""
-        from qgis.core import Qgis
         from qgis.PyQt.QtWidgets import QPushButton
         has_torch, _, has_onnxruntime, _ = find_engine_packages()
         self.dependency_message = None
@@ -95,13 +94,14 @@ class UgsPlugin:
         button = QPushButton("Install deep-learning dependencies…")
         button.clicked.connect(self.open_install_dialog)
         widget.layout().addWidget(button)
-        bar.pushWidget(widget, Qgis.Warning)
+        bar.pushWidget(widget, qgis_compat.MESSAGE_WARNING)
         self.dependency_message = text
 
     def copy_diagnostics(self):
         """The report on the clipboard, for a bug report."""
         from qgis.core import Qgis
         from qgis.PyQt.QtWidgets import QApplication
+
         from .diagnostics import report
         text = report(Qgis.QGIS_VERSION, QgsApplication.qgisSettingsDirPath())
         QApplication.clipboard().setText(text)
@@ -111,13 +111,13 @@ class UgsPlugin:
 
     def open_install_dialog(self):
         from .gui.install_dialog import InstallDependenciesDialog
-        InstallDependenciesDialog(self.iface.mainWindow()).exec_()
+        InstallDependenciesDialog(self.iface.mainWindow()).exec()
 
     def open_extraction_dialog(self):
         import processing
         params = {}
         layer = self.iface.activeLayer()
-        if layer is not None and layer.type() == QgsMapLayerType.RasterLayer:
+        if layer is not None and layer.type() == qgis_compat.LAYER_RASTER:
             params["INPUT"] = layer
         processing.execAlgorithmDialog("ugs:extracturbangreenspace", params)
 
@@ -125,18 +125,18 @@ class UgsPlugin:
         """Pre-filled with the active class raster and the active polygon layer (or
         the first of each kind in the project)."""
         import processing
-        from qgis.core import QgsProject, QgsWkbTypes
+        from qgis.core import QgsProject
         active = self.iface.activeLayer()
         layers = [active] + list(QgsProject.instance().mapLayers().values())
         params = {}
         for layer in layers:
             if layer is None:
                 continue
-            if "INPUT" not in params and layer.type() == QgsMapLayerType.RasterLayer:
+            if "INPUT" not in params and layer.type() == qgis_compat.LAYER_RASTER:
                 params["INPUT"] = layer
-            if "REFERENCE" not in params and layer.type() == QgsMapLayerType.VectorLayer \
-                    and layer.geometryType() in (QgsWkbTypes.PolygonGeometry,
-                                                 QgsWkbTypes.PointGeometry):
+            if "REFERENCE" not in params and layer.type() == qgis_compat.LAYER_VECTOR \
+                    and layer.geometryType() in (qgis_compat.GEOMETRY_POLYGON,
+                                                 qgis_compat.GEOMETRY_POINT):
                 params["REFERENCE"] = layer
         processing.execAlgorithmDialog("ugs:assessaccuracy", params)
 
@@ -213,8 +213,11 @@ class UgsPlugin:
         class; the tool stays on for the next shape."""
         from qgis.core import QgsProject
 
-        from .gui.reference_marks import (add_mark, find_reference_layer,
-                                          open_or_create_reference_layer)
+        from .gui.reference_marks import (
+            add_mark,
+            find_reference_layer,
+            open_or_create_reference_layer,
+        )
         project = QgsProject.instance()
         canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs()
         try:
@@ -263,7 +266,7 @@ class UgsPlugin:
         from qgis.core import QgsCoordinateTransform, QgsCsException, QgsProject
         project = QgsProject.instance()
         for layer in [self.iface.activeLayer()] + project.layerTreeRoot().layerOrder():
-            if layer is None or layer.type() != QgsMapLayerType.RasterLayer:
+            if layer is None or layer.type() != qgis_compat.LAYER_RASTER:
                 continue
             to_layer = QgsCoordinateTransform(crs, layer.crs(), project)
             try:

@@ -33,12 +33,12 @@ def capture(key):
     return read
 
 
-def mouse(tool, kind, x, y, button=Qt.LeftButton):
+def mouse(tool, kind, x, y, button=Qt.MouseButton.LeftButton):
     canvas = iface.mapCanvas()
-    event = QgsMapMouseEvent(canvas, kind, QPoint(x, y), button, button, Qt.NoModifier)
-    handler = {QEvent.MouseButtonPress: tool.canvasPressEvent,
-               QEvent.MouseMove: tool.canvasMoveEvent,
-               QEvent.MouseButtonRelease: tool.canvasReleaseEvent}[kind]
+    event = QgsMapMouseEvent(canvas, kind, QPoint(x, y), button, button, Qt.KeyboardModifier.NoModifier)
+    handler = {QEvent.Type.MouseButtonPress: tool.canvasPressEvent,
+               QEvent.Type.MouseMove: tool.canvasMoveEvent,
+               QEvent.Type.MouseButtonRelease: tool.canvasReleaseEvent}[kind]
     handler(event)
     point = canvas.getCoordinateTransform().toMapCoordinates(x, y)
     return point.x(), point.y()
@@ -68,20 +68,20 @@ def draw_regions(raster):
     plugin.region_action.trigger()
     tool = plugin.region_tool
     RESULT["tool_active"] = canvas.mapTool() is tool
-    start = mouse(tool, QEvent.MouseButtonPress, 100, 100)
-    mouse(tool, QEvent.MouseMove, 200, 150)
+    start = mouse(tool, QEvent.Type.MouseButtonPress, 100, 100)
+    mouse(tool, QEvent.Type.MouseMove, 200, 150)
     QTimer.singleShot(1500, capture("adapt_dialog_rectangle"))
-    end = mouse(tool, QEvent.MouseButtonRelease, 300, 250)
+    end = mouse(tool, QEvent.Type.MouseButtonRelease, 300, 250)
     RESULT["rectangle_expected"] = QgsRectangle(*start, *end).toString(2)
     RESULT["after_rectangle"] = region_state()
     RESULT["tool_active_after_region"] = canvas.mapTool() is tool
 
     plugin.region_action.trigger()
-    corners = [mouse(tool, QEvent.MouseButtonPress, x, y) and
-               mouse(tool, QEvent.MouseButtonRelease, x, y)
+    corners = [mouse(tool, QEvent.Type.MouseButtonPress, x, y) and
+               mouse(tool, QEvent.Type.MouseButtonRelease, x, y)
                for x, y in ((120, 120), (320, 140), (260, 300), (140, 260))]
     QTimer.singleShot(1500, capture("adapt_dialog_polygon"))
-    mouse(tool, QEvent.MouseButtonRelease, 140, 260, Qt.RightButton)
+    mouse(tool, QEvent.Type.MouseButtonRelease, 140, 260, Qt.MouseButton.RightButton)
     xs, ys = [c[0] for c in corners], [c[1] for c in corners]
     RESULT["polygon_expected"] = QgsRectangle(min(xs), min(ys), max(xs), max(ys)
                                               ).toString(2)
@@ -90,22 +90,22 @@ def draw_regions(raster):
     # A double-click closes the polygon too (Qt: press, release, double-click, release).
     plugin.region_action.trigger()
     for x, y in ((110, 110), (330, 130), (200, 280)):
-        mouse(tool, QEvent.MouseButtonPress, x, y)
-        mouse(tool, QEvent.MouseButtonRelease, x, y)
+        mouse(tool, QEvent.Type.MouseButtonPress, x, y)
+        mouse(tool, QEvent.Type.MouseButtonRelease, x, y)
     QTimer.singleShot(1500, capture("adapt_dialog_double_click"))
     tool.canvasDoubleClickEvent(QgsMapMouseEvent(
-        canvas, QEvent.MouseButtonDblClick, QPoint(200, 280), Qt.LeftButton,
-        Qt.LeftButton, Qt.NoModifier))
-    mouse(tool, QEvent.MouseButtonRelease, 200, 280)
+        canvas, QEvent.Type.MouseButtonDblClick, QPoint(200, 280), Qt.MouseButton.LeftButton,
+        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    mouse(tool, QEvent.Type.MouseButtonRelease, 200, 280)
     RESULT["after_double_click"] = region_state()
     RESULT["stray_vertices"] = len(tool.vertices)
 
     plugin.region_action.trigger()
-    mouse(tool, QEvent.MouseButtonPress, 50, 50)
-    mouse(tool, QEvent.MouseButtonRelease, 50, 50)
-    mouse(tool, QEvent.MouseButtonPress, 250, 60)
-    mouse(tool, QEvent.MouseButtonRelease, 250, 60)
-    tool.keyPressEvent(QKeyEvent(QEvent.KeyPress, Qt.Key_Escape, Qt.NoModifier))
+    mouse(tool, QEvent.Type.MouseButtonPress, 50, 50)
+    mouse(tool, QEvent.Type.MouseButtonRelease, 50, 50)
+    mouse(tool, QEvent.Type.MouseButtonPress, 250, 60)
+    mouse(tool, QEvent.Type.MouseButtonRelease, 250, 60)
+    tool.keyPressEvent(QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier))
     RESULT["after_escape"] = region_state()
     RESULT["vertices_after_escape"] = len(tool.vertices)
     RESULT["tool_active_after_escape"] = canvas.mapTool() is tool
@@ -125,19 +125,19 @@ def mark_references(raster):
     plugin.mark_actions[True].trigger()
     tool = plugin.mark_tool
     RESULT["mark_tool_active"] = canvas.mapTool() is tool
-    mouse(tool, QEvent.MouseButtonPress, 100, 100)
-    mouse(tool, QEvent.MouseMove, 150, 140)
-    mouse(tool, QEvent.MouseButtonRelease, 160, 150)
-    mouse(tool, QEvent.MouseButtonPress, 200, 100)   # a second green square
-    mouse(tool, QEvent.MouseMove, 230, 120)
-    mouse(tool, QEvent.MouseButtonRelease, 240, 130)
+    mouse(tool, QEvent.Type.MouseButtonPress, 100, 100)
+    mouse(tool, QEvent.Type.MouseMove, 150, 140)
+    mouse(tool, QEvent.Type.MouseButtonRelease, 160, 150)
+    mouse(tool, QEvent.Type.MouseButtonPress, 200, 100)   # a second green square
+    mouse(tool, QEvent.Type.MouseMove, 230, 120)
+    mouse(tool, QEvent.Type.MouseButtonRelease, 240, 130)
     RESULT["mark_tool_stays_on"] = canvas.mapTool() is tool
     plugin.mark_actions[False].trigger()
     RESULT["green_action_unchecked"] = not plugin.mark_actions[True].isChecked()
     for x, y in ((300, 300), (360, 300), (340, 360)):
-        mouse(tool, QEvent.MouseButtonPress, x, y)
-        mouse(tool, QEvent.MouseButtonRelease, x, y)
-    mouse(tool, QEvent.MouseButtonRelease, 340, 360, Qt.RightButton)
+        mouse(tool, QEvent.Type.MouseButtonPress, x, y)
+        mouse(tool, QEvent.Type.MouseButtonRelease, x, y)
+    mouse(tool, QEvent.Type.MouseButtonRelease, 340, 360, Qt.MouseButton.RightButton)
     layers = QgsProject.instance().mapLayersByName("UGS reference")
     RESULT["reference_layers"] = len(layers)
     layer = layers[0]
@@ -148,7 +148,7 @@ def mark_references(raster):
     reread = QgsVectorLayer(RESULT["reference_source"], "reread", "ogr")
     RESULT["classes_on_disk_after_undo"] = sorted(f["class"] for f in reread.getFeatures())
     RESULT["reference_id"] = layer.id()
-    tool.keyPressEvent(QKeyEvent(QEvent.KeyPress, Qt.Key_Escape, Qt.NoModifier))
+    tool.keyPressEvent(QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier))
     RESULT["mark_tool_after_escape"] = canvas.mapTool() is tool
     QTimer.singleShot(1500, capture("finetune_dialog"))
     plugin.open_finetune_dialog()

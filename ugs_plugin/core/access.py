@@ -94,13 +94,33 @@ def home_point(geometry):
     return geometry.centroid
 
 
-def spatial_index(geometries):
-    """An STR-tree (shapely 1.8's; its warning about the 2.0 interface is moot here:
-    only ``query`` and ``nearest`` returning geometries are used)."""
-    from shapely.strtree import STRtree
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return STRtree(geometries)
+class SpatialIndex:
+    """An STR-tree over a list of geometries that answers with positions in that
+    list, on shapely 1.8 (whose ``query``/``nearest`` return geometries; its
+    ``*_items`` methods return positions) and on shapely 2 (which returns positions)."""
+
+    def __init__(self, geometries):
+        import shapely
+        from shapely.strtree import STRtree
+        self.geometries = list(geometries)
+        self._shapely2 = int(shapely.__version__.split(".")[0]) >= 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 1.8's notice about the 2.0 interface
+            self._tree = STRtree(self.geometries)
+
+    def query(self, geometry) -> list:
+        """Positions of the geometries whose envelopes meet ``geometry``'s."""
+        found = self._tree.query(geometry) if self._shapely2 else \
+            self._tree.query_items(geometry)
+        return sorted(int(i) for i in found)
+
+    def nearest(self, geometry):
+        """Position of the geometry nearest to ``geometry`` (None when empty)."""
+        if not self.geometries:
+            return None
+        found = self._tree.nearest(geometry) if self._shapely2 else \
+            self._tree.nearest_item(geometry)
+        return None if found is None else int(found)
 
 
 class ParkIndex:
@@ -108,14 +128,14 @@ class ParkIndex:
 
     def __init__(self, parks):
         self.parks = [p for p in parks if p is not None and not p.is_empty]
-        self._tree = spatial_index(self.parks) if self.parks else None
+        self._index = SpatialIndex(self.parks) if self.parks else None
 
     def distance(self, point) -> float:
         """Straight-line distance to the nearest park edge (0 inside a park; inf with
         no park)."""
-        if self._tree is None:
+        if self._index is None:
             return math.inf
-        return float(self._tree.nearest(point).distance(point))
+        return float(self.parks[self._index.nearest(point)].distance(point))
 
 
 class RoadNetwork:
@@ -145,7 +165,7 @@ class RoadNetwork:
                             self.edges[previous].append((node, length / pieces))
                             self.edges[node].append((previous, length / pieces))
                         previous = node
-        self._tree = None
+        self._index = None
 
     def _node(self, x, y):
         key = (round(x / self._tolerance), round(y / self._tolerance))
@@ -162,12 +182,11 @@ class RoadNetwork:
     def nearest_node(self, point):
         """(node, straight distance to it)."""
         from shapely.geometry import Point
-        if self._tree is None:
-            nodes = [Point(x, y) for x, y in self.xy]
-            self._tree = spatial_index(nodes)
-            self._index = {(p.x, p.y): i for i, p in enumerate(nodes)}
-        nearest = self._tree.nearest(point)
-        return self._index[(nearest.x, nearest.y)], float(nearest.distance(point))
+        if self._index is None:
+            self._points = [Point(x, y) for x, y in self.xy]
+            self._index = SpatialIndex(self._points)
+        node = self._index.nearest(point)
+        return node, float(self._points[node].distance(point))
 
     def distances_from(self, start: dict) -> np.ndarray:
         """Shortest network distance of every node from the nearest start node

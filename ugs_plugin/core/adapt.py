@@ -218,8 +218,8 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     import datetime
     from dataclasses import asdict, replace
 
-    from .model_file import choose_device, default_model, load_model, save_model
     from .imagery import BandPlanReader
+    from .model_file import choose_device, default_model, load_model, save_model
     if not str(output).lower().endswith(".pt"):
         raise AdaptationError(f"the model file {output} must end in .pt")
     if cfg.tile % 16 or cfg.tile < 32:
@@ -307,5 +307,5 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
     })
     if is_canceled and is_canceled():
         raise AdaptationCancelled("cancelled before the model was written")
-    save_model(model, card, output)
+    save_model(model, card, output, warn=log)
     return card

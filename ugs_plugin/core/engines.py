@@ -24,8 +24,14 @@ import numpy as np
 
 from .config import ENGINES, ONNX_OPSET, PRECISIONS
 from .errors import UgsError
-from .model_card import (DEFAULT_MODEL, MODELS_DIR, ModelFileError, file_sha256,
-                         read_card, verify_sha256)
+from .model_card import (
+    DEFAULT_MODEL,
+    MODELS_DIR,
+    ModelFileError,
+    file_sha256,
+    read_card,
+    verify_sha256,
+)
 
 GREEN = 1
 CACHE_DIR = Path(os.environ.get("UGS_CACHE_DIR") or
@@ -37,8 +43,28 @@ class EngineError(UgsError):
     """No engine can run as asked; the message says what to install or choose."""
 
 
+class OnnxExportUnavailable(EngineError):
+    """A graph is needed but PyTorch cannot export it (no ``onnx`` package)."""
+
+
 def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
+
+
+def importable(module: str) -> bool:
+    """Imports without error (a package can be found yet broken or hidden)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def onnx_missing_message(model_name: str) -> str:
+    return (f"{model_name} was written without its ONNX graph: PyTorch's exporter "
+            "needs the Python package 'onnx', which is not installed (pip install "
+            "onnx==1.23.2, or the installer's training level). Until it is, mapping "
+            "with this model runs on PyTorch; then the graph is exported on first use.")
 
 
 def cpu_threads() -> int:
@@ -293,6 +319,11 @@ def ensure_onnx(model_path, card: dict, tile: int, log=None) -> Path:
         raise EngineError(f"{model_path.name} has no ONNX graph for {tile} px tiles and "
                           "PyTorch, which would export it, is not installed: install "
                           "PyTorch once, or use a model file with its .onnx beside it")
+    if not importable("onnx"):
+        raise OnnxExportUnavailable(
+            f"{model_path.name} has no ONNX graph for {tile} px tiles and it cannot be "
+            "exported: PyTorch's exporter needs the Python package 'onnx' (pip install "
+            "onnx==1.23.2); or run it with engine 'torch'")
     from .model_file import load_model
     log(f"exporting {model_path.name} to ONNX ({tile} px tiles) into {target.parent}; "
         "this happens once")
@@ -308,7 +339,7 @@ def _torch_device_wanted(device: str) -> bool:
     """A GPU run (cuda/mps asked for, or auto with PyTorch seeing one)."""
     if device in ("cuda", "mps") or device.startswith("cuda:"):
         return True
-    if device != "auto" or not installed("torch"):
+    if device != "auto" or not importable("torch"):
         return False
     import torch
     mps = getattr(torch.backends, "mps", None)
@@ -337,7 +368,7 @@ def resolve_engine(engine: str = "auto", device: str = "auto") -> str:
                               "installed; use device 'cpu'")
         return "torch"
     for name in ("onnxruntime", "torch", "openvino"):
-        if installed(modules[name]):
+        if installed(modules[name]) and (name != "torch" or importable("torch")):
             return name
     raise EngineError("no inference engine is installed: install onnxruntime (mapping "
                       "only, small) or PyTorch (also training)")
@@ -353,7 +384,7 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
     is installed, so its map is the one of a tile of its own size."""
     name = resolve_engine(engine, device)
     if name == "onnxruntime" and (engine or "auto") == "auto" and raster_size \
-            and installed("torch"):
+            and importable("torch"):
         card_tile = tile or read_card(Path(path) if path else DEFAULT_MODEL).get(
             "tile_size", 512)
         if min(raster_size) < int(card_tile):
@@ -371,7 +402,15 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
     card = read_card(model_path)
     verify_sha256(model_path, card)
     tile = int(tile or card.get("tile_size", 512))
-    onnx_path = ensure_onnx(model_path, card, tile, log)
+    try:
+        onnx_path = ensure_onnx(model_path, card, tile, log)
+    except OnnxExportUnavailable as err:
+        if (engine or "auto") != "auto":
+            raise
+        (warn or log or (lambda msg: None))(f"{err}. Running on PyTorch instead.")
+        from .model_file import load_model
+        model, card = load_model(model_path, device)
+        return TorchEngine(model, precision, warn), card
     if name == "openvino":
         return OpenVinoEngine(onnx_path, tile, precision), card
     return OnnxRuntimeEngine(onnx_path, tile), card

@@ -44,7 +44,6 @@ from .region import predict_window, window_around
 from .train import IGNORE, TrainConfig, augment, poly_lr, segmentation_loss
 from .ugsnet import PatchDiscriminator
 
-
 NO_OVERVIEWS = PredictOptions(overviews=False)
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
 
@@ -359,9 +358,9 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
     reference polygons' extent (plus context), for a side-by-side look.
     ``progress(fraction 0..1, text)`` is called once per training step.
     """
-    from .tiles import load_source_tiles
-    from .model_file import choose_device, default_model, load_model, save_model
     from .imagery import BandPlanReader
+    from .model_file import choose_device, default_model, load_model, save_model
+    from .tiles import load_source_tiles
     warn = warn or log
     t0 = time.time()
     if not str(output).lower().endswith(".pt"):
@@ -464,7 +463,7 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
         card["validation"] = after
         if is_canceled and is_canceled():
             raise FinetuneCancelled("cancelled before the model was written")
-        save_model(model, card, output)
+        save_model(model, card, output, warn=warn)
         written = True
         if maps and maps.get("finetuned"):
             _map_extent(image_path, shapes, maps["finetuned"], model, card, cfg.context,

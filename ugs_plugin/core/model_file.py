@@ -18,9 +18,18 @@ from pathlib import Path
 import torch
 
 from .config import LAYOUT_VERSION
-from .model_card import (DEFAULT_CARD, DEFAULT_MODEL, FULL_MODEL,  # noqa: F401
-                         MODELS_DIR, ModelFileError, bundled_card_for, card_path,
-                         file_sha256, read_card, verify_sha256)
+from .model_card import (  # noqa: F401
+    DEFAULT_CARD,
+    DEFAULT_MODEL,
+    FULL_MODEL,
+    MODELS_DIR,
+    ModelFileError,
+    bundled_card_for,
+    card_path,
+    file_sha256,
+    read_card,
+    verify_sha256,
+)
 from .outputs import atomic_output
 from .ugsnet import UNUSED_DECODER_PREFIXES, build_model, convert_layout_1_to_2
 
@@ -156,11 +165,14 @@ def load_model(path: str | Path | None = None,
 
 
 def save_model(model: torch.nn.Module, card: dict, path: str | Path,
-               weight_storage: str = "float32", onnx: bool = True) -> Path:
+               weight_storage: str = "float32", onnx: bool = True, warn=None) -> Path:
     """Write ``path`` (.pt), its ONNX graph (``<name>.onnx``, for the mapping engines;
     ``onnx=False`` skips it) and its card, each atomically; the card records the
-    variant, the layout, the weight storage, the files' SHA-256 and the ONNX opset."""
-    from .engines import export_onnx, onnx_beside
+    variant, the layout, the weight storage, the files' SHA-256 and the ONNX opset.
+    Without the ``onnx`` package the weights and card are still written (a finished
+    training is never thrown away) and ``warn`` says so; the graph is exported on
+    first use once it is installed, and until then mapping runs on PyTorch."""
+    from .engines import export_onnx, importable, onnx_beside, onnx_missing_message
     if weight_storage not in ("float32", "int8_per_channel"):
         raise ModelFileError(f"unknown weight storage {weight_storage!r}")
     path = Path(path)
@@ -180,6 +192,10 @@ def save_model(model: torch.nn.Module, card: dict, path: str | Path,
     with atomic_output(path, ".pt") as tmp:
         torch.save(state, tmp)
         card["sha256"] = file_sha256(tmp)
+    if onnx and not importable("onnx"):
+        onnx = False
+        if warn:
+            warn(onnx_missing_message(path.name))
     if onnx:
         device = next(model.parameters()).device
         was_training = model.training

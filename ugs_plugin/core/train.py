@@ -24,8 +24,15 @@ from .config import TrainConfig  # noqa: F401 (re-exported)
 from .errors import Cancelled
 from .imagery import to_model_input
 from .outputs import atomic_output
-from .tiles import (IGNORE, Sample, TrainingError, find_tile_pairs,  # noqa: F401
-                    load_pairs, read_pairs_file, split_by_group)
+from .tiles import (  # noqa: F401
+    IGNORE,
+    Sample,
+    TrainingError,
+    find_tile_pairs,
+    load_pairs,
+    read_pairs_file,
+    split_by_group,
+)
 
 
 class TrainingCancelled(Cancelled):
@@ -440,7 +447,7 @@ def train_from_tiles(output, tiles_folder=None, pairs_file=None, variant="light"
         },
         "validation": {k: round(v, 4) for k, v in best.items() if k != "step"},
     }
-    save_model(model, card, output)
+    save_model(model, card, output, warn=log)
     if checkpoint:  # it served interrupted runs; the finished model replaces it
         Path(checkpoint).unlink(missing_ok=True)
     return card

@@ -36,9 +36,9 @@ class InstallDependenciesDialog(QDialog):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         layout.addWidget(self.log)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.install_button = self.buttons.addButton("Install",
-                                                     QDialogButtonBox.AcceptRole)
+                                                     QDialogButtonBox.ButtonRole.AcceptRole)
         self.install_button.clicked.connect(self.install)
         self.buttons.rejected.connect(self.cancel_or_close)
         layout.addWidget(self.buttons)
@@ -49,7 +49,7 @@ class InstallDependenciesDialog(QDialog):
         levels = [installer.MAPPING] + ([installer.TRAINING]
                                         if self.training.isChecked() else [])
         try:
-            self.queue = [installer.prepare(self.profile_dir, level)[0]
+            self.queue = [installer.prepare(self.profile_dir, level)
                           for level in levels]
         except (OSError, ValueError) as err:
             self.log.appendPlainText(f"error: {err}")
@@ -66,10 +66,10 @@ class InstallDependenciesDialog(QDialog):
                                      "packages.")
             self.process = None
             return
-        command = self.queue.pop(0)
+        command, self.target, self.constraints = self.queue.pop(0)
         self.log.appendPlainText("$ " + " ".join(command))
         self.process = QProcess(self)
-        self.process.setProcessChannelMode(QProcess.MergedChannels)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._finished)
         self.process.start(command[0], command[1:])  # an argument list: no shell
@@ -88,6 +88,9 @@ class InstallDependenciesDialog(QDialog):
                                      "else was changed. The log above says why.")
             self.process = None
             return
+        for name in installer.prune_pinned(self.target, self.constraints):
+            self.log.appendPlainText(f"removed the copy of {name}: QGIS's own is the one "
+                                     "used")
         self._next()
 
     def cancel_or_close(self):

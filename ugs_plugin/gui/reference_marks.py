@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import (QgsCoordinateTransform, QgsFeature, QgsField, QgsMapLayerType,
-                       QgsProject, QgsVectorLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsField,
+    QgsProject,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+
+from .. import qgis_compat
 
 REFERENCE_PROPERTY = "ugs/reference_layer"
 FILE_NAME = "ugs_reference.gpkg"
@@ -16,8 +23,8 @@ LAYER_NAME = "UGS reference"
 
 def is_reference_layer(layer) -> bool:
     """A polygon layer with a ``class`` field."""
-    return (layer is not None and layer.type() == QgsMapLayerType.VectorLayer
-            and layer.geometryType() == QgsWkbTypes.PolygonGeometry
+    return (layer is not None and layer.type() == qgis_compat.LAYER_VECTOR
+            and layer.geometryType() == qgis_compat.GEOMETRY_POLYGON
             and layer.fields().indexOf("class") >= 0)
 
 
@@ -65,7 +72,7 @@ def class_value(layer, green: bool):
     """1 / 0, as the class field's type wants it."""
     field: QgsField = layer.fields().field("class")
     value = 1 if green else 0
-    return str(value) if field.type() == QVariant.String else value
+    return value if field.isNumeric() else str(value)
 
 
 def add_mark(layer, geometry, geometry_crs, green: bool, project=None) -> int:

@@ -3,11 +3,19 @@ polygon (right-click or double-click closes it); Esc cancels. The region goes to
 temporary polygon layer, which the caller hands to ugs:adapttoregion."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsGeometry, QgsPointXY, QgsProject,
-                       QgsRectangle, QgsVectorLayer, QgsWkbTypes)
+from qgis.core import (
+    QgsFeature,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
 from qgis.gui import QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
+
+from .. import qgis_compat
 
 LAYER_NAME = "Adaptation region"
 DRAG_PIXELS = 5  # a press-move-release farther than this is a rectangle
@@ -32,7 +40,7 @@ class RegionMapTool(QgsMapTool):
 
     def __init__(self, canvas):
         super().__init__(canvas)
-        self.band = QgsRubberBand(canvas, QgsWkbTypes.PolygonGeometry)
+        self.band = QgsRubberBand(canvas, qgis_compat.GEOMETRY_POLYGON)
         self.band.setColor(QColor(255, 140, 0, 80))
         self.band.setStrokeColor(QColor(255, 140, 0))
         self.band.setWidth(2)
@@ -43,11 +51,11 @@ class RegionMapTool(QgsMapTool):
         self.press = None        # (screen point, map point) of a possible drag
         self.dragging = False
         self.vertices = []       # polygon corners, map units
-        self.band.reset(QgsWkbTypes.PolygonGeometry)
+        self.band.reset(qgis_compat.GEOMETRY_POLYGON)
 
     # Rectangle by dragging, polygon by clicking.
     def canvasPressEvent(self, event):  # noqa: N802
-        if event.button() == Qt.LeftButton and not self.vertices:
+        if event.button() == Qt.MouseButton.LeftButton and not self.vertices:
             self.press = (event.pos(), event.mapPoint())
 
     def canvasMoveEvent(self, event):  # noqa: N802
@@ -65,10 +73,10 @@ class RegionMapTool(QgsMapTool):
         if self.swallow_release:  # the release that ends a double-click
             self.swallow_release = False
             return
-        if event.button() == Qt.RightButton:
+        if event.button() == Qt.MouseButton.RightButton:
             self._finish_polygon()
             return
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
         if self.dragging:
             rect = QgsRectangle(self.press[1], event.mapPoint())
@@ -85,10 +93,10 @@ class RegionMapTool(QgsMapTool):
         self._finish_polygon()
 
     def keyPressEvent(self, event):  # noqa: N802
-        if event.key() == Qt.Key_Escape:
+        if event.key() == Qt.Key.Key_Escape:
             self.reset()
             self.canceled.emit()
-        elif event.key() == Qt.Key_Backspace and self.vertices:
+        elif event.key() == Qt.Key.Key_Backspace and self.vertices:
             self.vertices.pop()
             self._show_polygon(self.vertices)
 
@@ -97,7 +105,7 @@ class RegionMapTool(QgsMapTool):
         super().deactivate()
 
     def _show_polygon(self, points):
-        self.band.reset(QgsWkbTypes.PolygonGeometry)
+        self.band.reset(qgis_compat.GEOMETRY_POLYGON)
         for point in points:
             self.band.addPoint(QgsPointXY(point), False)
         self.band.show()

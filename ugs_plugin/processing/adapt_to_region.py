@@ -1,14 +1,21 @@
 """ugs:adapttoregion: adversarial fine-tuning of a model to a drawn region."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
+from .. import qgis_compat
 from ..core.config import DEVICES, AdaptConfig
 from ..core.imagery import parse_band_list
 from ..core.vectors import parse_values
@@ -59,13 +66,13 @@ class AdaptToRegion(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT",
                                                             self.tr("Target image")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "REGION", self.tr("Adaptation region"), [QgsProcessing.TypeVectorPolygon]))
+            "REGION", self.tr("Adaptation region"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterFile(
             "MODEL", self.tr("Base model (empty = bundled model)"), extension="pt",
             optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "SOURCE", self.tr("Source tiles, UGSet layout (empty = shipped sample)"),
-            QgsProcessingParameterFile.Folder, optional=True))
+            qgis_compat.FILE_FOLDER, optional=True))
         self.addParameter(number("ITERATIONS", self.tr("Iterations"), number.Integer,
                                  d.iterations, False, 1, 1_000_000))
         self.addParameter(QgsProcessingParameterEnum(
@@ -73,7 +80,7 @@ class AdaptToRegion(UgsAlgorithm):
             defaultValue=default_device_index()))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons inside the region"),
-            [QgsProcessing.TypeVectorPolygon], optional=True))
+            [qgis_compat.SOURCE_VECTOR_POLYGON], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", self.tr("Reference class field"), "class", "REFERENCE",
             optional=True))

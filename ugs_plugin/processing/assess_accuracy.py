@@ -1,14 +1,19 @@
 """ugs:assessaccuracy: a class map against reference polygons or sample points."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink, QgsField, QgsFields, QgsProcessing,
-                       QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
-                       QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsFeature,
+    QgsFields,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
+from .. import qgis_compat
 from ..core.errors import UgsError
 from ..core.vectors import parse_values
 from ..core.workflows import assess
@@ -53,17 +58,17 @@ class AssessAccuracy(UgsAlgorithm):
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons or points"),
-            [QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]))
+            [qgis_compat.SOURCE_VECTOR_POLYGON, qgis_compat.SOURCE_VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", self.tr("Class field"), d.class_field, "REFERENCE"))
         self.addParameter(QgsProcessingParameterString(
             "GREEN_VALUES", self.tr("Values meaning green space (comma-separated)"),
             ",".join(d.green_values)))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "BOUNDARY", self.tr("Only inside"), [QgsProcessing.TypeVectorPolygon],
+            "BOUNDARY", self.tr("Only inside"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT_TABLE", self.tr("Confusion matrix"), QgsProcessing.TypeVector))
+            "OUTPUT_TABLE", self.tr("Confusion matrix"), qgis_compat.SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_CSV", self.tr("Confusion matrix CSV"), "CSV files (*.csv)",
             optional=True, createByDefault=False))
@@ -85,19 +90,19 @@ class AssessAccuracy(UgsAlgorithm):
 
     def outputs(self, result, parameters, context, feedback):
         fields = QgsFields()
-        fields.append(QgsField("reference", QVariant.String))
+        fields.append(qgis_compat.field("reference", "string"))
         for name in assess.TABLE_FIELDS[1:3]:
-            fields.append(QgsField(name, QVariant.LongLong))
+            fields.append(qgis_compat.field(name, "int64"))
         for name in assess.TABLE_FIELDS[3:]:
-            fields.append(QgsField(name, QVariant.Double))
+            fields.append(qgis_compat.field(name, "double"))
         sink, dest = self.parameterAsSink(parameters, "OUTPUT_TABLE", context, fields,
-                                          QgsWkbTypes.NoGeometry)
+                                          qgis_compat.WKB_NO_GEOMETRY)
         if sink is None:
             raise UgsError(self.invalidSinkError(parameters, "OUTPUT_TABLE"))
         for row in assess.table_rows(result):
             feature = QgsFeature(fields)
             feature.setAttributes(row)
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, qgis_compat.FAST_INSERT)
         m = result.metrics
         results = {
             "OUTPUT_TABLE": dest,

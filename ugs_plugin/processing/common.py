@@ -6,12 +6,16 @@ from __future__ import annotations
 import importlib
 import os
 
-from qgis.core import (QgsApplication, QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingLayerPostProcessorInterface,
-                       QgsProcessingParameterDefinition, QgsSettings)
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsSettings,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 
-from .. import PLUGIN_DIR
+from .. import PLUGIN_DIR, qgis_compat
 from ..core.config import DEVICES
 from ..core.feedback import Feedback
 from ..dependencies import SETTING_KEY, ensure_onnxruntime, ensure_torch
@@ -119,14 +123,15 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
         """Write the features of the source parameter ``source_name``, with the
         ``names`` of ``rows`` (one dict per feature, in the source's order, as read
         into the request) appended, to the sink ``sink_name``; returns its id.
-        ``kind_of(name)`` is the QVariant type of each new field."""
-        from qgis.core import QgsFeature, QgsFeatureSink, QgsField, QgsFields
+        ``kind_of(name)`` is the type of each new field (string, int, int64,
+        double)."""
+        from qgis.core import QgsFeature, QgsFields
 
         from ..core.errors import UgsError
         source = self.parameterAsSource(parameters, source_name, context)
         fields = QgsFields(source.fields())
         for name in names:
-            fields.append(QgsField(name, kind_of(name)))
+            fields.append(qgis_compat.field(name, kind_of(name)))
         sink, dest = self.parameterAsSink(parameters, sink_name, context, fields,
                                           source.wkbType(), source.sourceCrs())
         if sink is None:
@@ -135,7 +140,7 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
             out = QgsFeature(fields)
             out.setGeometry(original.geometry())
             out.setAttributes(original.attributes() + [row[n] for n in names])
-            sink.addFeature(out, QgsFeatureSink.FastInsert)
+            sink.addFeature(out, qgis_compat.FAST_INSERT)
         return dest
 
     def device(self, parameters, context):
@@ -244,8 +249,11 @@ class Choropleth(QgsProcessingLayerPostProcessorInterface):
         self.field, self.reverse = field, reverse
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        from qgis.core import (QgsClassificationQuantile, QgsGradientColorRamp,
-                               QgsGraduatedSymbolRenderer)
+        from qgis.core import (
+            QgsClassificationQuantile,
+            QgsGradientColorRamp,
+            QgsGraduatedSymbolRenderer,
+        )
         from qgis.PyQt.QtGui import QColor
         renderer = QgsGraduatedSymbolRenderer(self.field)
         renderer.setClassificationMethod(QgsClassificationQuantile())
@@ -266,7 +274,7 @@ _POST_PROCESSORS = {}
 def add_advanced(alg, params):
     """Add ``params`` to ``alg`` under the dialog's Advanced section."""
     for param in params:
-        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        param.setFlags(param.flags() | qgis_compat.FLAG_ADVANCED)
         alg.addParameter(param)
 
 
@@ -285,8 +293,12 @@ def attach_style(context, output_value, qml_name, layer_name=None):
 def apply_reference_style(layer):
     """Value-map editor on ``class`` (Green space = 1, Other = 0) and a categorized
     renderer, so digitizing starts at once."""
-    from qgis.core import (QgsCategorizedSymbolRenderer, QgsEditorWidgetSetup,
-                           QgsRendererCategory, QgsSymbol)
+    from qgis.core import (
+        QgsCategorizedSymbolRenderer,
+        QgsEditorWidgetSetup,
+        QgsRendererCategory,
+        QgsSymbol,
+    )
     from qgis.PyQt.QtGui import QColor
     index = layer.fields().indexOf("class")
     if index < 0:

@@ -1,12 +1,22 @@
 """ugs:createreferencelayer: an empty polygon layer ready for digitizing references."""
 from __future__ import annotations
 
-from qgis.core import (QgsCoordinateReferenceSystem, QgsField, QgsFields,
-                       QgsProcessingException, QgsProcessingParameterCrs,
-                       QgsProcessingParameterFeatureSink, QgsVectorLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFields,
+    QgsProcessingException,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterFeatureSink,
+    QgsVectorLayer,
+)
 
-from .common import ACCURACY, UgsAlgorithm, apply_reference_style, attach_reference_style
+from .. import qgis_compat
+from .common import (
+    ACCURACY,
+    UgsAlgorithm,
+    apply_reference_style,
+    attach_reference_style,
+)
 
 
 class CreateReferenceLayer(UgsAlgorithm):
@@ -37,10 +47,10 @@ class CreateReferenceLayer(UgsAlgorithm):
             crs = QgsCoordinateReferenceSystem("EPSG:4326")
             feedback.pushWarning("no valid CRS given: using EPSG:4326")
         fields = QgsFields()
-        fields.append(QgsField("class", QVariant.Int))
-        fields.append(QgsField("note", QVariant.String))
+        fields.append(qgis_compat.field("class", "int"))
+        fields.append(qgis_compat.field("note", "string"))
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
-                                          QgsWkbTypes.MultiPolygon, crs)
+                                          qgis_compat.WKB_MULTIPOLYGON, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         del sink  # close the file so its style can be stored in it

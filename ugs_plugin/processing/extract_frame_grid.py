@@ -1,11 +1,17 @@
 """ugs:extractframegrid: the extraction over a grid of image frames, resumable."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingOutputFile,
-                       QgsProcessingOutputNumber, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterFolderDestination, QgsProcessingUtils)
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+)
 
+from .. import qgis_compat
 from ..core.workflows import frames
 from .common import UgsAlgorithm, attach_style
 from .extract_green_space import add_model_parameters, model_inputs
@@ -33,18 +39,18 @@ class ExtractFrameGrid(UgsAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "GRID", self.tr("Frame grid"), [QgsProcessing.TypeVectorPolygon]))
+            "GRID", self.tr("Frame grid"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField(
             "IMAGE_FIELD", self.tr("Field with the image path"), None, "GRID",
-            QgsProcessingParameterField.String))
+            qgis_compat.FIELD_STRING))
         self.addParameter(QgsProcessingParameterField(
             "ID_FIELD", self.tr("Field with the frame id (empty = feature order)"), None,
             "GRID", optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "IMAGES_FOLDER", self.tr("Images folder (for relative paths)"),
-            QgsProcessingParameterFile.Folder, optional=True))
+            qgis_compat.FILE_FOLDER, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "BOUNDARY", self.tr("Urban boundary"), [QgsProcessing.TypeVectorPolygon],
+            "BOUNDARY", self.tr("Urban boundary"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
         add_model_parameters(self)
         self.addParameter(QgsProcessingParameterFolderDestination(
@@ -86,8 +92,8 @@ class ExtractFrameGrid(UgsAlgorithm):
     @staticmethod
     def _load(context, path, name, raster):
         details = QgsProcessingContext.LayerDetails(name, context.project(), name)
-        details.layerTypeHint = (QgsProcessingUtils.LayerHint.Raster if raster
-                                 else QgsProcessingUtils.LayerHint.Vector)
+        details.layerTypeHint = (qgis_compat.LAYER_HINT_RASTER if raster
+                                 else qgis_compat.LAYER_HINT_VECTOR)
         context.addLayerToLoadOnCompletion(path, details)
         if raster:
             attach_style(context, path, "green_space.qml", name)

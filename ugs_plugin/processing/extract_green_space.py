@@ -1,13 +1,19 @@
 """ugs:extracturbangreenspace: UGSNet inference over a raster."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSource,
-                       QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorDestination)
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+)
 
+from .. import qgis_compat
 from ..core.config import DEVICES, ENGINES, PRECISIONS, PredictOptions
 from ..core.workflows import extract
 from .common import UgsAlgorithm, add_advanced, attach_style
@@ -35,18 +41,18 @@ def add_model_parameters(alg):
             "PRECISION", alg.tr("Precision (bf16/fp16: openvino engine or CUDA GPU)"),
             options=list(PRECISIONS), defaultValue=0),
         QgsProcessingParameterNumber("TILE_SIZE", alg.tr("Tile size (px, 0 = model's)"),
-                                     QgsProcessingParameterNumber.Integer,
+                                     qgis_compat.NUMBER_INTEGER,
                                      defaults.tile_size or 0, False, 0, 4096),
         QgsProcessingParameterNumber("OVERLAP", alg.tr("Tile overlap (px, -1 = tile "
                                                        "size / 8)"),
-                                     QgsProcessingParameterNumber.Integer,
+                                     qgis_compat.NUMBER_INTEGER,
                                      -1 if defaults.overlap is None else defaults.overlap,
                                      False, -1, 2048),
         QgsProcessingParameterNumber("BATCH_SIZE", alg.tr("Batch size (tiles)"),
-                                     QgsProcessingParameterNumber.Integer,
+                                     qgis_compat.NUMBER_INTEGER,
                                      defaults.batch_size, False, 1, 256),
         QgsProcessingParameterNumber("THRESHOLD", alg.tr("Probability threshold"),
-                                     QgsProcessingParameterNumber.Double,
+                                     qgis_compat.NUMBER_DOUBLE,
                                      defaults.threshold, False, 0.01, 0.99),
     ])
 
@@ -103,7 +109,7 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT",
                                                             self.tr("Input image")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "BOUNDARY", self.tr("Urban boundary"), [QgsProcessing.TypeVectorPolygon],
+            "BOUNDARY", self.tr("Urban boundary"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
         add_model_parameters(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -113,7 +119,7 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
             createByDefault=False))
         self.addParameter(QgsProcessingParameterVectorDestination(
             "OUTPUT_POLYGONS", self.tr("Green space polygons"),
-            QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False))
+            qgis_compat.SOURCE_VECTOR_POLYGON, optional=True, createByDefault=False))
         for name, text in (("GREEN_FRACTION", "Green fraction of valid pixels"),
                            ("GREEN_AREA", "Green-space area (map units squared)"),
                            ("MEGAPIXELS_PER_SECOND", "Speed (megapixels per second)")):
@@ -146,6 +152,7 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
     @staticmethod
     def _polygonize(class_raster, destination, context, feedback):
         import processing
+
         from ..core.errors import Cancelled
         feedback.pushInfo("Polygonizing green space…")
         raw = processing.run("gdal:polygonize", {

@@ -2,14 +2,21 @@
 and report F1 on held-out polygons before and after."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
+from .. import qgis_compat
 from ..core.config import DEVICES, FinetuneConfig
 from ..core.imagery import parse_band_list
 from ..core.vectors import parse_values
@@ -61,7 +68,7 @@ class FinetuneOnReference(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons"),
-            [QgsProcessing.TypeVectorPolygon]))
+            [qgis_compat.SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField(
             "FIELD", self.tr("Class field"), "class", "REFERENCE"))
         self.addParameter(QgsProcessingParameterString(
@@ -88,7 +95,7 @@ class FinetuneOnReference(UgsAlgorithm):
                                  "= 1,2,3)"), optional=True),
             QgsProcessingParameterFile(
                 "SOURCE", self.tr("Labelled source tiles, UGSet layout (empty = shipped "
-                                  "sample)"), QgsProcessingParameterFile.Folder,
+                                  "sample)"), qgis_compat.FILE_FOLDER,
                 optional=True),
             number("SOURCE_WEIGHT", self.tr("Weight of the source tiles (0 = none)"),
                    number.Double, d.source_weight, False, 0.0, 10.0),

@@ -2,13 +2,17 @@
 gain / loss."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
+from .. import qgis_compat
 from ..core.errors import UgsError
 from ..core.workflows import change
 from .common import STATISTICS, UgsAlgorithm, attach_style
@@ -42,13 +46,13 @@ class GreenSpaceChange(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "MAP_B", self.tr("Green-space map B (after)")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ZONES", self.tr("Zones"), [QgsProcessing.TypeVectorPolygon], optional=True))
+            "ZONES", self.tr("Zones"), [qgis_compat.SOURCE_VECTOR_POLYGON], optional=True))
         self.addParameter(QgsProcessingParameterField(
             "ID_FIELD", self.tr("Zone name field"), None, "ZONES", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT", self.tr("Green-space change")))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT_ZONES", self.tr("Change by zone"), QgsProcessing.TypeVectorPolygon,
+            "OUTPUT_ZONES", self.tr("Change by zone"), qgis_compat.SOURCE_VECTOR_POLYGON,
             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_CSV", self.tr("Change by zone (CSV)"), "CSV files (*.csv)",
@@ -87,6 +91,6 @@ class GreenSpaceChange(UgsAlgorithm):
         if request.zones is not None and parameters.get("OUTPUT_ZONES"):
             results["OUTPUT_ZONES"] = self.copy_with_fields(
                 parameters, context, "ZONES", "OUTPUT_ZONES", change.ZONE_FIELDS,
-                result.zones, lambda n: QVariant.Int if n.endswith("patches")
-                else QVariant.Double)
+                result.zones, lambda n: "int" if n.endswith("patches")
+                else "double")
         return results

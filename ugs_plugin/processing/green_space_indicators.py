@@ -2,14 +2,18 @@
 parks, green area per resident)."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingLayerPostProcessorInterface,
-                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
 
+from .. import qgis_compat
 from ..core.errors import UgsError
 from ..core.workflows import indicators
 from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
@@ -22,8 +26,11 @@ class WithinStyle(QgsProcessingLayerPostProcessorInterface):
     """Buildings within the distance in green, beyond it in red."""
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        from qgis.core import (QgsCategorizedSymbolRenderer, QgsRendererCategory,
-                               QgsSymbol)
+        from qgis.core import (
+            QgsCategorizedSymbolRenderer,
+            QgsRendererCategory,
+            QgsSymbol,
+        )
         from qgis.PyQt.QtGui import QColor
         categories = []
         for value, colour, label in ((1, "#1a9641", "within reach of a park"),
@@ -69,28 +76,28 @@ class GreenSpaceIndicators(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ZONES", self.tr("Zones"), [QgsProcessing.TypeVectorPolygon]))
+            "ZONES", self.tr("Zones"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField(
             "ID_FIELD", self.tr("Zone name field"), None, "ZONES", optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BUILDINGS", self.tr("Buildings (points or footprints)"),
-            [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon],
+            [qgis_compat.SOURCE_VECTOR_POINT, qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             "POPULATION_FIELD", self.tr("Residents per building"), None, "BUILDINGS",
-            QgsProcessingParameterField.Numeric, optional=True))
+            qgis_compat.FIELD_NUMERIC, optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "MIN_PARK_HA", self.tr("Smallest park (ha)"),
-            QgsProcessingParameterNumber.Double, DEFAULTS.min_park_ha, minValue=0))
+            qgis_compat.NUMBER_DOUBLE, DEFAULTS.min_park_ha, minValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             "DISTANCE", self.tr("Distance to a park (m)"),
-            QgsProcessingParameterNumber.Double, DEFAULTS.distance_m, minValue=1))
+            qgis_compat.NUMBER_DOUBLE, DEFAULTS.distance_m, minValue=1))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "NETWORK", self.tr("Roads and paths (distances along them)"),
-            [QgsProcessing.TypeVectorLine], optional=True))
+            [qgis_compat.SOURCE_VECTOR_LINE], optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             "COVER_TARGET", self.tr("Green cover target (%)"),
-            QgsProcessingParameterNumber.Double, 100 * DEFAULTS.cover_target,
+            qgis_compat.NUMBER_DOUBLE, 100 * DEFAULTS.cover_target,
             minValue=1, maxValue=99))
         self.addParameter(QgsProcessingParameterEnum(
             "INDICATOR", self.tr("Indicator to map"),
@@ -98,15 +105,15 @@ class GreenSpaceIndicators(UgsAlgorithm):
             defaultValue=INDICATOR_KEYS.index(DEFAULTS.indicator)))
         parks = QgsProcessingParameterFeatureSource(
             "PARKS", self.tr("Parks (instead of the map's patches)"),
-            [QgsProcessing.TypeVectorPolygon], optional=True)
-        parks.setFlags(parks.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            [qgis_compat.SOURCE_VECTOR_POLYGON], optional=True)
+        parks.setFlags(parks.flags() | qgis_compat.FLAG_ADVANCED)
         self.addParameter(parks)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Green-space indicators by zone"),
-            QgsProcessing.TypeVectorPolygon))
+            qgis_compat.SOURCE_VECTOR_POLYGON))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT_BUILDINGS", self.tr("Buildings with distance to a park"),
-            QgsProcessing.TypeVectorAnyGeometry, optional=True, createByDefault=True))
+            qgis_compat.SOURCE_VECTOR_ANY, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT_CSV", self.tr("Indicators (CSV)"), "CSV files (*.csv)",
             optional=True, createByDefault=False))
@@ -165,6 +172,6 @@ class GreenSpaceIndicators(UgsAlgorithm):
 
 
 def _field_type(name):
-    return (QVariant.String if name == "zone_id" else
-            QVariant.Int if name in ("buildings", "buildings_within", "within",
-                                     "below_cover_target") else QVariant.Double)
+    return ("string" if name == "zone_id" else
+            "int" if name in ("buildings", "buildings_within", "within",
+                                     "below_cover_target") else "double")

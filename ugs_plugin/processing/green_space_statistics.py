@@ -1,11 +1,14 @@
 """ugs:greenspacestatistics: green space per zone."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterRasterLayer)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterRasterLayer,
+)
 
+from .. import qgis_compat
 from ..core.errors import UgsError
 from ..core.workflows import statistics
 from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
@@ -33,12 +36,12 @@ class GreenSpaceStatistics(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "ZONES", self.tr("Zones"), [QgsProcessing.TypeVectorPolygon]))
+            "ZONES", self.tr("Zones"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField(
             "POPULATION_FIELD", self.tr("Population field"), None, "ZONES",
-            QgsProcessingParameterField.Numeric, optional=True))
+            qgis_compat.FIELD_NUMERIC, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Green space by zone"), QgsProcessing.TypeVectorPolygon))
+            "OUTPUT", self.tr("Green space by zone"), qgis_compat.SOURCE_VECTOR_POLYGON))
 
     def request(self, parameters, context, feedback):
         zones = self.vector_layer(parameters, "ZONES", context)
@@ -54,6 +57,6 @@ class GreenSpaceStatistics(UgsAlgorithm):
     def outputs(self, result, parameters, context, feedback):
         dest = self.copy_with_fields(
             parameters, context, "ZONES", "OUTPUT", [n for n, _ in statistics.FIELDS],
-            result.rows, lambda n: QVariant.Int if n == "patches" else QVariant.Double)
+            result.rows, lambda n: "int" if n == "patches" else "double")
         attach_post_processor(context, dest, Choropleth("green_ratio"))
         return {"OUTPUT": dest}

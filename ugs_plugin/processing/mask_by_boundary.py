@@ -1,11 +1,15 @@
 """ugs:maskbyurbanboundary: pixels outside the urban boundary become nodata."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
+from .. import qgis_compat
 from ..core.workflows import mask
 from .common import UgsAlgorithm
 
@@ -30,9 +34,9 @@ class MaskByUrbanBoundary(UgsAlgorithm):
         defaults = mask.MaskRequest("", "", None)
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "BOUNDARY", self.tr("Urban boundary"), [QgsProcessing.TypeVectorPolygon]))
+            "BOUNDARY", self.tr("Urban boundary"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterNumber(
-            "BUFFER", self.tr("Buffer (metres)"), QgsProcessingParameterNumber.Double,
+            "BUFFER", self.tr("Buffer (metres)"), qgis_compat.NUMBER_DOUBLE,
             defaults.buffer_m, False, -100000.0, 100000.0))
         self.addParameter(QgsProcessingParameterBoolean(
             "ALL_TOUCHED", self.tr("Keep all pixels the boundary touches"),

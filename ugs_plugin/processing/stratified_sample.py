@@ -1,20 +1,26 @@
 """ugs:stratifiedsample: stratified random validation points over a class raster."""
 from __future__ import annotations
 
-from qgis.core import (QgsFeature, QgsFeatureSink,
-                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing,
-                       QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsWkbTypes)
-from qgis.PyQt.QtCore import QVariant
+from qgis.core import (
+    QgsFeature,
+    QgsFields,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+)
 
+from .. import qgis_compat
 from ..core.errors import UgsError
 from ..core.workflows import sampling
 from .common import ACCURACY, UgsAlgorithm, add_advanced, attach_reference_style
 
-POINT_FIELDS = (("id", QVariant.Int), ("stratum", QVariant.Int),
-                ("stratum_pixels", QVariant.LongLong), ("map_class", QVariant.Int),
-                ("class", QVariant.Int))
+POINT_FIELDS = (("id", "int"), ("stratum", "int"),
+                ("stratum_pixels", "int64"), ("map_class", "int"),
+                ("class", "int"))
 
 
 class StratifiedSample(UgsAlgorithm):
@@ -42,7 +48,7 @@ class StratifiedSample(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "BOUNDARY", self.tr("Only inside"), [QgsProcessing.TypeVectorPolygon],
+            "BOUNDARY", self.tr("Only inside"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
         self.addParameter(number("N_GREEN", self.tr("Points in green space (0 = from "
                                                     "the target SE)"),
@@ -63,7 +69,7 @@ class StratifiedSample(UgsAlgorithm):
             number("SEED", self.tr("Random seed"), number.Integer, d.seed, False, 0),
         ])
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", self.tr("Validation points"), QgsProcessing.TypeVectorPoint))
+            "OUTPUT", self.tr("Validation points"), qgis_compat.SOURCE_VECTOR_POINT))
         self.addOutput(QgsProcessingOutputNumber("POINTS", self.tr("Number of points")))
 
     def request(self, parameters, context, feedback):
@@ -83,10 +89,10 @@ class StratifiedSample(UgsAlgorithm):
     def outputs(self, result, parameters, context, feedback):
         fields = QgsFields()
         for name, kind in POINT_FIELDS:
-            fields.append(QgsField(name, kind))
+            fields.append(qgis_compat.field(name, kind))
         crs = self.parameterAsRasterLayer(parameters, "INPUT", context).crs()
         sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                          QgsWkbTypes.Point, crs)
+                                          qgis_compat.WKB_POINT, crs)
         if sink is None:
             raise UgsError(self.invalidSinkError(parameters, "OUTPUT"))
         for i, (x, y, stratum) in enumerate(result.points, start=1):
@@ -94,6 +100,6 @@ class StratifiedSample(UgsAlgorithm):
             feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
             feature.setAttributes([i, stratum, result.stratum_pixels[stratum], stratum,
                                    None])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, qgis_compat.FAST_INSERT)
         attach_reference_style(context, dest)
         return {"OUTPUT": dest, "POINTS": len(result.points)}

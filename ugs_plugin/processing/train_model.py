@@ -1,11 +1,17 @@
 """ugs:trainmodel: supervised training / fine-tuning on labelled tiles."""
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
 
+from .. import qgis_compat
 from ..core.config import DEVICES, VARIANTS, TrainConfig
 from ..core.vectors import parse_values
 from ..core.workflows import train
@@ -41,7 +47,7 @@ class TrainModel(UgsAlgorithm):
         number = QgsProcessingParameterNumber
         self.addParameter(QgsProcessingParameterFile(
             "TILES", self.tr("Tile folder (UGSet layout)"),
-            QgsProcessingParameterFile.Folder, optional=True))
+            qgis_compat.FILE_FOLDER, optional=True))
         self.addParameter(QgsProcessingParameterFile(
             "PAIRS", self.tr("or: file of image,mask pairs"), optional=True,
             fileFilter="Text files (*.txt *.csv)"))

@@ -211,14 +211,14 @@ def _buildings(request, crs, zone_rows, parks, feedback, warnings):
         return None
     from .. import access
     index = access.ParkIndex(parks)
-    zone_geoms = [g for g, _ in zone_rows if g is not None]
-    zone_of = {id(g): i for i, (g, _) in enumerate(zone_rows) if g is not None}
-    tree = access.spatial_index(zone_geoms) if zone_geoms else None
+    zone_at = [i for i, (g, _) in enumerate(zone_rows) if g is not None]
+    zone_geoms = [zone_rows[i][0] for i in zone_at]
+    tree = access.SpatialIndex(zone_geoms) if zone_geoms else None
     homes = []
     for geom, attrs in request.buildings.in_crs(crs, keep_empty=True):
         point = None if geom is None else access.home_point(geom)
         inside = [] if point is None or tree is None else sorted(
-            zone_of[id(z)] for z in tree.query(point) if z.covers(point))
+            zone_at[k] for k in tree.query(point) if zone_geoms[k].covers(point))
         homes.append({"point": point, "zones": inside,
                       "population": _population(attrs.get(request.population_field))
                       if request.population_field else 1.0})
