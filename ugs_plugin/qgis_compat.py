@@ -95,3 +95,12 @@ def field_type(kind: str):
 def field(name: str, kind: str):
     """A QgsField named ``name`` of type ``kind`` (string, int, int64, double)."""
     return _core.QgsField(name, field_type(kind))
+
+
+def save_default_style(layer, description: str) -> str:
+    """Store the layer's style in its GeoPackage as the default one; the error
+    message, or "" on success (saveStyleToDatabaseV2 from 3.40, the old call before)."""
+    if hasattr(layer, "saveStyleToDatabaseV2"):
+        saved, message = layer.saveStyleToDatabaseV2("default", description, True, "")
+        return "" if saved else (message or "the style was not saved")
+    return layer.saveStyleToDatabase("default", description, True, "")

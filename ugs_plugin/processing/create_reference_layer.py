@@ -57,8 +57,7 @@ class CreateReferenceLayer(UgsAlgorithm):
         layer = QgsVectorLayer(dest, "reference", "ogr")
         if layer.isValid() and layer.dataProvider().storageType() == "GPKG":
             apply_reference_style(layer)
-            message = layer.saveStyleToDatabase("default", "UGS reference classes",
-                                                True, "")
+            message = qgis_compat.save_default_style(layer, "UGS reference classes")
             if message:
                 feedback.pushWarning(f"could not store the style in the file: {message}")
         attach_reference_style(context, dest)
