@@ -33,14 +33,15 @@ import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.adapt import AdaptConfig, adapt_model, adapt_to_region  # noqa: E402
-from ugs_plugin.core.boundary import BoundaryMask  # noqa: E402
-from ugs_plugin.core.model_file import load_model  # noqa: E402
-from ugs_plugin.core.predict import predict_raster  # noqa: E402
-from ugs_plugin.core.tiles import Sample, load_source_tiles  # noqa: E402
-from ugs_plugin.core.train import predict_tiles  # noqa: E402
+from ugs_plugin.core.config import AdaptConfig
+from ugs_plugin.core.learning.adapt import adapt_model, adapt_to_region  # noqa: E402
+from ugs_plugin.core.mapping.boundary import BoundaryMask  # noqa: E402
+from ugs_plugin.core.model.files import load_model  # noqa: E402
+from ugs_plugin.core.mapping.predict import predict_raster  # noqa: E402
+from ugs_plugin.core.learning.training_tiles import load_source_tiles, Sample  # noqa: E402
+from ugs_plugin.core.learning.train import predict_tiles  # noqa: E402
 
 SCENE = REPO / "resources" / "sample" / "valencia_sample.tif"
 REFERENCE = REPO / "resources" / "sample" / "valencia_green_reference.gpkg"
@@ -177,12 +178,12 @@ def real(seeds, base_cfg, variants):
 def timing(base_cfg, iterations=6):
     """Seconds per iteration of the default recipe, light (bundled) and full UGSNet
     (random weights: no full weights ship), after one warm-up iteration."""
-    from ugs_plugin.core.ugsnet import build_model
+    from ugs_plugin.core.model.ugsnet import build_model
     source, source_size = load_source_tiles(None, log=lambda m: None)
     with rasterio.open(SCENE) as src:
         b = src.bounds
         from shapely.geometry import box
-        from ugs_plugin.core.region import sample_target_tiles
+        from ugs_plugin.core.learning.region import sample_target_tiles
         tiles = sample_target_tiles(src, BoundaryMask([box(*b)]), 16, base_cfg.tile,
                                     np.random.default_rng(0))
     print(f"\nTime per iteration (tile {base_cfg.tile}, batch {base_cfg.batch_size} per "

@@ -29,79 +29,19 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
-import torch.nn.functional as F
-from rasterio.transform import from_origin
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.finetune import FinetuneConfig, finetune_on_reference  # noqa: E402
-from ugs_plugin.core.model_file import load_model  # noqa: E402
-from ugs_plugin.core.train import predict_tiles  # noqa: E402
+from ugs_plugin.core.config import FinetuneConfig
+from ugs_plugin.core.learning.finetune import finetune_on_reference  # noqa: E402
+from ugs_plugin.core.model.files import load_model  # noqa: E402
+from ugs_plugin.core.learning.train import predict_tiles  # noqa: E402
 
-SCALE = 0.6                 # 0.6 m crops to ~1 m
-ORIGIN = (500000.0, 3700000.0)
-
-
-def resample(array, mode):
-    t = torch.from_numpy(array.astype(np.float32))[None]
-    if t.dim() == 3:
-        t = t[None]
-    kw = {"align_corners": False} if mode == "bilinear" else {}
-    return F.interpolate(t, scale_factor=SCALE, mode=mode, **kw)[0].numpy()
-
-
-def user_scene(samples, folder, cols=7):
-    """Mosaic of the crops at ~1 m (uint8 RGB GeoTIFF) and its NDVI label mosaic."""
-    tiles = [np.clip(resample(s.image, "bilinear"), 0, 255).round().astype(np.uint8)
-             for s in samples]
-    labels = [resample(s.mask, "nearest")[0].astype(np.uint8) for s in samples]
-    side = tiles[0].shape[1]
-    rows = -(-len(tiles) // cols)
-    image = np.zeros((3, rows * side, cols * side), np.uint8)
-    label = np.full((rows * side, cols * side), 255, np.uint8)
-    for i, (t, l) in enumerate(zip(tiles, labels)):
-        r, c = divmod(i, cols)
-        image[:, r * side:(r + 1) * side, c * side:(c + 1) * side] = t
-        label[r * side:(r + 1) * side, c * side:(c + 1) * side] = l
-    path = Path(folder) / "user_scene.tif"
-    transform = from_origin(*ORIGIN, 1.0, 1.0)
-    with rasterio.open(path, "w", driver="GTiff", width=image.shape[2],
-                       height=image.shape[1], count=3, dtype="uint8",
-                       crs="EPSG:26911", transform=transform) as dst:
-        dst.write(image)
-    return path, label, transform
-
-
-def user_squares(prediction, label, count, rng, side=12, purity=0.9):
-    """``count`` squares per class, first where the base model is wrong, as
-    (shapely box, class) in the scene's CRS."""
-    from shapely.geometry import box
-    transform = from_origin(*ORIGIN, 1.0, 1.0)
-    h, w = label.shape
-    taken = np.zeros_like(label, bool)
-    out = []
-    for cls in (0, 1):
-        chosen = 0
-        for candidates in ((prediction != cls) & (label == cls), label == cls):
-            ys, xs = np.nonzero(candidates)
-            for k in rng.permutation(len(ys)):
-                if chosen == count:
-                    break
-                y0, x0 = ys[k] - side // 2, xs[k] - side // 2
-                if y0 < 0 or x0 < 0 or y0 + side > h or x0 + side > w:
-                    continue
-                window = (slice(y0 - side, y0 + 2 * side), slice(x0 - side, x0 + 2 * side))
-                if taken[window].any():
-                    continue
-                if (label[y0:y0 + side, x0:x0 + side] == cls).mean() < purity:
-                    continue
-                taken[y0:y0 + side, x0:x0 + side] = True
-                left, top = transform * (x0, y0)
-                out.append((box(left, top - side, left + side, top), cls))
-                chosen += 1
-    return out
+SCALE, ORIGIN = naip_eval.USER_SCENE_SCALE, naip_eval.USER_SCENE_ORIGIN
+resample, user_scene, user_squares = (naip_eval.resample, naip_eval.user_scene,
+                                      naip_eval.user_squares)
 
 
 # Valencia: squares of 24 px drawn by looking at the scene (centres in pixel column,
@@ -148,7 +88,7 @@ def valencia(seeds, cfg):
     east[:, VALENCIA_SPLIT_COLUMN:] = True
 
     def scores(model_path, tmp):
-        from ugs_plugin.core.predict import predict_raster
+        from ugs_plugin.core.mapping.predict import predict_raster
         model, card = load_model(model_path, "cpu")
         out = Path(tmp) / "valencia_map.tif"
         predict_raster(scene, out, model, card)

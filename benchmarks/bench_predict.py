@@ -53,18 +53,19 @@ def worker(variant, raster, out_dir, args):
     import numpy as np
     import rasterio
     from rasterio.windows import Window
-    from ugs_plugin.core.engines import installed, load_engine
-    from ugs_plugin.core.imagery import BandPlanReader
-    from ugs_plugin.core.predict import PredictOptions, predict_raster
-    from ugs_plugin.core.tiling import tile_origins
+    from ugs_plugin.core.model.engines import installed, load_engine
+    from ugs_plugin.core.mapping.imagery import BandPlanReader
+    from ugs_plugin.core.config import PredictOptions
+    from ugs_plugin.core.mapping.predict import predict_raster
+    from ugs_plugin.core.mapping.tiling import tile_origins
     tile, overlap, batch = args.tile, args.overlap, args.batch
     engine_name, _, precision = args.engine.partition(":")
     path = None if variant == "light" else args.full_model
     if variant == "full" and not path:  # speed does not depend on the weights
         path = Path(out_dir) / "full_random.pt"
         if not path.exists():
-            from ugs_plugin.core.model_file import save_model
-            from ugs_plugin.core.ugsnet import build_model
+            from ugs_plugin.core.model.files import save_model
+            from ugs_plugin.core.model.ugsnet import build_model
             save_model(build_model("full").eval(), {"name": "full (random weights)",
                                                     "tile_size": tile}, path)
     engine, card = load_engine(path, args.device, engine_name, precision or "fp32",
@@ -145,7 +146,7 @@ def main():
         worker(*args.worker, args)
         return
     sys.path.insert(0, str(REPO))
-    from ugs_plugin.core.engines import installed
+    from ugs_plugin.core.model.engines import installed
     engines = [e for e in args.engines.split(",") if installed(e.partition(":")[0])]
     print("| model | raster | engine | pipeline MP/s | bare forward MP/s | pipeline / "
           "forward | peak RSS MB | class agreement with torch fp32 |")

@@ -31,12 +31,13 @@ from rasterio.features import rasterize
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "scripts"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.model_file import load_model  # noqa: E402
-from ugs_plugin.core.predict import PredictOptions, predict_raster  # noqa: E402
-from ugs_plugin.core.tiles import HARD_KINDS  # noqa: E402
-from ugs_plugin.core.train import binary_counts, predict_tiles, scores  # noqa: E402
+from ugs_plugin.core.model.files import load_model  # noqa: E402
+from ugs_plugin.core.config import PredictOptions
+from ugs_plugin.core.mapping.predict import predict_raster  # noqa: E402
+from ugs_plugin.core.learning.training_tiles import HARD_KINDS  # noqa: E402
+from ugs_plugin.core.learning.train import binary_counts, predict_tiles, scores  # noqa: E402
 
 SAMPLE = HERE.parent / "resources" / "sample"
 RULES = (0.1, 0.2)

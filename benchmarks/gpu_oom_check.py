@@ -20,8 +20,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from bench_predict import make_raster  # noqa: E402
-from ugs_plugin.core.model_file import load_model  # noqa: E402
-from ugs_plugin.core.predict import PredictOptions, predict_raster  # noqa: E402
+from ugs_plugin.core.model.files import load_model  # noqa: E402
+from ugs_plugin.core.config import PredictOptions
+from ugs_plugin.core.mapping.predict import predict_raster  # noqa: E402
 
 
 def main():

@@ -19,7 +19,6 @@ import rasterio
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
 from train_default_model import with_ignore_band  # noqa: E402

@@ -13,7 +13,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from ugs_plugin.core.model_file import load_model, read_card, save_model  # noqa: E402
+from ugs_plugin.core.model.files import load_model, save_model
+from ugs_plugin.core.model.card import read_card  # noqa: E402
 
 
 def main():

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qgis_profile import REPO, make_profile  # noqa: E402
 
-from ugs_plugin.core.quicklook import write_quicklook  # noqa: E402
+from ugs_plugin.core.mapping.quicklook import write_quicklook  # noqa: E402
 
 SCENE = REPO / "resources" / "sample" / "valencia_sample.tif"
 DISTRICTS = REPO / "resources" / "sample" / "valencia_districts.gpkg"

@@ -11,8 +11,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ugs_plugin.core.engines import export_onnx, onnx_beside  # noqa: E402
-from ugs_plugin.core.model_file import card_path, load_model  # noqa: E402
+from ugs_plugin.core.model.onnx_export import export_onnx, onnx_beside  # noqa: E402
+from ugs_plugin.core.model.card import card_path
+from ugs_plugin.core.model.files import load_model  # noqa: E402
 
 
 def main():

@@ -12,8 +12,8 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from ugs_plugin.core.ugsnet import build_model  # noqa: E402
-from ugs_plugin.core.model_file import save_model  # noqa: E402
+from ugs_plugin.core.model.ugsnet import build_model  # noqa: E402
+from ugs_plugin.core.model.files import save_model  # noqa: E402
 
 
 def main():

@@ -2,7 +2,7 @@
 once, at development time; CI never runs it).
 
 RGB input; labels are NDVI pseudo-labels from the near-infrared band (see
-benchmarks/naip_eval.py); whole cities are held out for validation. Pixels in the
+scripts/naip_eval.py); whole cities are held out for validation. Pixels in the
 ambiguous NDVI band around the threshold are ignored in the loss. Strong radiometric
 augmentation and scale jitter over 0.6–1.2 m keep the model from learning one
 sensor's colours; dark non-vegetation (water, shadow) is weighted up as hard
@@ -35,12 +35,13 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.model_file import choose_device, save_model  # noqa: E402
-from ugs_plugin.core.tiles import IGNORE, Sample  # noqa: E402
-from ugs_plugin.core.train import TrainConfig, predict_tiles, train_model  # noqa: E402
-from ugs_plugin.core.ugsnet import build_model  # noqa: E402
+from ugs_plugin.core.model.files import choose_device, save_model  # noqa: E402
+from ugs_plugin.core.learning.training_tiles import IGNORE, Sample  # noqa: E402
+from ugs_plugin.core.config import TrainConfig
+from ugs_plugin.core.learning.train import predict_tiles, train_model  # noqa: E402
+from ugs_plugin.core.model.ugsnet import build_model  # noqa: E402
 
 AMBIGUOUS_HALF_WIDTH = 0.05  # NDVI either side of the label threshold
 
@@ -207,7 +208,7 @@ def main():
     torch.manual_seed(args.seed)
     model = build_model(args.variant).to(device)
     if args.init:
-        from ugs_plugin.core.model_file import load_model
+        from ugs_plugin.core.model.files import load_model
         parent, parent_card = load_model(args.init, "cpu")
         if parent_card["variant"] != args.variant:
             sys.exit(f"--init {args.init} is a {parent_card['variant']} model")

@@ -78,7 +78,7 @@ def mosaic_512(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def model_and_card():
-    from ugs_plugin.core.model_file import load_model
+    from ugs_plugin.core.model.files import load_model
     return load_model(None, "cpu")
 
 
@@ -102,6 +102,21 @@ def qgis_app(tmp_path_factory):
     plugin.initProcessing()
     yield app
     plugin.unload()
+
+
+@pytest.fixture(scope="session")
+def processing(qgis_app):
+    """QGIS's processing module, after the application and the plugin are loaded."""
+    import processing as qgis_processing
+    return qgis_processing
+
+
+def cli(*args, env=None, timeout=600):
+    """``python -m ugs_plugin ARGS`` with this test run's Python, from the repo."""
+    import subprocess
+    return subprocess.run([sys.executable, "-m", "ugs_plugin", *map(str, args)],
+                          cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ugs_plugin.core.accuracy import (ConfusionMatrix, binary_metrics, ratio_estimate,
-                                      stratified_accuracy)
+from ugs_plugin.core.accuracy.metrics import (binary_metrics, ConfusionMatrix,
+                                              ratio_estimate, stratified_accuracy)
 
 
 def olofsson_2013():

@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import SAMPLE_REFERENCE, SAMPLE_SCENE, write_raster
+from conftest import SAMPLE_REFERENCE, SAMPLE_SCENE, cli, write_raster
 
 ORIGIN = (500000.0, 4400000.0)
 
-
-@pytest.fixture(scope="module")
-def processing(qgis_app):
-    import processing as qgis_processing
-    return qgis_processing
 
 
 @pytest.fixture()
@@ -140,7 +135,7 @@ def test_stratified_points_and_stratified_estimates(processing, class_map, tmp_p
 
 
 def test_sample_size_from_target_standard_error(processing, class_map, tmp_path):
-    from ugs_plugin.core.accuracy import allocate, sample_size
+    from ugs_plugin.core.accuracy.metrics import allocate, sample_size
     res = processing.run("ugs:stratifiedsample", {
         "INPUT": str(class_map), "TARGET_SE": 0.02, "MIN_PER_STRATUM": 30,
         "OUTPUT": str(tmp_path / "p.gpkg")})
@@ -149,6 +144,22 @@ def test_sample_size_from_target_standard_error(processing, class_map, tmp_path)
     n = sample_size({k: v / total for k, v in counts.items()}, {1: 0.85, 0: 0.95},
                     0.02, total)
     assert res["POINTS"] == sum(allocate(n, counts, 30).values())
+
+
+def test_both_fronts_size_the_sample_from_the_expected_accuracies(processing, class_map,
+                                                                   tmp_path):
+    import json
+    params = {"INPUT": str(class_map), "TARGET_SE": 0.02, "UA_GREEN": 0.7,
+              "UA_OTHER": 0.9, "MIN_PER_STRATUM": 30, "OUTPUT": str(tmp_path / "p.gpkg")}
+    lower = processing.run("ugs:stratifiedsample", params)["POINTS"]
+    default = processing.run("ugs:stratifiedsample", dict(
+        params, UA_GREEN=0.85, UA_OTHER=0.95, OUTPUT=str(tmp_path / "d.gpkg")))["POINTS"]
+    assert lower > default  # less accurate maps need more points
+    proc = cli("sample", class_map, tmp_path / "c.gpkg", "--target-se", "0.02",
+               "--ua-green", "0.7", "--ua-other", "0.9", "--min-per-stratum", "30",
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["points"] == lower
 
 
 @pytest.mark.parametrize("case", ["conflict", "empty", "outside", "values"])

@@ -5,10 +5,11 @@ import rasterio
 import torch
 from shapely.geometry import box
 
-from ugs_plugin.core.adapt import AdaptConfig, AdaptationCancelled, adapt_model
-from ugs_plugin.core.region import RegionError, sample_target_tiles
-from ugs_plugin.core.boundary import BoundaryMask
-from ugs_plugin.core.model_file import load_model
+from ugs_plugin.core.config import AdaptConfig
+from ugs_plugin.core.learning.adapt import adapt_model, AdaptationCancelled
+from ugs_plugin.core.learning.region import RegionError, sample_target_tiles
+from ugs_plugin.core.mapping.boundary import BoundaryMask
+from ugs_plugin.core.model.files import load_model
 
 from conftest import SAMPLE_SCENE
 from test_train import ndvi_samples
@@ -45,8 +46,8 @@ def test_target_tiles_lie_inside_the_region(target):
 def test_colour_transfer_recovers_a_known_radiometric_change(source):
     """Fitted on source pixels and the same pixels after a hue rotation, desaturation
     and tone curve, it maps a source tile close to its changed version."""
-    from ugs_plugin.core.colour import ColourTransfer
-    from ugs_plugin.core.train import rotate_hue
+    from ugs_plugin.core.learning.colour import ColourTransfer
+    from ugs_plugin.core.learning.train import rotate_hue
 
     def change(x):
         x = rotate_hue(x, 30.0)
@@ -103,8 +104,8 @@ def controlled_shift():
     import sys
     import torch.nn.functional as F
     from conftest import REPO
-    from ugs_plugin.core.tiles import Sample
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    from ugs_plugin.core.learning.training_tiles import Sample
+    sys.path.insert(0, str(REPO / "scripts"))
     import naip_eval
     shifted = []
     for s in naip_eval.load_city("palm_springs"):
@@ -123,8 +124,8 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
     """The shipped defaults and source sample, labels of the target never seen: F1
     against the NDVI labels of other crops rises by a margin (bench_adapt.py measured
     +0.048 to +0.055 over seeds 0-2), and tree recall does not fall."""
-    from ugs_plugin.core.tiles import load_source_tiles
-    from ugs_plugin.core.train import predict_tiles
+    from ugs_plugin.core.learning.training_tiles import load_source_tiles
+    from ugs_plugin.core.learning.train import predict_tiles
     tiles, scored, naip_eval = controlled_shift
     source, source_size = load_source_tiles(None, log=lambda m: None)
     model, _ = load_model(None, "cpu")
@@ -140,7 +141,7 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
 
 def test_clip_to_region_copies_the_bounding_window_with_alpha(tmp_path):
     from rasterio.enums import ColorInterp
-    from ugs_plugin.core.region import clip_to_region
+    from ugs_plugin.core.learning.region import clip_to_region
     from conftest import write_raster
     data = np.random.default_rng(0).integers(0, 255, (4, 300, 300), dtype=np.uint8)
     path = write_raster(tmp_path / "rgba.tif", data, crs="EPSG:25830",

@@ -2,14 +2,13 @@
 adapt`, on the bundled Valencia scene with the shipped source sample."""
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import rasterio
 import torch
 
-from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE
+from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE, cli
 
 with rasterio.open(SAMPLE_SCENE) as _src:
     SCENE_BOUNDS = _src.bounds
@@ -41,7 +40,7 @@ def params(tmp_path, **extra):
 
 def test_algorithm_writes_model_card_and_both_maps(qgis_app, tmp_path):
     import processing
-    from ugs_plugin.core.model_file import load_model
+    from ugs_plugin.core.model.files import load_model
     result = processing.run("ugs:adapttoregion", params(
         tmp_path, OUTPUT_ADAPTED=str(tmp_path / "adapted.tif"),
         OUTPUT_BASE=str(tmp_path / "base.tif")))
@@ -122,10 +121,6 @@ def test_bad_input_is_a_clear_error(qgis_app, tmp_path, extra, message):
         processing.run("ugs:adapttoregion", params(tmp_path, **extra))
     assert not (tmp_path / "adapted.pt").exists()
 
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "ugs_plugin", *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

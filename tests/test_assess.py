@@ -8,7 +8,8 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
-from ugs_plugin.core.accuracy import ReferenceDataError, assess_points, assess_polygons
+from ugs_plugin.core.accuracy.metrics import (assess_points, assess_polygons,
+                                              ReferenceDataError)
 
 from conftest import REPO, SAMPLE_REFERENCE, write_raster
 
@@ -85,7 +86,8 @@ def test_cli_assess_json(tiny_map, tmp_path):
 def test_cli_assess_sample_scene_reference_polygons(tmp_path, model_and_card):
     """The real sample reference (EPSG:25830 GeoPackage) against a real map."""
     from conftest import SAMPLE_SCENE
-    from ugs_plugin.core.predict import PredictOptions, predict_raster
+    from ugs_plugin.core.config import PredictOptions
+    from ugs_plugin.core.mapping.predict import predict_raster
     model, card = model_and_card
     out = tmp_path / "valencia.tif"
     predict_raster(SAMPLE_SCENE, out, model, card, None, PredictOptions())

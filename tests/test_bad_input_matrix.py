@@ -2,8 +2,6 @@
 processing.run in the real QGIS, and both must end the same way: a one-line error
 that names the problem, with nothing written and a previous output untouched; or
 the same result (the same class map, the same warning)."""
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,16 +10,12 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from conftest import REPO, naip_mosaic, write_raster
+from conftest import REPO, cli, naip_mosaic, write_raster
 
 PREVIOUS = b"a previous output that a failed run must leave alone"
 ORIGIN = (400000.0, 3700000.0)
 EXTRACT = "ugs:extracturbangreenspace"
 
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "ugs_plugin", *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def write_vector(path, features, geometry="Polygon", crs=26911, fields=None):
@@ -202,11 +196,6 @@ def fill(value, paths):
         if isinstance(value, str) else value
 
 
-@pytest.fixture(scope="module")
-def processing(qgis_app):
-    import processing
-    return processing
-
 
 def run_qgis(processing, case, params):
     """(error message or None, warnings, results) of processing.run."""
@@ -364,7 +353,7 @@ def test_cancelled_sampling_writes_no_points_and_reports_cancelled(processing, i
 def test_cancel_in_core_raises_cancelled_for_every_long_use_case(inputs, tmp_path):
     """The same use cases, called as a library: a feedback that says cancelled stops
     them with Cancelled and nothing is written."""
-    from ugs_plugin.cli import read_layer
+    from ugs_plugin.cli.vector_io import read_layer
     from ugs_plugin.core.errors import Cancelled
     from ugs_plugin.core.feedback import Recording
     from ugs_plugin.core.workflows import extract, mask, sampling, statistics

@@ -1,19 +1,13 @@
 """python -m ugs_plugin, headless."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import rasterio
 
 from ugs_plugin import plugin_version
 
-from conftest import REPO, naip_mosaic, naip_path, write_raster
+from conftest import cli, naip_mosaic, naip_path, write_raster
 
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "ugs_plugin", *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def test_version_comes_from_metadata():

@@ -11,11 +11,12 @@ import rasterio
 from rasterio.windows import Window
 
 from conftest import REPO, SAMPLE_SCENE, naip_mosaic, write_raster
-from ugs_plugin.core.engines import (EngineError, OnnxRuntimeEngine, TorchEngine,
-                                     load_engine, resolve_engine)
+from ugs_plugin.core.model.engines import (EngineError, load_engine, OnnxRuntimeEngine,
+                                           resolve_engine, TorchEngine)
 from ugs_plugin.core.errors import UgsError
-from ugs_plugin.core.imagery import BandPlanReader
-from ugs_plugin.core.model_file import DEFAULT_MODEL, load_model, save_model
+from ugs_plugin.core.mapping.imagery import BandPlanReader
+from ugs_plugin.core.model.card import DEFAULT_MODEL
+from ugs_plugin.core.model.files import load_model, save_model
 
 # Runs the CLI in a Python where "import torch" fails, as on a machine with only
 # onnxruntime installed.

@@ -11,16 +11,21 @@ import rasterio
 import torch
 from shapely.geometry import box
 
-from ugs_plugin.core.finetune import (FinetuneCancelled, FinetuneConfig, FinetuneError,
-                                      finetune_on_reference, split_holdout)
-from ugs_plugin.core.model_file import load_model
-from ugs_plugin.core.train import IGNORE, predict_tiles, segmentation_loss
+from ugs_plugin.core.learning.finetune import (finetune_on_reference,
+                                               FinetuneCancelled, FinetuneError,
+                                               split_holdout)
+from ugs_plugin.core.config import FinetuneConfig
+from ugs_plugin.core.model.files import load_model
+from ugs_plugin.core.learning.training_tiles import IGNORE
+from ugs_plugin.core.learning.train import predict_tiles, segmentation_loss
 
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
-from bench_finetune import ORIGIN, SCALE, user_scene, user_squares  # noqa: E402
+from naip_eval import user_scene, user_squares  # noqa: E402
+
+ORIGIN, SCALE = naip_eval.USER_SCENE_ORIGIN, naip_eval.USER_SCENE_SCALE
 
 QUICK = FinetuneConfig(iterations=4, windows=16, batch_size=2, source_per_batch=1)
 GAIN_MARGIN = 0.02  # bench_finetune.py: +0.028 to +0.081 at 20 squares per class

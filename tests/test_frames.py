@@ -25,11 +25,6 @@ def grid(tmp_path):
     return build_frame_grid(tmp_path, FRAME, COLS, ROWS, missing=MISSING)
 
 
-@pytest.fixture(scope="module")
-def processing(qgis_app):
-    import processing as qgis_processing
-    return qgis_processing
-
 
 def run_grid(processing, grid, out, boundary=True, feedback=None):
     grid_path, images, boundary_path = grid
@@ -93,9 +88,9 @@ def test_rerun_after_deleting_one_output_redoes_only_that_frame(processing, grid
 
 
 def test_cancel_mid_frame_leaves_nothing_a_resume_takes_for_complete(grid, tmp_path):
-    from ugs_plugin.core import frames
-    from ugs_plugin.core.model_file import load_model
-    from ugs_plugin.core.predict import PredictOptions
+    from ugs_plugin.core.mapping import frames
+    from ugs_plugin.core.model.files import load_model
+    from ugs_plugin.core.config import PredictOptions
     grid_path, images, _ = grid
     rows = [(f"r{r}c{c}", f"r{r}c{c}.tif", None) for r in range(ROWS) for c in range(COLS)]
     out = tmp_path / "out"

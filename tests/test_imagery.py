@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from ugs_plugin.core.imagery import (ImageryError, choose_bands, parse_band_list,
-                                     plan_scaling, to_unit, valid_mask)
+from ugs_plugin.core.mapping.imagery import (choose_bands, ImageryError,
+                                             parse_band_list, plan_scaling, to_unit,
+                                             valid_mask)
 
 
 def test_rgb_from_three_or_four_bands():
@@ -65,7 +66,7 @@ def test_pixel_size_in_metres_for_projected_and_geographic_rasters():
     from rasterio.coords import BoundingBox
     from rasterio.crs import CRS
     from rasterio.transform import from_origin
-    from ugs_plugin.core.imagery import pixel_size_m
+    from ugs_plugin.core.mapping.imagery import pixel_size_m
     utm = pixel_size_m(CRS.from_epsg(25830), from_origin(0, 0, 1.0, 1.0), None)
     assert utm == 1.0
     feet = pixel_size_m(CRS.from_epsg(2227), from_origin(0, 0, 3.0, 3.0), None)

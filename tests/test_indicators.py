@@ -247,6 +247,6 @@ def test_footprints_are_measured_from_their_centroid(class_map):
     r = run(class_map, buildings=squares)
     for building, row in zip(ps.BUILDINGS.values(), r.buildings):
         assert row["distance_m"] == pytest.approx(building[1], abs=0.05)
-    from ugs_plugin.core.access import home_point
+    from ugs_plugin.core.planning.access import home_point
     ell = Polygon([(0, 0), (10, 0), (10, 1), (1, 1), (1, 10), (0, 10)])
     assert not ell.contains(ell.centroid) and ell.contains(home_point(ell))

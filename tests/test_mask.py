@@ -9,11 +9,6 @@ from shapely.geometry import Polygon, mapping
 from conftest import SAMPLE_SCENE, naip_path, write_raster
 
 
-@pytest.fixture(scope="module")
-def processing(qgis_app):
-    import processing as qgis_processing
-    return qgis_processing
-
 
 def polygon_layer(geojson_geom, crs):
     from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-from ugs_plugin.core.model_file import (DEFAULT_MODEL, ModelFileError, choose_device,
-                                        load_model, save_model)
-from ugs_plugin.core.ugsnet import build_model
+from ugs_plugin.core.model.card import DEFAULT_MODEL, ModelFileError
+from ugs_plugin.core.model.files import choose_device, load_model, save_model
+from ugs_plugin.core.model.ugsnet import build_model
 
 
 def test_bundled_model_loads_with_its_card():
@@ -167,7 +167,8 @@ def test_bundled_weights_copied_without_their_card_load_as_what_they_are(tmp_pat
 
 
 def test_the_full_model_is_the_default_on_a_cuda_gpu_when_installed():
-    from ugs_plugin.core.model_file import FULL_MODEL, default_model
+    from ugs_plugin.core.model.card import FULL_MODEL
+    from ugs_plugin.core.model.files import default_model
     assert default_model(torch.device("cpu")) == DEFAULT_MODEL
     expected = FULL_MODEL if FULL_MODEL.exists() else DEFAULT_MODEL
     assert default_model(torch.device("cuda")) == expected

@@ -26,7 +26,7 @@ def test_zip_holds_the_plugin_and_nothing_else(tmp_path):
     for needed in ("ugs/metadata.txt", "ugs/__init__.py", "ugs/LICENSE",
                    "ugs/models/ugsnet_light.pt", "ugs/models/ugsnet_light.onnx",
                    "ugs/models/ugsnet_light.json", "ugs/models/ugsnet_full.json",
-                   "ugs/ugs_plugin/core/engines.py", "ugs/resources/icon.svg"):
+                   "ugs/ugs_plugin/core/model/engines.py", "ugs/resources/icon.svg"):
         assert needed in names, needed
     for banned in ("/tests/", "/benchmarks/", "/scripts/", "/.venv/", "__pycache__",
                    ".pyc", "/.git/", "ugsnet_full.pt"):

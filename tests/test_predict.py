@@ -7,8 +7,10 @@ import rasterio
 import torch
 
 from ugs_plugin.core.errors import UgsError
-from ugs_plugin.core.imagery import to_model_input
-from ugs_plugin.core.predict import Cancelled, PredictError, PredictOptions, predict_raster
+from ugs_plugin.core.mapping.imagery import to_model_input
+from ugs_plugin.core.errors import Cancelled
+from ugs_plugin.core.mapping.predict import predict_raster, PredictError
+from ugs_plugin.core.config import PredictOptions
 
 from conftest import naip_mosaic, naip_path, write_raster
 

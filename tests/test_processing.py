@@ -11,11 +11,6 @@ from conftest import SAMPLE_SCENE, naip_mosaic, naip_path, write_raster
 ALG = "ugs:extracturbangreenspace"
 
 
-@pytest.fixture(scope="module")
-def processing(qgis_app):
-    import processing as qgis_processing
-    return qgis_processing
-
 
 @pytest.fixture(scope="module")
 def small_rgb(tmp_path_factory):
@@ -270,7 +265,7 @@ def test_settings_page_sets_the_defaults_and_threads(qgis_app, small_rgb, tmp_pa
         assert alg.parameterDefinition("DEVICE").defaultValue() == 1
         processing.run(ALG, {"INPUT": str(small_rgb), "OUTPUT": str(tmp_path / "m.tif")})
         assert os.environ.get("UGS_THREADS") == "1"
-        from ugs_plugin.core.engines import cpu_threads
+        from ugs_plugin.core.model.engines import cpu_threads
         assert cpu_threads() == 1
     finally:
         ProcessingConfig.setSettingValue("UGS_DEFAULT_DEVICE", 0)

@@ -84,3 +84,22 @@ def test_metadata_lets_qgis_4_offer_the_plugin():
     assert general["qgisMinimumVersion"] == "3.22"
     assert general["qgisMaximumVersion"] == "4.99"
     assert general["supportsQt6"].lower() == "true"
+
+
+def test_qgis_enums_are_taken_only_through_qgis_compat():
+    """The 3.22 spellings (QgsProcessing.TypeVectorPolygon, a parameter class's
+    .Double, QgsWkbTypes.PolygonGeometry…) may be gone in QGIS 4: only
+    ugs_plugin/qgis_compat.py names them, as the fallback."""
+    import re
+    old = re.compile(r"\b(QgsProcessing\.Type\w+|QgsWkbTypes\.\w+\b(?!\s*\()"
+                     r"|QgsMapLayerType\.\w+|\w+\.(Integer|Double|FlagAdvanced|Folder"
+                     r"|Numeric)\b|QgsProcessingParameter\w+\.[A-Z]\w+\b(?!\s*\())")
+    found = []
+    for path in sorted((REPO / "ugs_plugin").rglob("*.py")):
+        if path.name == "qgis_compat.py" or "core" in path.parts:
+            continue
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#")[0]
+            if old.search(code) and "qgis_compat." not in code:
+                found.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
+    assert found == []

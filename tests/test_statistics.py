@@ -8,7 +8,7 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
-from ugs_plugin.core.zonal import zone_statistics
+from ugs_plugin.core.planning.zonal import zone_statistics
 
 from conftest import REPO, write_raster
 

@@ -4,10 +4,12 @@ import pytest
 import rasterio
 import torch
 
-from ugs_plugin.core.tiles import (Sample, TrainingError, find_tile_pairs, load_pairs,
-                                   normalise_mask, split_by_group)
-from ugs_plugin.core.train import TrainConfig, TrainingCancelled, train_model
-from ugs_plugin.core.ugsnet import build_model
+from ugs_plugin.core.learning.training_tiles import (find_tile_pairs, load_pairs,
+                                                     normalise_mask, Sample,
+                                                     split_by_group, TrainingError)
+from ugs_plugin.core.config import TrainConfig
+from ugs_plugin.core.learning.train import train_model, TrainingCancelled
+from ugs_plugin.core.model.ugsnet import build_model
 
 from conftest import naip_path, write_raster
 
@@ -120,7 +122,8 @@ def test_sparse_labels_never_make_the_weights_nan(tiny_set):
     model = build_model("light")
     result = train_model(model, sparse, (), small_config(12), log=lambda m: None)
     assert all(np.isfinite(result["loss_history"]))
-    assert 0.0 in result["loss_history"] or min(result["loss_history"]) >= 0
+    # a crop batch without a labelled pixel adds exactly nothing (it gave NaN before)
+    assert 0.0 in result["loss_history"]
     assert all(torch.isfinite(v).all() for v in model.state_dict().values()
                if v.dtype.is_floating_point)
     with torch.inference_mode():
@@ -138,7 +141,8 @@ def test_validation_fraction_zero_trains_on_every_tile(tiny_set):
 def test_hard_examples_keep_labels_and_touch_only_their_pixels():
     """Water looks change water pixels only; cast shadows mark only non-green pixels
     as a hard kind; labels never change; the loss weights follow the kinds."""
-    from ugs_plugin.core.train import augment, hard_example_looks, hard_negative_weights
+    from ugs_plugin.core.learning.train import (augment, hard_example_looks,
+                                                hard_negative_weights)
     rng = np.random.default_rng(0)
     img = torch.full((3, 64, 64), 0.5)
     lab = torch.zeros(64, 64)

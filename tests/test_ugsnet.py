@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from ugs_plugin.core.model_file import load_model
-from ugs_plugin.core.ugsnet import (UNUSED_DECODER_PREFIXES, PatchDiscriminator,
-                                    build_model)
+from ugs_plugin.core.model.files import load_model
+from ugs_plugin.core.model.ugsnet import (build_model, PatchDiscriminator,
+                                          UNUSED_DECODER_PREFIXES)
 
 from conftest import SHARED
 

@@ -11,8 +11,9 @@ import rasterio
 import torch
 import torch.nn.functional as F
 
-from ugs_plugin.core.model_file import DEFAULT_MODEL, load_model
-from ugs_plugin.core.ugsnet import build_model
+from ugs_plugin.core.model.card import DEFAULT_MODEL
+from ugs_plugin.core.model.files import load_model
+from ugs_plugin.core.model.ugsnet import build_model
 
 from conftest import naip_path
 

@@ -23,8 +23,8 @@ def _version(dist: str) -> str:
 
 
 def report(qgis_version: str | None = None, profile_dir=None) -> str:
-    from .core.engines import installed, resolve_engine
-    from .core.model_card import MODELS_DIR, file_sha256, read_card
+    from .core.model.engines import installed, resolve_engine
+    from .core.model.card import file_sha256, MODELS_DIR, read_card
     from .dependencies import candidate_folders
     lines = [f"UGS plugin {plugin_version()} at {PLUGIN_DIR}",
              f"QGIS {qgis_version or 'not running'}",

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Class codes of every class raster the plugin writes and reads.
+GREEN, OTHER, NODATA = 1, 0, 255
+
 
 @dataclass
 class PredictOptions:

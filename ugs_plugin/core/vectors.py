@@ -3,7 +3,7 @@ OGR file) in its own CRS, and what the engine needs of it: features reprojected 
 raster's CRS, checked fields, reference classes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import UgsError
 
@@ -100,28 +100,6 @@ def normalise_class(value) -> str:
     if text.endswith(".0") and text[:-2].lstrip("-").isdigit():
         text = text[:-2]
     return text
-
-
-def polygon_mask(layer: VectorLayer, crs, bounds, what: str = "urban boundary",
-                 all_touched: bool = False, buffer_m: float = 0.0):
-    """A BoundaryMask of ``layer``'s polygons in ``crs``, checked to overlap
-    ``bounds`` (left, bottom, right, top)."""
-    from .boundary import BoundaryMask, buffer_geometries
-    layer.require_features(what)
-    if crs is None:
-        raise UgsError(f"the raster has no CRS, so the {what} cannot be placed on it; "
-                       "assign the raster's CRS first")
-    geoms = [g for g, _ in layer.in_crs(crs)]
-    if buffer_m:
-        geoms = buffer_geometries(geoms, buffer_m, crs)
-    try:
-        mask = BoundaryMask(geoms, all_touched)
-    except UgsError as err:
-        raise UgsError(f"{what}: {err}") from None
-    if not mask.intersects(*bounds):
-        raise UgsError(f"the {what} '{layer.name}' does not overlap the raster; check "
-                       "that both cover the same place")
-    return mask
 
 
 def parse_values(text, default=("1",)) -> tuple:

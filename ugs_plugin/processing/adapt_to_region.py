@@ -16,8 +16,9 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
-from ..core.config import DEVICES, AdaptConfig
-from ..core.imagery import parse_band_list
+from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
+from ..core.config import AdaptConfig, DEVICES
+from ..core.mapping.imagery import parse_band_list
 from ..core.vectors import parse_values
 from ..core.workflows import adapt
 from .common import MODELS, UgsAlgorithm, add_advanced, attach_style
@@ -73,7 +74,7 @@ class AdaptToRegion(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             "SOURCE", self.tr("Source tiles, UGSet layout (empty = shipped sample)"),
             qgis_compat.FILE_FOLDER, optional=True))
-        self.addParameter(number("ITERATIONS", self.tr("Iterations"), number.Integer,
+        self.addParameter(number("ITERATIONS", self.tr("Iterations"), NUMBER_INTEGER,
                                  d.iterations, False, 1, 1_000_000))
         self.addParameter(QgsProcessingParameterEnum(
             "DEVICE", self.tr("Device"), options=list(DEVICES),
@@ -92,19 +93,19 @@ class AdaptToRegion(UgsAlgorithm):
                 "BANDS", self.tr("Band mapping: band numbers of red, green, blue (empty "
                                  "= 1,2,3)"), optional=True),
             number("TILE_SIZE", self.tr("Tile size (px, multiple of 16)"),
-                   number.Integer, d.tile, False, 64, 1024),
+                   NUMBER_INTEGER, d.tile, False, 64, 1024),
             number("BATCH_SIZE", self.tr("Batch size (tiles per domain)"),
-                   number.Integer, d.batch_size, False, 1, 64),
+                   NUMBER_INTEGER, d.batch_size, False, 1, 64),
             number("LAMBDA_ADV", self.tr("Adversarial weight (lambda_adv)"),
-                   number.Double, d.lambda_adv, False, 0.0, 10.0),
-            number("LR_GENERATOR", self.tr("Model learning rate"), number.Double,
+                   NUMBER_DOUBLE, d.lambda_adv, False, 0.0, 10.0),
+            number("LR_GENERATOR", self.tr("Model learning rate"), NUMBER_DOUBLE,
                    d.lr_generator, False, 1e-8, 1.0),
             number("LR_DISCRIMINATOR", self.tr("Discriminator learning rate"),
-                   number.Double, d.lr_discriminator, False, 1e-8, 1.0),
+                   NUMBER_DOUBLE, d.lr_discriminator, False, 1e-8, 1.0),
             QgsProcessingParameterBoolean(
                 "MATCH_COLOURS", self.tr("Recolour source tiles to the region's colours"),
                 defaultValue=d.match_colours),
-            number("SEED", self.tr("Random seed"), number.Integer, d.seed, False, 0),
+            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
         ])
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", self.tr("Adapted model file"), fileFilter="UGSNet model (*.pt)"))

@@ -119,19 +119,19 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
         return read_source(source)
 
     def copy_with_fields(self, parameters, context, source_name, sink_name, names,
-                         rows, kind_of):
+                         rows):
         """Write the features of the source parameter ``source_name``, with the
         ``names`` of ``rows`` (one dict per feature, in the source's order, as read
-        into the request) appended, to the sink ``sink_name``; returns its id.
-        ``kind_of(name)`` is the type of each new field (string, int, int64,
-        double)."""
+        into the request) appended, to the sink ``sink_name``; returns its id. The
+        new fields' types come from core.fields."""
         from qgis.core import QgsFeature, QgsFields
 
         from ..core.errors import UgsError
+        from ..core.fields import kind
         source = self.parameterAsSource(parameters, source_name, context)
         fields = QgsFields(source.fields())
         for name in names:
-            fields.append(qgis_compat.field(name, kind_of(name)))
+            fields.append(qgis_compat.field(name, kind(name)))
         sink, dest = self.parameterAsSink(parameters, sink_name, context, fields,
                                           source.wkbType(), source.sourceCrs())
         if sink is None:
@@ -219,7 +219,7 @@ def require_engine(needs_torch: bool = False):
     if not (has_torch or has_onnxruntime):
         raise QgsProcessingException(onnx_message)
     # Fail here, with the messages above, rather than deep inside an algorithm.
-    importlib.import_module(__package__.rsplit(".", 1)[0] + ".core.predict")
+    importlib.import_module(__package__.rsplit(".", 1)[0] + ".core.mapping.predict")
     return True
 
 

@@ -59,7 +59,7 @@ def add_model_parameters(alg):
 
 def model_inputs(alg, parameters, context) -> dict:
     """model, device and options (PredictOptions) from the shared parameters."""
-    from ..core.imagery import parse_band_list
+    from ..core.mapping.imagery import parse_band_list
     value = alg.reader(parameters, context)
     overlap = value("OVERLAP", "Int")
     return {"model": value("MODEL", "File") or None,

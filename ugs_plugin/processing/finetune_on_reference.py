@@ -17,8 +17,9 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
+from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.config import DEVICES, FinetuneConfig
-from ..core.imagery import parse_band_list
+from ..core.mapping.imagery import parse_band_list
 from ..core.vectors import parse_values
 from ..core.workflows import finetune
 from .common import MODELS, UgsAlgorithm, add_advanced, attach_style
@@ -77,19 +78,19 @@ class FinetuneOnReference(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterFile(
             "MODEL", self.tr("Base model (empty = bundled model)"), extension="pt",
             optional=True))
-        self.addParameter(number("ITERATIONS", self.tr("Iterations"), number.Integer,
+        self.addParameter(number("ITERATIONS", self.tr("Iterations"), NUMBER_INTEGER,
                                  d.iterations, False, 1, 1_000_000))
         self.addParameter(QgsProcessingParameterEnum(
             "DEVICE", self.tr("Device"), options=list(DEVICES),
             defaultValue=default_device_index()))
         add_advanced(self, [
-            number("LEARNING_RATE", self.tr("Learning rate"), number.Double, d.lr,
+            number("LEARNING_RATE", self.tr("Learning rate"), NUMBER_DOUBLE, d.lr,
                    False, 1e-8, 1.0),
             number("CROP_SIZE", self.tr("Crop size (px, multiple of 16)"),
-                   number.Integer, d.crop, False, 32, 1024),
-            number("HOLDOUT", self.tr("Held-out share of the polygons"), number.Double,
+                   NUMBER_INTEGER, d.crop, False, 32, 1024),
+            number("HOLDOUT", self.tr("Held-out share of the polygons"), NUMBER_DOUBLE,
                    d.holdout, False, 0.0, 0.9),
-            number("SEED", self.tr("Random seed"), number.Integer, d.seed, False, 0),
+            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
             QgsProcessingParameterString(
                 "BANDS", self.tr("Band mapping: band numbers of red, green, blue (empty "
                                  "= 1,2,3)"), optional=True),
@@ -98,11 +99,11 @@ class FinetuneOnReference(UgsAlgorithm):
                                   "sample)"), qgis_compat.FILE_FOLDER,
                 optional=True),
             number("SOURCE_WEIGHT", self.tr("Weight of the source tiles (0 = none)"),
-                   number.Double, d.source_weight, False, 0.0, 10.0),
+                   NUMBER_DOUBLE, d.source_weight, False, 0.0, 10.0),
             QgsProcessingParameterBoolean(
                 "MATCH_COLOURS", self.tr("Recolour source tiles to the raster's colours"),
                 defaultValue=d.match_colours),
-            number("LAMBDA_ADV", self.tr("Adversarial weight (0 = off)"), number.Double,
+            number("LAMBDA_ADV", self.tr("Adversarial weight (0 = off)"), NUMBER_DOUBLE,
                    d.lambda_adv, False, 0.0, 10.0),
         ])
         self.addParameter(QgsProcessingParameterFileDestination(

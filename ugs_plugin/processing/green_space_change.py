@@ -13,7 +13,7 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
-from ..core.errors import UgsError
+from ..core import fields
 from ..core.workflows import change
 from .common import STATISTICS, UgsAlgorithm, attach_style
 
@@ -66,11 +66,6 @@ class GreenSpaceChange(UgsAlgorithm):
 
     def request(self, parameters, context, feedback):
         zones = self.vector_layer(parameters, "ZONES", context, optional=True)
-        if zones is not None:
-            clash = [n for n in change.ZONE_FIELDS if n in zones.fields]
-            if clash:
-                raise UgsError(f"the zones already have a field '{clash[0]}'; rename it "
-                               "first")
         return change.ChangeRequest(
             map_a=self.raster_path(parameters, "MAP_A", context),
             map_b=self.raster_path(parameters, "MAP_B", context),
@@ -90,7 +85,6 @@ class GreenSpaceChange(UgsAlgorithm):
                 results[name] = path
         if request.zones is not None and parameters.get("OUTPUT_ZONES"):
             results["OUTPUT_ZONES"] = self.copy_with_fields(
-                parameters, context, "ZONES", "OUTPUT_ZONES", change.ZONE_FIELDS,
-                result.zones, lambda n: "int" if n.endswith("patches")
-                else "double")
+                parameters, context, "ZONES", "OUTPUT_ZONES", fields.CHANGE_ZONE_FIELDS,
+                result.zones)
         return results

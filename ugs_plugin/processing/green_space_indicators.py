@@ -14,12 +14,12 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
-from ..core.errors import UgsError
+from ..core import fields
 from ..core.workflows import indicators
 from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
 
 DEFAULTS = indicators.IndicatorsRequest(map="", zones=None)
-INDICATOR_KEYS = tuple(indicators.INDICATORS)
+INDICATOR_KEYS = tuple(fields.INDICATORS)
 
 
 class WithinStyle(QgsProcessingLayerPostProcessorInterface):
@@ -101,7 +101,7 @@ class GreenSpaceIndicators(UgsAlgorithm):
             minValue=1, maxValue=99))
         self.addParameter(QgsProcessingParameterEnum(
             "INDICATOR", self.tr("Indicator to map"),
-            [indicators.INDICATORS[k] for k in INDICATOR_KEYS],
+            [fields.INDICATORS[k] for k in INDICATOR_KEYS],
             defaultValue=INDICATOR_KEYS.index(DEFAULTS.indicator)))
         parks = QgsProcessingParameterFeatureSource(
             "PARKS", self.tr("Parks (instead of the map's patches)"),
@@ -124,14 +124,6 @@ class GreenSpaceIndicators(UgsAlgorithm):
     def request(self, parameters, context, feedback):
         zones = self.vector_layer(parameters, "ZONES", context)
         buildings = self.vector_layer(parameters, "BUILDINGS", context, optional=True)
-        for layer, names, what in ((zones, indicators.ZONE_FIELDS
-                                    + indicators.RESIDENT_FIELDS, "zones"),
-                                   (buildings, indicators.BUILDING_FIELDS
-                                    + ("straight_m",), "buildings")):
-            clash = [n for n in names if layer is not None and n in layer.fields]
-            if clash:
-                raise UgsError(f"the {what} already have a field '{clash[0]}'; rename "
-                               "it first")
         number = lambda name: self.parameterAsDouble(parameters, name, context)  # noqa
         return indicators.IndicatorsRequest(
             map=self.raster_path(parameters, "INPUT", context), zones=zones,
@@ -150,9 +142,9 @@ class GreenSpaceIndicators(UgsAlgorithm):
 
     def outputs(self, result, parameters, context, feedback):
         request = result.request
+        zone_fields = fields.indicator_zone_fields(bool(request.population_field))
         dest = self.copy_with_fields(parameters, context, "ZONES", "OUTPUT",
-                                     indicators.zone_fields(request), result.zones,
-                                     _field_type)
+                                     zone_fields, result.zones)
         attach_post_processor(context, dest, Choropleth(
             request.indicator, reverse=request.indicator == "mean_distance_m"))
         results = {"OUTPUT": dest}
@@ -161,17 +153,11 @@ class GreenSpaceIndicators(UgsAlgorithm):
                     for b in result.buildings]
             dest = self.copy_with_fields(parameters, context, "BUILDINGS",
                                          "OUTPUT_BUILDINGS",
-                                         indicators.building_fields(request), rows,
-                                         _field_type)
+                                         fields.building_fields(bool(request.network)),
+                                         rows)
             attach_post_processor(context, dest, _WITHIN_STYLE)
             results["OUTPUT_BUILDINGS"] = dest
         for name, path in (("OUTPUT_HTML", request.report), ("OUTPUT_CSV", request.table)):
             if path:
                 results[name] = path
         return results
-
-
-def _field_type(name):
-    return ("string" if name == "zone_id" else
-            "int" if name in ("buildings", "buildings_within", "within",
-                                     "below_cover_target") else "double")

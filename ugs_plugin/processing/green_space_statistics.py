@@ -9,7 +9,7 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
-from ..core.errors import UgsError
+from ..core import fields
 from ..core.workflows import statistics
 from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
 
@@ -45,10 +45,6 @@ class GreenSpaceStatistics(UgsAlgorithm):
 
     def request(self, parameters, context, feedback):
         zones = self.vector_layer(parameters, "ZONES", context)
-        clash = [name for name, _ in statistics.FIELDS if name in zones.fields]
-        if clash:
-            raise UgsError(f"the zones already have a field '{clash[0]}'; rename it "
-                           "first")
         return statistics.StatisticsRequest(
             map=self.raster_path(parameters, "INPUT", context), zones=zones,
             population_field=self.parameterAsString(parameters, "POPULATION_FIELD",
@@ -56,7 +52,7 @@ class GreenSpaceStatistics(UgsAlgorithm):
 
     def outputs(self, result, parameters, context, feedback):
         dest = self.copy_with_fields(
-            parameters, context, "ZONES", "OUTPUT", [n for n, _ in statistics.FIELDS],
-            result.rows, lambda n: "int" if n == "patches" else "double")
+            parameters, context, "ZONES", "OUTPUT",
+            [n for n, _ in fields.STATISTICS_FIELDS], result.rows)
         attach_post_processor(context, dest, Choropleth("green_ratio"))
         return {"OUTPUT": dest}

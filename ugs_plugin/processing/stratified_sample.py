@@ -14,13 +14,12 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
+from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
+from ..core.fields import SAMPLE_POINT_FIELDS
 from ..core.errors import UgsError
 from ..core.workflows import sampling
 from .common import ACCURACY, UgsAlgorithm, add_advanced, attach_reference_style
 
-POINT_FIELDS = (("id", "int"), ("stratum", "int"),
-                ("stratum_pixels", "int64"), ("map_class", "int"),
-                ("class", "int"))
 
 
 class StratifiedSample(UgsAlgorithm):
@@ -52,21 +51,21 @@ class StratifiedSample(UgsAlgorithm):
             optional=True))
         self.addParameter(number("N_GREEN", self.tr("Points in green space (0 = from "
                                                     "the target SE)"),
-                                 number.Integer, d.points_green, False, 0))
+                                 NUMBER_INTEGER, d.points_green, False, 0))
         self.addParameter(number("N_OTHER", self.tr("Points in other (0 = from the "
                                                     "target SE)"),
-                                 number.Integer, d.points_other, False, 0))
+                                 NUMBER_INTEGER, d.points_other, False, 0))
         self.addParameter(number("TARGET_SE", self.tr("Target standard error of overall "
                                                       "accuracy"),
-                                 number.Double, d.target_se, False, 0.001, 0.5))
+                                 NUMBER_DOUBLE, d.target_se, False, 0.001, 0.5))
         add_advanced(self, [
-            number("UA_GREEN", self.tr("Expected user's accuracy, green"), number.Double,
+            number("UA_GREEN", self.tr("Expected user's accuracy, green"), NUMBER_DOUBLE,
                    d.expected_ua_green, False, 0.01, 0.99),
-            number("UA_OTHER", self.tr("Expected user's accuracy, other"), number.Double,
+            number("UA_OTHER", self.tr("Expected user's accuracy, other"), NUMBER_DOUBLE,
                    d.expected_ua_other, False, 0.01, 0.99),
             number("MIN_PER_STRATUM", self.tr("Minimum points per stratum"),
-                   number.Integer, d.min_per_stratum, False, 1),
-            number("SEED", self.tr("Random seed"), number.Integer, d.seed, False, 0),
+                   NUMBER_INTEGER, d.min_per_stratum, False, 1),
+            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
         ])
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Validation points"), qgis_compat.SOURCE_VECTOR_POINT))
@@ -88,7 +87,7 @@ class StratifiedSample(UgsAlgorithm):
 
     def outputs(self, result, parameters, context, feedback):
         fields = QgsFields()
-        for name, kind in POINT_FIELDS:
+        for name, kind in SAMPLE_POINT_FIELDS:
             fields.append(qgis_compat.field(name, kind))
         crs = self.parameterAsRasterLayer(parameters, "INPUT", context).crs()
         sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,

@@ -12,7 +12,8 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
-from ..core.config import DEVICES, VARIANTS, TrainConfig
+from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
+from ..core.config import DEVICES, TrainConfig, VARIANTS
 from ..core.vectors import parse_values
 from ..core.workflows import train
 from .common import MODELS, UgsAlgorithm, add_advanced
@@ -60,7 +61,7 @@ class TrainModel(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "VAL_GROUPS", self.tr("Validation groups, comma-separated (empty = "
                                   "automatic)"), optional=True))
-        self.addParameter(number("STEPS", self.tr("Training steps"), number.Integer,
+        self.addParameter(number("STEPS", self.tr("Training steps"), NUMBER_INTEGER,
                                  d.steps, False, 1, 10_000_000))
         self.addParameter(QgsProcessingParameterEnum(
             "DEVICE", self.tr("Device"), options=list(DEVICES),
@@ -69,14 +70,14 @@ class TrainModel(UgsAlgorithm):
             "RESUME", self.tr("Resume from the checkpoint"), defaultValue=r.resume))
         add_advanced(self, [
             number("VAL_FRACTION", self.tr("Validation fraction (0 = no validation)"),
-                   number.Double, r.validation_fraction, False, 0.0, 0.9),
-            number("BATCH_SIZE", self.tr("Batch size"), number.Integer, d.batch_size,
+                   NUMBER_DOUBLE, r.validation_fraction, False, 0.0, 0.9),
+            number("BATCH_SIZE", self.tr("Batch size"), NUMBER_INTEGER, d.batch_size,
                    False, 2, 512),
             number("CROP", self.tr("Training crop (px, multiple of 16)"),
-                   number.Integer, d.crop, False, 32, 2048),
-            number("LEARNING_RATE", self.tr("Learning rate"), number.Double, d.lr,
+                   NUMBER_INTEGER, d.crop, False, 32, 2048),
+            number("LEARNING_RATE", self.tr("Learning rate"), NUMBER_DOUBLE, d.lr,
                    False, 1e-7, 1.0),
-            number("SEED", self.tr("Random seed"), number.Integer, d.seed, False, 0),
+            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
         ])
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", self.tr("Model file"), fileFilter="UGSNet model (*.pt)"))

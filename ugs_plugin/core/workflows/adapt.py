@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from ..config import AdaptConfig
 from ..errors import Cancelled, check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..vectors import VectorLayer, polygon_mask, reference_classes
+from ..feedback import Feedback, SILENT
+from ..vectors import reference_classes, VectorLayer
 from .common import per_step, raster_frame, require_file
 
 
@@ -41,9 +41,9 @@ class AdaptResult:
 
 
 def run(request: AdaptRequest, feedback: Feedback = SILENT) -> AdaptResult:
-    from ..adapt import adapt_to_region
-    from ..region import predict_region
-    from ..model_file import load_model
+    from ..learning.adapt import adapt_to_region
+    from ..learning.region import predict_region
+    from ..model.files import load_model
     image = require_file(request.image, "raster")
     check_output_path(request.output, [image], (".pt",))
     maps = {k: v for k, v in (("adapted", request.adapted_map),
@@ -64,6 +64,7 @@ def run(request: AdaptRequest, feedback: Feedback = SILENT) -> AdaptResult:
 
     with file_errors(image):
         crs, bounds, _ = raster_frame(image)
+        from ..mapping.boundary import polygon_mask
         region = polygon_mask(request.region, crs, bounds, "region")
         reference = None
         if request.reference is not None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import UgsError, check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..vectors import VectorLayer, polygon_mask, reference_classes
+from ..errors import check_output_path, file_errors, UgsError
+from ..feedback import Feedback, SILENT
+from ..vectors import reference_classes, VectorLayer
 from .common import raster_frame, require_file, write_text
 
 DESIGN_FIELDS = ("stratum", "stratum_pixels")  # written by the sampling use case
@@ -72,7 +72,7 @@ class AssessResult:
 
 
 def run(request: AssessRequest, feedback: Feedback = SILENT) -> AssessResult:
-    from .. import accuracy
+    from ..accuracy import metrics as accuracy
     path = require_file(request.map, "class raster")
     for out, suffixes in ((request.report, (".html", ".htm")), (request.table, (".csv",))):
         if out:
@@ -85,6 +85,7 @@ def run(request: AssessRequest, feedback: Feedback = SILENT) -> AssessResult:
                                              request.green_values, crs, design)
         boundary = None
         if request.boundary is not None:
+            from ..mapping.boundary import polygon_mask
             boundary = polygon_mask(request.boundary, crs, bounds, "boundary")
         points = all(g.geom_type == "Point" for g, _, _ in shapes)
         stratified = None
@@ -116,7 +117,7 @@ def run(request: AssessRequest, feedback: Feedback = SILENT) -> AssessResult:
                "unit": "points" if points else f"pixels of {pixel_area:g} {unit}"}
     with file_errors("the report"):
         if request.report:
-            from ..report import html_report
+            from ..accuracy.report import html_report
             write_text(request.report, html_report(
                 "Accuracy of the green-space map", sources, cm.matrix, metrics,
                 result.pixel_area, unit, stratified, warnings))
@@ -167,7 +168,7 @@ def _assess_points(path, shapes, boundary, warnings):
     import rasterio
     from shapely.geometry import Point
 
-    from .. import accuracy
+    from ..accuracy import metrics as accuracy
     if boundary is not None:
         inside = [s for s in shapes if any(
             boundary.geometries[i].intersects(Point(s[0].x, s[0].y))

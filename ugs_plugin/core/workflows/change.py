@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import UgsError, check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..imagery import bounded_gdal_cache
+from ..fields import CHANGE_ZONE_FIELDS, check_no_clash
+from ..errors import check_output_path, file_errors, UgsError
+from ..feedback import Feedback, SILENT
+from ..mapping.imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
 from .common import require_file, write_table, write_text
 
-ZONE_FIELDS = ("green_a_m2", "green_b_m2", "gain_m2", "loss_m2", "net_m2",
-               "gain_patches", "loss_patches")
 
 
 @dataclass
@@ -50,7 +49,7 @@ class ChangeResult:
 def run(request: ChangeRequest, feedback: Feedback = SILENT) -> ChangeResult:
     import rasterio
 
-    from .. import change
+    from ..planning import change
     from ..outputs import atomic_output
     path_a = require_file(request.map_a, "class raster A (before)")
     path_b = require_file(request.map_b, "class raster B (after)")
@@ -61,6 +60,7 @@ def run(request: ChangeRequest, feedback: Feedback = SILENT) -> ChangeResult:
     if request.zones is not None:
         request.zones.require_features("zone layer")
         request.zones.require_fields((request.id_field,), "zone layer")
+        check_no_clash(request.zones, CHANGE_ZONE_FIELDS, "zones")
     warnings = []
     with file_errors(path_a), rasterio.Env(**bounded_gdal_cache()), \
             rasterio.open(path_a) as src_a:
@@ -130,17 +130,17 @@ def _areas(counts, pixel_area):
 
 def _zones(request, features, changed, pixel_area, feedback):
     """Per zone (features in the change raster's CRS): areas and patches."""
-    from ..change import zone_change
+    from ..planning.change import zone_change
     rows = []
     for i, (geom, attrs) in enumerate(features, start=1):
         feedback.check_cancelled("no change raster was written")
         row = {"id": attrs.get(request.id_field, i) if request.id_field else i,
-               **{k: None for k in ZONE_FIELDS}}
+               **{k: None for k in CHANGE_ZONE_FIELDS}}
         if geom is not None:
             z = zone_change(changed, geom, request.strip_rows, feedback.is_cancelled)
             if sum(z["counts"]):
                 areas = _areas(z["counts"], pixel_area)
-                row.update({k: areas[k] for k in ZONE_FIELDS[:5]},
+                row.update({k: areas[k] for k in CHANGE_ZONE_FIELDS[:5]},
                            gain_patches=z["gain_patches"],
                            loss_patches=z["loss_patches"])
         rows.append(row)
@@ -153,7 +153,7 @@ def _write(result, zone_geometries):
     request = result.request
     with file_errors("the report"):
         if request.table and result.zones:
-            write_table(request.table, ("id",) + ZONE_FIELDS, result.zones)
+            write_table(request.table, ("id",) + CHANGE_ZONE_FIELDS, result.zones)
         if request.report:
-            from ..planner_report import change_report
+            from ..planning.report import change_report
             write_text(request.report, change_report(result, zone_geometries))

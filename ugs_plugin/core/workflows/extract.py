@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from ..config import PredictOptions
 from ..errors import check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..vectors import VectorLayer, polygon_mask
+from ..feedback import Feedback, SILENT
+from ..vectors import VectorLayer
 from .common import per_step, raster_frame, require_file
 
 
@@ -47,8 +47,8 @@ class ExtractResult:
 
 
 def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
-    from ..engines import load_engine
-    from ..predict import predict_raster
+    from ..model.engines import load_engine
+    from ..mapping.predict import predict_raster
     image = require_file(request.image, "input raster")
     for path in (request.output, request.probability):
         if path:
@@ -59,6 +59,7 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
         crs, bounds, size = raster_frame(image)
         boundary = None
         if request.boundary is not None:
+            from ..mapping.boundary import polygon_mask
             boundary = polygon_mask(request.boundary, crs, bounds)
         model, card = load_engine(request.model, request.device, request.engine,
                                   request.options.precision, request.options.tile_size,
@@ -74,7 +75,7 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
                              + (" or outside the boundary" if boundary else "")
                              + "): the map is empty, not 0 % green")
         if request.quicklook:
-            from ..quicklook import write_quicklook
+            from ..mapping.quicklook import write_quicklook
             write_quicklook(image, request.output, request.quicklook,
                             bands=request.options.bands or (1, 2, 3))
     pixel_area = _pixel_area(image)

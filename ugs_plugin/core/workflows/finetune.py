@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from ..config import FinetuneConfig
 from ..errors import check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..vectors import VectorLayer, reference_classes
+from ..feedback import Feedback, SILENT
+from ..vectors import reference_classes, VectorLayer
 from .common import raster_frame, require_file
 
 
@@ -29,7 +29,7 @@ class FinetuneRequest:
 
 def run(request: FinetuneRequest, feedback: Feedback = SILENT):
     """Returns the engine's ``FinetuneResult`` (card, before, after, ...)."""
-    from ..finetune import finetune_on_reference
+    from ..learning.finetune import finetune_on_reference
     image = require_file(request.image, "raster")
     check_output_path(request.output, [image], (".pt",))
     maps = {k: v for k, v in (("finetuned", request.finetuned_map),

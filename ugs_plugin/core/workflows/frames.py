@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import PredictOptions
-from ..errors import UgsError, file_errors
-from ..feedback import SILENT, Feedback
+from ..errors import file_errors, UgsError
+from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
 from .common import per_step
 
@@ -56,8 +56,8 @@ def parse_shard(text: str) -> tuple:
 def run(request: FramesRequest, feedback: Feedback = SILENT) -> FramesResult:
     from rasterio.crs import CRS
 
-    from .. import frames
-    from ..engines import load_engine
+    from ..mapping import frames
+    from ..model.engines import load_engine
     grid = request.grid
     grid.require_features("frame grid")
     grid.require_fields((request.image_field, request.id_field), "frame grid")

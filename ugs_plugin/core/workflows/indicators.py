@@ -13,24 +13,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..errors import UgsError, check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..imagery import bounded_gdal_cache
+from ..fields import (BUILDING_FIELDS, check_no_clash, INDICATOR_ZONE_FIELDS,
+                      indicator_zone_fields, INDICATORS, NETWORK_FIELDS,
+                      RESIDENT_FIELDS)
+from ..errors import check_output_path, file_errors, UgsError
+from ..feedback import Feedback, SILENT
+from ..mapping.imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
 from .common import require_file, write_table, write_text
 
-INDICATORS = {
-    "green_cover": "green cover (share of the zone mapped green)",
-    "share_within": "share of buildings within the distance of a park",
-    "share_residents_within": "share of residents within the distance of a park",
-    "mean_distance_m": "mean distance from a building to a park (m)",
-    "green_m2_per_resident": "green area per resident (m²)",
-}
-ZONE_FIELDS = ("green_cover", "below_cover_target", "green_m2", "mapped_m2",
-               "buildings", "buildings_within", "share_within", "mean_distance_m")
-RESIDENT_FIELDS = ("residents", "residents_within", "share_residents_within",
-                   "green_m2_per_resident")
-BUILDING_FIELDS = ("zone_id", "distance_m", "within")
 
 
 @dataclass
@@ -92,13 +83,15 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
     no output (raises ``Cancelled``)."""
     import rasterio
 
-    from .. import access
-    from ..zonal import zone_statistics
+    from ..planning import access
+    from ..planning.zonal import zone_statistics
     path = require_file(request.map, "class raster")
     _check(request, path)
     zones = request.zones
     zones.require_features("zone layer")
     zones.require_fields((request.id_field,), "zone layer")
+    check_no_clash(zones, INDICATOR_ZONE_FIELDS + RESIDENT_FIELDS, "zones")
+    check_no_clash(request.buildings, BUILDING_FIELDS + NETWORK_FIELDS, "buildings")
     if request.buildings is not None:
         request.buildings.require_features("building layer")
         request.buildings.require_fields((request.population_field,), "building layer")
@@ -142,7 +135,7 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
             for i, (geom, attrs) in enumerate(zone_rows, start=1):
                 feedback.check_cancelled("no indicators were written")
                 zone_id = attrs.get(request.id_field, i) if request.id_field else i
-                row = {"id": zone_id, **{k: None for k in ZONE_FIELDS + RESIDENT_FIELDS}}
+                row = {"id": zone_id, **{k: None for k in INDICATOR_ZONE_FIELDS + RESIDENT_FIELDS}}
                 if geom is not None:
                     s = zone_statistics(src, geom, strip_rows=request.strip_rows,
                                         is_cancelled=feedback.is_cancelled)
@@ -209,7 +202,7 @@ def _buildings(request, crs, zone_rows, parks, feedback, warnings):
     a building layer."""
     if request.buildings is None:
         return None
-    from .. import access
+    from ..planning import access
     index = access.ParkIndex(parks)
     zone_at = [i for i, (g, _) in enumerate(zone_rows) if g is not None]
     zone_geoms = [zone_rows[i][0] for i in zone_at]
@@ -281,12 +274,6 @@ def _access(homes, zone_index, request, green_m2):
     return row
 
 
-def zone_fields(request) -> tuple:
-    return ZONE_FIELDS + (RESIDENT_FIELDS if request.population_field else ())
-
-
-def building_fields(request) -> tuple:
-    return BUILDING_FIELDS + (("straight_m",) if request.network else ())
 
 
 def _write(result, map_path, zone_geometries):
@@ -294,8 +281,9 @@ def _write(result, map_path, zone_geometries):
     request = result.request
     with file_errors("the report"):
         if request.table:
-            write_table(request.table, ("id",) + zone_fields(request), result.zones)
+            write_table(request.table, ("id",) + indicator_zone_fields(bool(request.population_field)),
+                        result.zones)
         if request.report:
-            from ..planner_report import indicators_report
+            from ..planning.report import indicators_report
             write_text(request.report,
                        indicators_report(result, zone_geometries, map_path))

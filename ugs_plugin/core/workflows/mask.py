@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import check_output_path, file_errors
-from ..feedback import SILENT, Feedback
-from ..vectors import VectorLayer, polygon_mask
+from ..feedback import Feedback, SILENT
+from ..vectors import VectorLayer
 from .common import per_step, raster_frame, require_file
 
 
@@ -27,11 +27,12 @@ class MaskResult:
 
 
 def run(request: MaskRequest, feedback: Feedback = SILENT) -> MaskResult:
-    from ..boundary import mask_raster
+    from ..mapping.boundary import mask_raster
     image = require_file(request.image, "input raster")
     check_output_path(request.output, [image])
     with file_errors(image):
         crs, bounds, _ = raster_frame(image)
+        from ..mapping.boundary import polygon_mask
         mask = polygon_mask(request.boundary, crs, bounds, "urban boundary",
                             request.all_touched, request.buffer_m)
         summary = mask_raster(image, request.output, mask, progress=per_step(feedback),

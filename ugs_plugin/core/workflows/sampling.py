@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UgsError, file_errors
-from ..feedback import SILENT, Feedback
-from ..vectors import VectorLayer, polygon_mask
+from ..config import GREEN, OTHER
+from ..errors import file_errors, UgsError
+from ..feedback import Feedback, SILENT
+from ..vectors import VectorLayer
 from .common import per_step, raster_frame, require_file
 
-GREEN, OTHER = 1, 0
 
 
 @dataclass
@@ -34,7 +34,7 @@ class SampleResult:
 
 
 def run(request: SampleRequest, feedback: Feedback = SILENT) -> SampleResult:
-    from .. import accuracy
+    from ..accuracy import metrics as accuracy
     path = require_file(request.map, "class raster")
     if not 0 < request.target_se < 1:
         raise UgsError(f"target standard error {request.target_se} must be between 0 "
@@ -43,6 +43,7 @@ def run(request: SampleRequest, feedback: Feedback = SILENT) -> SampleResult:
         crs, bounds, _ = raster_frame(path)
         boundary = None
         if request.boundary is not None:
+            from ..mapping.boundary import polygon_mask
             boundary = polygon_mask(request.boundary, crs, bounds, "boundary")
         feedback.info("Counting pixels per class…")
         counts = accuracy.class_counts(path, boundary,

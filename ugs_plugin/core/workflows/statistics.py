@@ -3,16 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UgsError, file_errors
-from ..feedback import SILENT, Feedback
+from ..fields import check_no_clash, STATISTICS_FIELDS
+from ..errors import file_errors, UgsError
+from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
 from .common import require_file
 
-# Output fields, in order, with what they hold.
-FIELDS = (("mapped_m2", "mapped area"), ("green_m2", "green-space area"),
-          ("green_ratio", "green coverage ratio"), ("patches", "green patches"),
-          ("patch_mean_m2", "mean patch area"), ("patch_max_m2", "largest patch"),
-          ("green_m2_per_person", "green area per inhabitant"))
 
 
 @dataclass
@@ -37,11 +33,12 @@ def run(request: StatisticsRequest, feedback: Feedback = SILENT) -> StatisticsRe
     nothing (raises ``Cancelled``)."""
     import rasterio
 
-    from ..zonal import zone_statistics
+    from ..planning.zonal import zone_statistics
     path = require_file(request.map, "class raster")
     zones = request.zones
     zones.require_features("zone layer")
     zones.require_fields((request.id_field, request.population_field), "zone layer")
+    check_no_clash(zones, [name for name, _ in STATISTICS_FIELDS], "zones")
     rows = []
     with file_errors(path):
         with rasterio.open(path) as src:
@@ -51,12 +48,12 @@ def run(request: StatisticsRequest, feedback: Feedback = SILENT) -> StatisticsRe
             for i, (geom, attrs) in enumerate(features, start=1):
                 feedback.check_cancelled("no statistics were written")
                 row = {"zone": attrs.get(request.id_field, i) if request.id_field else i}
-                row.update({name: None for name, _ in FIELDS})
+                row.update({name: None for name, _ in STATISTICS_FIELDS})
                 if geom is not None:
                     s = zone_statistics(src, geom, _population(
                         attrs.get(request.population_field)),
                         is_cancelled=feedback.is_cancelled)
-                    row.update(zip((name for name, _ in FIELDS), (
+                    row.update(zip((name for name, _ in STATISTICS_FIELDS), (
                         s.mapped_area, s.green_area, s.coverage, s.patches,
                         s.mean_patch_area, s.largest_patch_area, s.green_per_person)))
                 rows.append(row)

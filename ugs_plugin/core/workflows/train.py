@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import TrainConfig
-from ..errors import UgsError, check_output_path, file_errors
-from ..feedback import SILENT, Feedback
+from ..errors import check_output_path, file_errors, UgsError
+from ..feedback import Feedback, SILENT
 from .common import require_file
 
 
@@ -39,7 +39,7 @@ class TrainResult:
 
 
 def run(request: TrainRequest, feedback: Feedback = SILENT) -> TrainResult:
-    from ..train import TrainingCancelled, train_from_tiles
+    from ..learning.train import train_from_tiles, TrainingCancelled
     if bool(request.tiles) == bool(request.pairs):
         raise UgsError("give either a tile folder (UGSet layout) or a pairs file")
     data = require_file(request.tiles or request.pairs, "training data")

@@ -1,0 +1,1 @@
+"""Checking a map: confusion matrix, metrics, area estimates, sampling design, report."""

@@ -1,0 +1,537 @@
+"""Fine-tuning on digitized reference polygons, with the gain measured on held-out ones.
+
+What an analyst does when the map is wrong: draw a few polygons where it is wrong
+("green" / "not green"), fine-tune, and see whether the map got better. Here:
+
+* A share of the polygons (whole polygons, in spatial blocks) is held out; the others
+  give the training labels. Unlabelled pixels are ignored in the loss, and a batch
+  without any labelled pixel adds nothing (never a NaN).
+* Crops are read around random points inside the training polygons, green and
+  other equally often, and the two classes' labelled pixels weigh the same in the
+  loss, so a few small polygons are enough and one large polygon does not dominate.
+* The labelled source sample shipped with the plugin (the bundled model's training
+  data) is mixed into every batch with a small weight, so the model does not forget
+  what green space looks like elsewhere. Optionally the unsupervised terms of
+  ``adapt.py`` work on the same raster: source tiles recoloured to its colours, and
+  the output-space adversarial loss.
+* Before and after: the base and the fine-tuned model map the surroundings of the
+  held-out polygons exactly as the extraction does (same tiles, same blending), and
+  F1 / precision / recall of green space are computed on those polygons.
+"""
+from __future__ import annotations
+
+import datetime
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+import torch.nn.functional as F
+from rasterio.windows import Window
+
+from ..mapping import imagery
+from ..accuracy.metrics import binary_metrics, ConfusionMatrix
+from ..config import FinetuneConfig
+from ..errors import Cancelled, UgsError
+from ..outputs import remove_quietly
+from ..config import PredictOptions
+from .region import predict_window, window_around
+from .training_tiles import IGNORE
+from ..config import TrainConfig
+from .train import augment, poly_lr, segmentation_loss
+from ..model.ugsnet import PatchDiscriminator
+
+NO_OVERVIEWS = PredictOptions(overviews=False)
+FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
+
+
+class FinetuneError(UgsError):
+    """Fine-tuning cannot run as asked; the message says why and how to fix it."""
+
+
+class FinetuneCancelled(Cancelled):
+    """Stopped on request; no model was written."""
+
+
+@dataclass
+class FinetuneResult:
+    card: dict
+    before: dict | None            # held-out scores of the base model
+    after: dict | None             # ... and of the fine-tuned one
+    train_polygons: int
+    holdout_polygons: int
+    labelled_pixels: int
+    seconds: float
+    history: list = field(default_factory=list)
+
+    @property
+    def gain(self):
+        if not self.before or not self.after or self.before["f1"] is None \
+                or self.after["f1"] is None:
+            return None
+        return self.after["f1"] - self.before["f1"]
+
+
+# ---------------------------------------------------------------- held-out split
+
+def split_holdout(geometries, classes, share: float, seed: int = 0):
+    """(train indices, held-out indices): whole polygons, grouped in spatial blocks
+    so that held-out polygons are not next to training ones. Both sides keep both
+    classes where the polygons allow it."""
+    n = len(geometries)
+    if share <= 0 or n < 4:
+        return list(range(n)), []
+    centres = np.array([[g.centroid.x, g.centroid.y] for g in geometries])
+    cells = max(2, math.ceil(math.sqrt(n / 3)))
+    lo, hi = centres.min(0), centres.max(0)
+    span = np.maximum(hi - lo, 1e-9)
+    ij = np.minimum((cells * (centres - lo) / span).astype(int), cells - 1)
+    block = ij[:, 0] * cells + ij[:, 1]
+    rng = np.random.default_rng(seed)
+    classes = np.asarray(classes)
+    target = max(1, round(share * n))
+    best = None
+    for _ in range(200):  # the draw of blocks closest to the share, both classes
+        held = []
+        for b in rng.permutation(np.unique(block)):
+            if len(held) >= target:
+                break
+            held += list(np.flatnonzero(block == b))
+        held_set = set(held)
+        train = [i for i in range(n) if i not in held_set]
+        if len(set(classes[train])) == 2 and len(set(classes[held])) == 2 and (
+                best is None or abs(len(held) - target) < abs(len(best[1]) - target)):
+            best = (train, sorted(held))
+    if best is not None:
+        return best
+    # Blocks cannot give both classes on both sides: take a spatial slice per class.
+    held = []
+    for value in (0, 1):
+        idx = np.flatnonzero(classes == value)
+        if len(idx) >= 2:
+            order = idx[np.argsort(centres[idx, 0])]
+            held += list(order[-min(len(idx) - 1, max(1, round(share * len(idx)))):])
+    held_set = set(held)
+    return [i for i in range(n) if i not in held_set], sorted(held)
+
+
+# ---------------------------------------------------------------- reading crops
+
+def _random_points_in(geometry, count, rng, tries: int = 50):
+    from shapely.geometry import Point
+    minx, miny, maxx, maxy = geometry.bounds
+    points = []
+    for _ in range(count * tries):
+        if len(points) == count:
+            break
+        p = Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if geometry.contains(p):
+            points.append((p.x, p.y))
+    while len(points) < count:  # slivers: the point the geometry is sure to hold
+        p = geometry.representative_point()
+        points.append((p.x, p.y))
+    return points
+
+
+def label_window(shapes, window_transform, shape):
+    """1 inside green polygons, 0 inside others, IGNORE elsewhere."""
+    from rasterio.features import rasterize
+    if not shapes:
+        return np.full(shape, IGNORE, np.uint8)
+    return rasterize([(g, int(v)) for g, v in shapes], out_shape=shape,
+                     transform=window_transform, fill=IGNORE, dtype="uint8")
+
+
+def read_training_crops(src, reader, shapes, count, crop, rng):
+    """``count`` crops (unit image (3,crop,crop) float32, label (crop,crop) uint8)
+    around random points inside the polygons, green and other equally often."""
+    if src.width < crop or src.height < crop:
+        raise FinetuneError(f"the raster ({src.width}x{src.height}) is smaller than one "
+                            f"{crop} px crop")
+    by_class = {v: [i for i, (_, c) in enumerate(shapes) if c == v] for v in (0, 1)}
+    areas = np.array([max(g.area, 1e-9) for g, _ in shapes])
+    inverse = ~src.transform
+    crops = []
+    for k in range(count):
+        members = by_class[k % 2] or by_class[1 - k % 2]
+        weights = np.sqrt(areas[members])  # large polygons more, but not only them
+        i = members[int(rng.choice(len(members), p=weights / weights.sum()))]
+        (x, y), = _random_points_in(shapes[i][0], 1, rng)
+        col, row = inverse * (x, y)
+        jitter = rng.integers(-crop // 4, crop // 4 + 1, 2)
+        col0 = int(np.clip(col - crop // 2 + jitter[0], 0, src.width - crop))
+        row0 = int(np.clip(row - crop // 2 + jitter[1], 0, src.height - crop))
+        window = Window(col0, row0, crop, crop)
+        unit, valid = reader.read_unit(src, window)
+        label = label_window(shapes, src.window_transform(window), (crop, crop))
+        label[~valid] = IGNORE
+        if (label != IGNORE).any():
+            crops.append((unit.astype(np.float32), label))
+    if not crops:
+        raise FinetuneError("no labelled pixel could be read under the training "
+                            "polygons (all nodata?); check they lie on the raster")
+    return crops
+
+
+def _target_batch(crops, picks, rng):
+    images, labels = [], []
+    for i in picks:
+        image, label = torch.from_numpy(crops[i][0]), torch.from_numpy(crops[i][1])
+        k = int(rng.integers(4))
+        image, label = torch.rot90(image, k, (1, 2)), torch.rot90(label, k, (0, 1))
+        if rng.random() < 0.5:
+            image, label = image.flip(2), label.flip(1)
+        images.append(image)
+        labels.append(label.long())
+    return torch.stack(images), torch.stack(labels)
+
+
+def class_balance(labels):
+    """Per-pixel weights giving green and other labelled pixels equal total weight:
+    one large 'not green' polygon must not outweigh many small green ones."""
+    green = (labels == 1).float()
+    other = (labels == 0).float()
+    n_green, n_other = green.sum(), other.sum()
+    if n_green == 0 or n_other == 0:
+        return None
+    total = n_green + n_other
+    return green * (total / (2 * n_green)) + other * (total / (2 * n_other))
+
+
+def _part(output, part):
+    return {k: v[part] for k, v in output.items()}
+
+
+# ---------------------------------------------------------------- the loop
+
+def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = FinetuneConfig(),
+                   source_scale: float = 1.0, scaling: str = "minus_one_one",
+                   progress=None, is_canceled=None):
+    """Fine-tune ``model`` in place on ``crops`` (unit image, label) from the raster,
+    with ``source_samples`` (train.Sample) mixed in. Returns the loss history."""
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    device = next(model.parameters()).device
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    use_source = bool(source_samples) and cfg.source_weight > 0 and cfg.source_per_batch > 0
+    source_cfg = TrainConfig(crop=cfg.crop, scale_range=(source_scale,) * 2)
+    restyle = None
+    if use_source and cfg.match_colours:
+        from .colour import blend, ColourTransfer, pooled_pixels
+        restyle = ColourTransfer(
+            pooled_pixels([s.image.astype(np.float32) / 255 for s in source_samples],
+                           rng), pooled_pixels([c[0] for c in crops], rng))
+    disc = opt_d = None
+    if use_source and cfg.lambda_adv > 0:
+        disc = PatchDiscriminator().to(device).train()
+        opt_d = torch.optim.Adam(disc.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    history = []
+    model.train()
+    if cfg.freeze_batchnorm:
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+    for step in range(cfg.iterations):
+        if is_canceled and is_canceled():
+            raise FinetuneCancelled(f"cancelled at step {step}; no model written")
+        for group in opt.param_groups:
+            group["lr"] = poly_lr(cfg.lr, step, cfg.iterations, cfg.poly_power)
+        x_t, y_t = _target_batch(crops, rng.integers(0, len(crops), cfg.batch_size), rng)
+        xs, ys = [x_t], [y_t]
+        if use_source:
+            batch = [augment(source_samples[i].image, source_samples[i].mask, source_cfg,
+                             rng)
+                     for i in rng.integers(0, len(source_samples), cfg.source_per_batch)]
+            images = [b[0] for b in batch]
+            if restyle:  # part-way, random strength, as in adapt.py
+                images = [blend(restyle(im), im, rng.uniform()) for im in images]
+            xs.append(torch.stack(images))
+            ys.append(torch.stack([b[1] for b in batch]))
+        x = imagery.to_model_input(torch.cat(xs), scaling).to(device)
+        y = torch.cat(ys).to(device)
+        n_t = len(x_t)
+        output = model(x)
+        target = slice(0, n_t)
+        loss = segmentation_loss(_part(output, target), y[target],
+                                 pixel_weight=class_balance(y[target]))
+        record = {"target": loss.item()}
+        if use_source:
+            source = slice(n_t, None)
+            loss_s = segmentation_loss(_part(output, source), y[source])
+            loss = loss + cfg.source_weight * loss_s
+            record["source"] = loss_s.item()
+        if disc is not None:
+            size = x.shape[2:]
+            maps = torch.softmax(F.interpolate(output["coarse"], size=size,
+                                               mode="bilinear", align_corners=True), 1)
+            for p in disc.parameters():
+                p.requires_grad_(False)
+            d_t = disc(maps[target])
+            adv = F.binary_cross_entropy_with_logits(d_t, torch.zeros_like(d_t))
+            loss = loss + cfg.lambda_adv * adv
+            record["adversarial"] = adv.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if disc is not None:
+            for p in disc.parameters():
+                p.requires_grad_(True)
+            opt_d.zero_grad(set_to_none=True)
+            d_s, d_t = disc(maps[n_t:].detach()), disc(maps[:n_t].detach())
+            loss_d = 0.5 * (F.binary_cross_entropy_with_logits(d_s, torch.zeros_like(d_s))
+                            + F.binary_cross_entropy_with_logits(d_t, torch.ones_like(d_t)))
+            loss_d.backward()
+            opt_d.step()
+        history.append(record)
+        if progress:
+            progress(step + 1, cfg.iterations, record)
+    model.eval()
+    return history
+
+
+# ---------------------------------------------------------------- mapping and scores
+
+def _merged_windows(src, geometries, margin):
+    """Windows around the polygons, overlapping ones merged (each pixel mapped once)."""
+    windows = [w for w in (window_around(src, g.bounds, margin) for g in geometries)
+               if w is not None]
+    merged = True
+    while merged:
+        merged = False
+        out = []
+        for w in windows:
+            for k, o in enumerate(out):
+                if (w.col_off < o.col_off + o.width and o.col_off < w.col_off + w.width
+                        and w.row_off < o.row_off + o.height
+                        and o.row_off < w.row_off + w.height):
+                    c0, r0 = min(w.col_off, o.col_off), min(w.row_off, o.row_off)
+                    c1 = max(w.col_off + w.width, o.col_off + o.width)
+                    r1 = max(w.row_off + w.height, o.row_off + o.height)
+                    out[k] = Window(c0, r0, c1 - c0, r1 - r0)
+                    merged = True
+                    break
+            else:
+                out.append(w)
+        windows = out
+    return windows
+
+
+def holdout_scores(image_path, shapes, model, card, context: int, scratch,
+                   is_canceled=None):
+    """Green-space scores of the model's map on held-out (geometry, 0/1) polygons."""
+    from ..accuracy.metrics import assess_polygons, ReferenceDataError
+    cm = ConfusionMatrix()
+    with rasterio.open(image_path) as src:
+        windows = _merged_windows(src, [g for g, _ in shapes], context)
+    for n, window in enumerate(windows):
+        out = Path(scratch) / f"holdout_{n}.tif"
+        try:
+            predict_window(image_path, window, out, model, card, NO_OVERVIEWS,
+                           is_canceled=is_canceled)
+            part = assess_polygons(out, shapes)
+            cm.matrix += part.matrix
+        except ReferenceDataError:  # only nodata under the polygons of this window
+            pass
+        finally:
+            remove_quietly(out)
+    metrics = binary_metrics(cm.matrix.tolist())
+    green = metrics["green"]
+    return {"f1": green["f1"], "precision": green["precision"], "recall": green["recall"],
+            "overall_accuracy": metrics["overall_accuracy"], "pixels": int(metrics["n"])}
+
+
+# ---------------------------------------------------------------- the workflow
+
+def finetune_on_reference(image_path, reference, output, base_model=None,
+                          cfg: FinetuneConfig = FinetuneConfig(), device="auto",
+                          bands=(), source=None, maps=None, reference_crs=None,
+                          progress=None, is_canceled=None, log=print,
+                          warn=None) -> FinetuneResult:
+    """Fine-tune ``base_model`` (default: the bundled one) on ``reference``
+    ((geometry, 1 green / 0 other) in the raster's CRS) over ``image_path``, write
+    ``output`` (.pt + card), and score base and fine-tuned model on held-out polygons.
+
+    ``maps``: optional {"base": path, "finetuned": path}: both models' maps over the
+    reference polygons' extent (plus context), for a side-by-side look.
+    ``progress(fraction 0..1, text)`` is called once per training step.
+    """
+    from ..mapping.imagery import BandPlanReader
+    from ..model.files import choose_device, default_model, load_model, save_model
+    from .training_tiles import load_source_tiles
+    warn = warn or log
+    t0 = time.time()
+    if not str(output).lower().endswith(".pt"):
+        raise FinetuneError(f"the model file {output} must end in .pt")
+    if cfg.crop % 16 or cfg.crop < 32:
+        raise FinetuneError(f"crop size {cfg.crop} must be a multiple of 16, at least 32")
+    if not 0 <= cfg.holdout < 1:
+        raise FinetuneError(f"hold-out share {cfg.holdout} must be in [0, 1)")
+    if cfg.iterations < 1:
+        raise FinetuneError("iterations must be at least 1")
+    base_path = Path(base_model) if base_model else default_model(choose_device(device))
+    if Path(output).resolve() == base_path.resolve():
+        raise FinetuneError("the fine-tuned model would overwrite its base model; choose "
+                            "another file name")
+    shapes = [(g, int(bool(v))) for g, v in reference if g is not None and not g.is_empty]
+    if not shapes:
+        raise FinetuneError("the reference layer has no polygons with a class; mark some "
+                            "green and some not-green areas first")
+    try:
+        src = rasterio.open(image_path)
+    except rasterio.errors.RasterioIOError as err:
+        raise FinetuneError(f"cannot open {image_path} as a raster: {err}") from None
+    with src:
+        if src.crs is None:
+            raise FinetuneError(f"{Path(image_path).name} has no coordinate reference "
+                                "system: assign one so the polygons can be placed")
+        left, bottom, right, top = src.bounds
+        shapes = [(g, v) for g, v in shapes
+                  if g.bounds[0] < right and g.bounds[2] > left
+                  and g.bounds[1] < top and g.bounds[3] > bottom]
+        counts = {v: sum(c == v for _, c in shapes) for v in (0, 1)}
+        if not counts[0] or not counts[1]:
+            missing = "green space" if not counts[1] else "not green space"
+            raise FinetuneError(
+                f"the reference polygons on this raster have no '{missing}' polygon "
+                f"({counts[1]} green, {counts[0]} other): mark at least one of each, "
+                "ideally where the map is wrong")
+        train_idx, held_idx = split_holdout([g for g, _ in shapes],
+                                            [c for _, c in shapes], cfg.holdout, cfg.seed)
+        if cfg.holdout > 0 and not held_idx:
+            warn(f"only {len(shapes)} polygons: too few to hold some out; the gain "
+                 "cannot be measured (mark at least 4, 2 of each class)")
+        train_shapes = [shapes[i] for i in train_idx]
+        held_shapes = [shapes[i] for i in held_idx]
+        fewest = min(sum(c == v for _, c in train_shapes) for v in (0, 1))
+        if fewest < FEW_POLYGONS:
+            warn(f"only {fewest} training polygon(s) of one class: with fewer than "
+                 f"{FEW_POLYGONS} per class the gain varies a lot and the model can get "
+                 "worse (benchmarks/bench_finetune.py). Mark about 20 of each class, "
+                 "spread over the raster, including places the map already gets right.")
+        model, parent = load_model(base_path, device)
+        try:
+            reader = BandPlanReader(src, parent, tuple(bands), None, log)
+        except imagery.ImageryError as err:
+            raise FinetuneError(str(err)) from None
+        pixel_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds) or 1.0
+        rng = np.random.default_rng(cfg.seed)
+        crops = read_training_crops(src, reader, train_shapes, cfg.windows, cfg.crop, rng)
+    labelled = int(sum((c[1] != IGNORE).sum() for c in crops))
+    log(f"{len(train_shapes)} training polygons ({sum(c for _, c in train_shapes)} "
+        f"green), {len(held_shapes)} held out; {len(crops)} crops of {cfg.crop} px, "
+        f"{labelled} labelled pixels in them")
+    source_samples, source_scale = (), 1.0
+    if cfg.source_weight > 0 and cfg.source_per_batch > 0:
+        source_samples, source_size = load_source_tiles(source, log)
+        source_scale = source_size / pixel_size
+
+    scratch = tempfile.mkdtemp(prefix=".ugs_finetune_", dir=Path(output).parent)
+    written = False
+    try:
+        before = after = None
+        if held_shapes:
+            log("Scoring the base model on the held-out polygons…")
+            before = holdout_scores(image_path, held_shapes, model, parent, cfg.context,
+                                    scratch, is_canceled)
+            log(_describe("base model", before))
+        if maps and maps.get("base"):
+            _map_extent(image_path, shapes, maps["base"], model, parent, cfg.context, log,
+                        is_canceled)
+
+        def step_progress(step, total, record):
+            if progress:
+                progress(step / total, f"step {step}/{total}: " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in record.items()))
+
+        history = finetune_model(model, crops, source_samples, cfg, source_scale,
+                                 parent.get("input_scaling", "minus_one_one"),
+                                 step_progress, is_canceled)
+        card = _card(parent, base_path, base_model, image_path, cfg, train_shapes,
+                     held_shapes, labelled, history, reference_crs or src.crs.to_string(),
+                     device=str(next(model.parameters()).device))
+        if held_shapes:
+            log("Scoring the fine-tuned model on the held-out polygons…")
+            after = holdout_scores(image_path, held_shapes, model, card, cfg.context,
+                                   scratch, is_canceled)
+            log(_describe("fine-tuned model", after))
+        card["finetuning"]["holdout_before"] = before
+        card["finetuning"]["holdout_after"] = after
+        card["finetuning"]["seconds"] = round(time.time() - t0, 1)
+        card["validation"] = after
+        if is_canceled and is_canceled():
+            raise FinetuneCancelled("cancelled before the model was written")
+        save_model(model, card, output, warn=warn)
+        written = True
+        if maps and maps.get("finetuned"):
+            _map_extent(image_path, shapes, maps["finetuned"], model, card, cfg.context,
+                        log, is_canceled)
+    except Cancelled:
+        raise FinetuneCancelled(
+            f"cancelled while mapping; the model {output} is complete" if written else
+            "cancelled; no model written") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result = FinetuneResult(card, before, after, len(train_shapes), len(held_shapes),
+                            labelled, time.time() - t0, history)
+    if result.gain is not None and result.gain < 0:
+        warn(f"held-out F1 dropped from {before['f1']:.3f} to {after['f1']:.3f}: the "
+             "fine-tuned model is worse on polygons it did not see. Mark more (and more "
+             "varied) polygons, lower the iterations or the learning rate, and keep "
+             "using the base model until the held-out F1 rises.")
+    return result
+
+
+def _describe(what, scores):
+    def fmt(v):
+        return "undefined" if v is None else f"{v:.3f}"
+    return (f"held-out polygons, {what}: F1 {fmt(scores['f1'])}, precision "
+            f"{fmt(scores['precision'])}, recall {fmt(scores['recall'])} "
+            f"({scores['pixels']} px)")
+
+
+def _map_extent(image_path, shapes, output, model, card, context, log, is_canceled):
+    from shapely.ops import unary_union
+    with rasterio.open(image_path) as src:
+        window = window_around(src, unary_union([g for g, _ in shapes]).bounds, context)
+    predict_window(image_path, window, output, model, card, NO_OVERVIEWS, log=log,
+                   is_canceled=is_canceled)
+
+
+def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_shapes,
+          labelled, history, crs, device):
+    tail = max(1, min(20, len(history) // 5))
+    keys = history[0].keys() if history else ()
+    card = {k: v for k, v in parent.items()
+            if k in ("variant", "input_bands", "input_scaling", "tile_size",
+                     "pixel_size_m", "classes", "licence", "attribution")}
+    card.update({
+        "name": f"{parent.get('name', 'UGSNet')} fine-tuned on reference polygons",
+        "parent_model": {"path": str(base_model or f"bundled ({base_path.name})"),
+                         "name": parent.get("name")},
+        "finetuning": {
+            "method": "supervised fine-tuning on digitized reference polygons "
+                      "(unlabelled pixels ignored), labelled source sample mixed in"
+                      + (", source recoloured to the raster" if cfg.match_colours else "")
+                      + (", output-space adversarial term" if cfg.lambda_adv > 0 else ""),
+            "raster": str(Path(image_path).resolve()),
+            "crs": crs,
+            "train_polygons": len(train_shapes),
+            "train_green_polygons": sum(c for _, c in train_shapes),
+            "holdout_polygons": len(held_shapes),
+            "labelled_pixels_in_crops": labelled,
+            "config": asdict(cfg),
+            "losses_first": {k: round(float(np.mean([h[k] for h in history[:tail]])), 4)
+                             for k in keys},
+            "losses_last": {k: round(float(np.mean([h[k] for h in history[-tail:]])), 4)
+                            for k in keys},
+            "device": device,
+            "date": datetime.date.today().isoformat(),
+        },
+        "parent_validation": parent.get("validation"),
+    })
+    return card

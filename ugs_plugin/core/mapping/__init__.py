@@ -1,0 +1,2 @@
+"""Mapping: imagery reading, the inference grid, streaming prediction, boundary
+masking, frame grids, quick-looks."""

@@ -1,0 +1,2 @@
+"""Planning: zones and green patches, access to parks, change between maps, the
+planner reports."""
