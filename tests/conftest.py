@@ -69,6 +69,24 @@ def naip_mosaic(names, cols):
     return np.concatenate(rows, axis=1)
 
 
+def write_ugset(root, names):
+    """NAIP crops as a training folder in the UGSet layout: images/ (RGB) and masks/
+    (NDVI > 0.1 as 0/255, as UGSet stores them)."""
+    root = Path(root)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(exist_ok=True)
+    for name in names:
+        with rasterio.open(naip_path(name)) as src:
+            bands, transform, crs = src.read(), src.transform, src.crs
+        red, nir = bands[0].astype(np.float32), bands[3].astype(np.float32)
+        mask = np.where((nir - red) / np.maximum(nir + red, 1e-6) > 0.1, 255, 0)
+        write_raster(root / "images" / f"{name}.tif", bands[:3], crs=crs,
+                     transform=transform)
+        write_raster(root / "masks" / f"{name}.tif", mask.astype(np.uint8), crs=crs,
+                     transform=transform)
+    return root
+
+
 @pytest.fixture(scope="session")
 def mosaic_512(tmp_path_factory):
     """A real 512 x 512 RGB raster (four Claremont crops, a city the model never saw)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import REPO, hiding, naip_path, write_raster
+from conftest import REPO, hiding, naip_path, write_raster, write_ugset
 
 TILES = ["chico_2020_3", "chico_2020_8", "long_beach_2020_5", "long_beach_2020_9",
          "santa_monica_2020_2"]
@@ -16,20 +16,7 @@ TILES = ["chico_2020_3", "chico_2020_8", "long_beach_2020_5", "long_beach_2020_9
 
 @pytest.fixture(scope="module")
 def ugset_folder(tmp_path_factory):
-    """NAIP crops as images/ + NDVI masks (0/255, as UGSet stores them) in masks/."""
-    root = tmp_path_factory.mktemp("ugset")
-    (root / "images").mkdir()
-    (root / "masks").mkdir()
-    for name in TILES:
-        with rasterio.open(naip_path(name)) as src:
-            bands, transform, crs = src.read(), src.transform, src.crs
-        red, nir = bands[0].astype(np.float32), bands[3].astype(np.float32)
-        mask = np.where((nir - red) / np.maximum(nir + red, 1e-6) > 0.1, 255, 0)
-        write_raster(root / "images" / f"{name}.tif", bands[:3], crs=crs,
-                     transform=transform)
-        write_raster(root / "masks" / f"{name}.tif", mask.astype(np.uint8), crs=crs,
-                     transform=transform)
-    return root
+    return write_ugset(tmp_path_factory.mktemp("ugset"), TILES)
 
 
 def test_trainmodel_algorithm_writes_a_usable_model(qgis_app, ugset_folder, tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE, naip_path, write_raster
+from conftest import REPO, SAMPLE_REFERENCE, SAMPLE_SCENE, write_ugset
 
 sys.path.insert(0, str(REPO / "scripts"))
 import package  # noqa: E402
@@ -41,21 +41,6 @@ def qgis_process(env, algorithm, **params):
         env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (algorithm, proc.stdout[-1500:], proc.stderr[-1500:])
     return json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
-
-
-def tiny_ugset(root):
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    for name in ("chico_2020_3", "long_beach_2020_5"):
-        with rasterio.open(naip_path(name)) as src:
-            bands, transform, crs = src.read(), src.transform, src.crs
-        red, nir = bands[0].astype(np.float32), bands[3].astype(np.float32)
-        mask = np.where((nir - red) / np.maximum(nir + red, 1e-6) > 0.1, 255, 0)
-        write_raster(root / "images" / f"{name}.tif", bands[:3], crs=crs,
-                     transform=transform)
-        write_raster(root / "masks" / f"{name}.tif", mask.astype(np.uint8), crs=crs,
-                     transform=transform)
-    return root
 
 
 def test_every_algorithm_runs_from_the_zip_through_qgis_process(zip_env, tmp_path):
@@ -122,7 +107,8 @@ def test_every_algorithm_runs_from_the_zip_through_qgis_process(zip_env, tmp_pat
     assert (tmp_path / "maps" / "mosaic.vrt").exists()
     done.append("extractframegrid")
 
-    run("trainmodel", TILES=tiny_ugset(tmp_path / "ugset"), STEPS=2, BATCH_SIZE=2,
+    tiles = write_ugset(tmp_path / "ugset", ("chico_2020_3", "long_beach_2020_5"))
+    run("trainmodel", TILES=tiles, STEPS=2, BATCH_SIZE=2,
         CROP=64, OUTPUT=tmp_path / "trained.pt")
     assert (tmp_path / "trained.json").exists()
     done.append("trainmodel")
