@@ -15,6 +15,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="$(dirname "$REPO")/shared"
 ROOT="${UGS_LTR_ROOT:-/var/tmp/ugs-qgis-ltr}"
+# One venv inside the chroot per checkout: pip writes the checkout's path into the
+# scripts it installs (their #! line), so a venv cannot serve two checkouts.
+VENV="/opt/ugs-venvs/$(printf %s "$REPO" | sha1sum | cut -c1-12)"
 STAMP_VERSION=2   # bump when the package list below changes
 QGIS_PACKAGES="qgis python3-qgis qgis-providers"
 OTHER_PACKAGES="python3-rasterio python3-shapely python3-gdal python3-venv python3-pip \
@@ -75,22 +78,22 @@ build_root() {
     touch "$stamp"
     copy_host_files
   fi
-  mkdir -p "$ROOT/opt/ugs-venv" "$ROOT$REPO" "$ROOT$SHARED"
+  mkdir -p "$ROOT$VENV" "$ROOT$REPO" "$ROOT$SHARED"
   log "$(in_root dpkg-query -W -f='QGIS ${Version}' qgis), $(in_root python3 --version)"
 }
 
 in_repo() {  # "$@" in the repo inside the chroot, with the repo mounted
   mkdir -p "$REPO/.venv"
   with_system_mounts bash -c '
-    set -e; root="$1" repo="$2" shared="$3"; shift 3
+    set -e; root="$1" repo="$2" shared="$3" venv="$4"; shift 4
     mount --rbind "$repo" "$root$repo"
-    mount --bind "$root/opt/ugs-venv" "$root$repo/.venv"
+    mount --bind "$root$venv" "$root$repo/.venv"
     [ ! -d "$shared" ] || mount --rbind "$shared" "$root$shared"
     exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
       CI="${CI:-}" UGS_PLATFORM=qgis-ltr \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$repo" "$@"' \
-    _ "$ROOT" "$REPO" "$SHARED" "$@"
+    _ "$ROOT" "$REPO" "$SHARED" "$VENV" "$@"
 }
 
 case "${1:-test}" in

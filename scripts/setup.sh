@@ -52,7 +52,8 @@ pins > .venv/constraints.txt
 need() {  # need MODULE PIN
   .venv/bin/python -c "import $1" 2>/dev/null && return 0
   echo "setup: installing $2 (constrained by .venv/constraints.txt)"
-  .venv/bin/pip install -q --disable-pip-version-check -c .venv/constraints.txt "$2"
+  .venv/bin/python -m pip install -q --disable-pip-version-check \
+    -c .venv/constraints.txt "$2"
 }
 need torch "$TORCH_PIN"
 for pin in $ONNX_PINS $SCAN_PINS; do
@@ -64,7 +65,7 @@ done
 if ! .venv/pyqt6/bin/python -c "import PyQt6.QtWidgets" 2>/dev/null; then
   echo "setup: installing $PYQT6_PIN into .venv/pyqt6 for the Qt6 name check"
   /usr/bin/python3 -m venv --clear .venv/pyqt6
-  .venv/pyqt6/bin/pip install -q --disable-pip-version-check "$PYQT6_PIN"
+  .venv/pyqt6/bin/python -m pip install -q --disable-pip-version-check "$PYQT6_PIN"
 fi
 .venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, shapely, qgis.core; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| shapely', shapely.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
 touch .venv/.setup-done
