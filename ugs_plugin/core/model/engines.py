@@ -326,6 +326,12 @@ def resolve_engine(engine: str = "auto", device: str = "auto") -> str:
                       "only, small) or PyTorch (also training)")
 
 
+def _torch_engine(path, device, precision, warn):
+    from .files import load_model
+    model, card = load_model(path, device)
+    return TorchEngine(model, precision, warn), card
+
+
 def load_engine(path=None, device: str = "auto", engine: str = "auto",
                 precision: str = "fp32", tile: int | None = None, log=None,
                 warn=None, raster_size=None) -> tuple[Engine, dict]:
@@ -335,16 +341,14 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
     height): with ``auto``, a raster smaller than one tile runs on PyTorch where it
     is installed, so its map is the one of a tile of its own size."""
     name = resolve_engine(engine, device)
-    if name == "onnxruntime" and (engine or "auto") == "auto" and raster_size \
-            and importable("torch"):
+    if name == "onnxruntime" and (engine or "auto") == "auto" and raster_size:
         card_tile = tile or read_card(Path(path) if path else DEFAULT_MODEL).get(
             "tile_size", 512)
-        if min(raster_size) < int(card_tile):
+        # torch is imported only for a raster that needs it, not for every run
+        if min(raster_size) < int(card_tile) and importable("torch"):
             name = "torch"
     if name == "torch":
-        from .files import load_model
-        model, card = load_model(path, device)
-        return TorchEngine(model, precision, warn), card
+        return _torch_engine(path, device, precision, warn)
     if precision != "fp32" and name == "onnxruntime":
         raise EngineError(f"the onnxruntime engine runs fp32; precision {precision!r} "
                           "needs the openvino or torch engine")
@@ -360,9 +364,7 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
         if (engine or "auto") != "auto":
             raise
         (warn or log or (lambda msg: None))(f"{err}. Running on PyTorch instead.")
-        from .files import load_model
-        model, card = load_model(model_path, device)
-        return TorchEngine(model, precision, warn), card
+        return _torch_engine(model_path, device, precision, warn)
     if name == "openvino":
         return OpenVinoEngine(onnx_path, tile, precision), card
     return OnnxRuntimeEngine(onnx_path, tile), card
