@@ -56,7 +56,7 @@ VARIANTS = {
 
 
 def controlled(seeds, base_cfg, variants):
-    source, source_size = load_source_tiles(None, log=lambda m: None)
+    source, source_size = load_source_tiles(None)
     city = naip_eval.load_city("palm_springs")
     shifted = []
     for s in city:
@@ -82,7 +82,7 @@ def controlled(seeds, base_cfg, variants):
             cfg = replace(base_cfg, seed=seed, source_scale=source_size / 1.0,
                           **VARIANTS[name])
             t0 = time.time()
-            result = adapt_model(model, source, tiles, cfg, log=lambda m: None)
+            result = adapt_model(model, source, tiles, cfg)
             after = naip_eval.score(predict_tiles(model, [s.image for s in scored],
                                                   scale), scored)
             disc = result["history"]["disc"]
@@ -151,7 +151,7 @@ def real(seeds, base_cfg, variants):
                 t0 = time.time()
                 card = adapt_to_region(SCENE, west, f"{tmp}/adapted.pt",
                                        cfg=replace(base_cfg, seed=seed, **VARIANTS[name]),
-                                       device="cpu", log=lambda m: None)
+                                       device="cpu")
                 after = park_scores(mapped(f"{tmp}/adapted.pt"), park_mask, keep,
                                     negatives)
                 rows.setdefault(name, []).append(after)
@@ -179,7 +179,7 @@ def timing(base_cfg, iterations=6):
     """Seconds per iteration of the default recipe, light (bundled) and full UGSNet
     (random weights: no full weights ship), after one warm-up iteration."""
     from ugs_plugin.core.model.ugsnet import build_model
-    source, source_size = load_source_tiles(None, log=lambda m: None)
+    source, source_size = load_source_tiles(None)
     with rasterio.open(SCENE) as src:
         b = src.bounds
         from shapely.geometry import box
@@ -191,10 +191,10 @@ def timing(base_cfg, iterations=6):
     for variant in ("light", "full"):
         model = load_model(None, "cpu")[0] if variant == "light" else build_model("full")
         cfg = replace(base_cfg, iterations=1, source_scale=source_size)
-        adapt_model(model, source, tiles, cfg, log=lambda m: None)  # warm-up
+        adapt_model(model, source, tiles, cfg)  # warm-up
         cfg = replace(cfg, iterations=iterations)
         t0 = time.time()
-        adapt_model(model, source, tiles, cfg, log=lambda m: None)
+        adapt_model(model, source, tiles, cfg)
         per = (time.time() - t0) / iterations
         print(f"  {variant}: {per:.2f} s/iteration; {base_cfg.iterations} iterations "
               f"≈ {per * base_cfg.iterations / 60:.1f} min", flush=True)

@@ -113,7 +113,7 @@ def valencia(seeds, cfg):
             t0 = time.time()
             out = Path(tmp) / f"valencia_{seed}.pt"
             finetune_on_reference(scene, drawn, out, cfg=replace(cfg, seed=seed, holdout=0),
-                                  device="cpu", log=lambda m: None, warn=lambda m: None)
+                                  device="cpu")
             after = scores(out, tmp)
             rows.append({"seed": seed, "before": before, "after": after,
                          "seconds": time.time() - t0})
@@ -171,8 +171,7 @@ def main():
                 t0 = time.time()
                 result = finetune_on_reference(
                     scene, squares, Path(tmp) / f"ft_{count}_{seed}.pt",
-                    cfg=replace(cfg, seed=seed), device="cpu", log=lambda m: None,
-                    warn=lambda m: None)
+                    cfg=replace(cfg, seed=seed), device="cpu")
                 seconds = time.time() - t0
                 model, _ = load_model(Path(tmp) / f"ft_{count}_{seed}.pt", "cpu")
                 after = naip_eval.score(predict_tiles(model, [s.image for s in scored],

@@ -68,8 +68,8 @@ def worker(variant, raster, out_dir, args):
             from ugs_plugin.core.model.ugsnet import build_model
             save_model(build_model("full").eval(), {"name": "full (random weights)",
                                                     "tile_size": tile}, path)
-    engine, card = load_engine(path, args.device, engine_name, precision or "fp32",
-                               tile=tile)
+    engine, card = load_engine(path, args.device, engine_name,
+                               precision=precision or "fp32", tile=tile)
     opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch)
     # Engine start-up (memory planning, kernel choice) out of the timing, as for the
     # bare forward below: one small run first.
@@ -80,9 +80,9 @@ def worker(variant, raster, out_dir, args):
                        transform=src.window_transform(window))
         with rasterio.open(warm, "w", **profile) as dst:
             dst.write(src.read(window=window))
-    predict_raster(warm, Path(out_dir) / "warm_map.tif", engine, card, None, opts)
+    predict_raster(warm, Path(out_dir) / "warm_map.tif", engine, card, options=opts)
     summary = predict_raster(raster, Path(out_dir) / f"{variant}.tif", engine, card,
-                             None, opts)
+                             options=opts)
     with rasterio.open(raster) as src:
         n_tiles = len(tile_origins(src.height, tile, overlap)) * \
             len(tile_origins(src.width, tile, overlap))

@@ -123,8 +123,8 @@ def evaluate(model, card, val, labels_02, tmp):
         report[f"shift:{kind}"] = naip_figures(predict_tiles(model, shifted, 0.6), val,
                                                labels_02)
     out = Path(tmp) / "valencia.tif"
-    predict_raster(SAMPLE / "valencia_sample.tif", out, model, card, None,
-                   PredictOptions())
+    predict_raster(SAMPLE / "valencia_sample.tif", out, model, card,
+                   options=PredictOptions())
     report["valencia"] = valencia(out)
     return report
 

@@ -21,7 +21,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from bench_predict import make_raster  # noqa: E402
 from ugs_plugin.core.model.files import load_model  # noqa: E402
-from ugs_plugin.core.config import PredictOptions
+from ugs_plugin.core.config import PredictOptions  # noqa: E402
+from ugs_plugin.core.feedback import Recording  # noqa: E402
 from ugs_plugin.core.mapping.predict import predict_raster  # noqa: E402
 
 
@@ -36,17 +37,19 @@ def main():
         scene, ref, out = (Path(tmp) / n for n in ("scene.tif", "ref.tif", "map.tif"))
         make_raster(scene, 2048)
         model, card = load_model(args.model, "cuda")
-        predict_raster(scene, ref, model, card, None, PredictOptions(batch_size=2))
+        predict_raster(scene, ref, model, card, options=PredictOptions(batch_size=2))
         torch.cuda.empty_cache()
         free, _ = torch.cuda.mem_get_info()
         hog = torch.empty(int(free - args.room * args.tile_mb * 2 ** 20),
                           dtype=torch.uint8, device="cuda")
         print(f"free {free / 2 ** 30:.1f} GiB, left {(free - hog.numel()) / 2 ** 30:.2f} "
               "GiB", flush=True)
-        warnings = []
         t0 = time.time()
-        summary = predict_raster(scene, out, model, card, None,
-                                 PredictOptions(batch_size=16), warn=warnings.append)
+        recorded = Recording()
+        summary = predict_raster(scene, out, model, card,
+                                 options=PredictOptions(batch_size=16),
+                                 feedback=recorded)
+        warnings = recorded.warnings
         print("warnings:", warnings, "batch used", summary["batch_size"],
               f"{time.time() - t0:.1f} s")
         with rasterio.open(ref) as a, rasterio.open(out) as b:

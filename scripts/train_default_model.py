@@ -39,7 +39,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
 from ugs_plugin.core.model.files import choose_device, save_model  # noqa: E402
 from ugs_plugin.core.learning.training_tiles import IGNORE, Sample  # noqa: E402
-from ugs_plugin.core.config import TrainConfig
+from ugs_plugin.core.config import TrainConfig  # noqa: E402
+from ugs_plugin.core.feedback import Feedback, Printing  # noqa: E402
 from ugs_plugin.core.learning.train import predict_tiles, train_model  # noqa: E402
 from ugs_plugin.core.model.ugsnet import build_model  # noqa: E402
 
@@ -105,8 +106,12 @@ def steps_for_budget(variant, train, cfg, device, seconds, probe_steps=12):
     probe_cfg = TrainConfig(**{**cfg.__dict__, "steps": probe_steps + 3,
                                "validate_every": 10 ** 9, "checkpoint_every": -1})
     times = []
-    train_model(probe, train, (), probe_cfg, log=lambda m: None,
-                progress=lambda *a: times.append(time.perf_counter()))
+
+    class Clock(Feedback):
+        def progress(self, percent, text=""):
+            times.append(time.perf_counter())
+
+    train_model(probe, train, (), probe_cfg, feedback=Clock())
     per_step = (times[-1] - times[2]) / (len(times) - 3)
     del probe
     if device.type == "cuda":
@@ -217,13 +222,15 @@ def main():
     if args.checkpoint:
         Path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
 
-    def log(message):
-        print(message, flush=True)
-        if args.weights_fp16_parts and "val F1" in message:
-            save_fp16_parts(model, args.weights_fp16_parts)
-    result = train_model(model, train, val, cfg, log=log,
+    class Log(Printing):
+        def info(self, message):
+            super().info(message)
+            if args.weights_fp16_parts and "val F1" in message:
+                save_fp16_parts(model, args.weights_fp16_parts)
+    result = train_model(model, train, val, cfg,
                          checkpoint_path=args.checkpoint or None,
-                         resume_from=args.checkpoint if args.resume else None)
+                         resume_from=args.checkpoint if args.resume else None,
+                         feedback=Log())
     if args.weights_fp16_parts:  # the best state, restored by train_model
         save_fp16_parts(model, args.weights_fp16_parts)
     figures = {}

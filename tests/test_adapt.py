@@ -6,6 +6,7 @@ import torch
 from shapely.geometry import box
 
 from ugs_plugin.core.config import AdaptConfig
+from ugs_plugin.core.feedback import Feedback
 from ugs_plugin.core.learning.adapt import adapt_model, AdaptationCancelled
 from ugs_plugin.core.learning.region import RegionError, sample_target_tiles
 from ugs_plugin.core.mapping.boundary import BoundaryMask
@@ -69,7 +70,7 @@ def run(source, target, iterations=12, seed=3, **kw):
     base = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = AdaptConfig(iterations=iterations, tile=128, batch_size=2, seed=seed,
                       lr_discriminator=1e-3)
-    result = adapt_model(model, source, target[0], cfg, log=lambda m: None, **kw)
+    result = adapt_model(model, source, target[0], cfg, **kw)
     return model, base, result
 
 
@@ -89,10 +90,20 @@ def test_adaptation_changes_weights_moves_discriminator_and_is_deterministic(
                for k, v in model.state_dict().items())
 
 
+class CancelAfter(Feedback):
+    """Says "cancelled" from the ``asked + 1``-th question on."""
+
+    def __init__(self, asked):
+        self.asked, self.left = 0, asked
+
+    def is_cancelled(self):
+        self.asked += 1
+        return self.asked > self.left
+
+
 def test_cancel_stops_at_the_next_iteration(source, target):
-    calls = []
     with pytest.raises(AdaptationCancelled, match="iteration 3"):
-        run(source, target, is_canceled=lambda: calls.append(1) or len(calls) > 3)
+        run(source, target, feedback=CancelAfter(3))
 
 
 # ---------------------------------------------------------------- does it adapt?
@@ -127,13 +138,12 @@ def test_default_adaptation_improves_f1_on_a_controlled_shift(controlled_shift, 
     from ugs_plugin.core.learning.training_tiles import load_source_tiles
     from ugs_plugin.core.learning.train import predict_tiles
     tiles, scored, naip_eval = controlled_shift
-    source, source_size = load_source_tiles(None, log=lambda m: None)
+    source, source_size = load_source_tiles(None)
     model, _ = load_model(None, "cpu")
     images = [s.image for s in scored]
     before = naip_eval.score(predict_tiles(model, images, 0.6), scored)
     adapt_model(model, source, tiles,
-                AdaptConfig(seed=seed, source_scale=source_size / 1.0),
-                log=lambda m: None)
+                AdaptConfig(seed=seed, source_scale=source_size / 1.0))
     after = naip_eval.score(predict_tiles(model, images, 0.6), scored)
     assert after["f1"] - before["f1"] >= 0.03, (before, after)
     assert after["tree_recall"] >= before["tree_recall"]

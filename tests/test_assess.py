@@ -90,7 +90,7 @@ def test_cli_assess_sample_scene_reference_polygons(tmp_path, model_and_card):
     from ugs_plugin.core.mapping.predict import predict_raster
     model, card = model_and_card
     out = tmp_path / "valencia.tif"
-    predict_raster(SAMPLE_SCENE, out, model, card, None, PredictOptions())
+    predict_raster(SAMPLE_SCENE, out, model, card, options=PredictOptions())
     proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "assess", str(out),
                            str(SAMPLE_REFERENCE), "--field", "class", "--json"],
                           cwd=REPO, capture_output=True, text=True)

@@ -117,13 +117,13 @@ def test_a_damaged_graph_is_named_and_a_missing_one_exported(tmp_path):
     (tmp_path / "m.onnx").unlink()
     del card["onnx"]
     (tmp_path / "m.json").write_text(json.dumps(card))
-    messages = []
-    engine, _ = load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", log=messages.append)
-    assert any("exporting" in m for m in messages)
+    from ugs_plugin.core.feedback import Recording
+    first, again = Recording(), Recording()
+    engine, _ = load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", feedback=first)
+    assert any("exporting" in m for m in first.messages)
     assert (tmp_path / "m.onnx").exists()
-    messages.clear()
-    load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", log=messages.append)
-    assert not messages  # the export is reused
+    load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", feedback=again)
+    assert not again.messages  # the export is reused
 
 
 def test_other_tile_sizes_never_touch_the_shipped_graph(tmp_path):

@@ -15,11 +15,12 @@ from ugs_plugin.core.learning.finetune import (finetune_on_reference,
                                                FinetuneCancelled, FinetuneError,
                                                split_holdout)
 from ugs_plugin.core.config import FinetuneConfig
+from ugs_plugin.core.feedback import Recording
 from ugs_plugin.core.model.files import load_model
 from ugs_plugin.core.learning.training_tiles import IGNORE
 from ugs_plugin.core.learning.train import predict_tiles, segmentation_loss
 
-from conftest import REPO
+from conftest import REPO, cli
 
 sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
@@ -118,7 +119,7 @@ def test_labels_in_one_corner_give_finite_weights_and_a_model(shifted_scene, tmp
     result = finetune_on_reference(path, corner, tmp_path / "corner.pt",
                                    cfg=FinetuneConfig(iterations=6, windows=8,
                                                       batch_size=2, holdout=0.25),
-                                   device="cpu", log=lambda m: None, warn=lambda m: None)
+                                   device="cpu")
     assert result.before is None and result.holdout_polygons == 0  # too few to hold out
     model, card = load_model(tmp_path / "corner.pt", "cpu")
     assert all(torch.isfinite(v).all() for v in model.state_dict().values()
@@ -138,7 +139,7 @@ def test_finetuning_on_marks_where_the_map_is_wrong_raises_f1(shifted_scene, tmp
     shapes = marks(label, prediction, 20, seed)
     result = finetune_on_reference(path, shapes, tmp_path / "ft.pt",
                                    cfg=FinetuneConfig(iterations=200, seed=seed),
-                                   device="cpu", log=lambda m: None, warn=lambda m: None)
+                                   device="cpu")
     base, _ = load_model(None, "cpu")
     model, card = load_model(tmp_path / "ft.pt", "cpu")
     images = [s.image for s in scored]
@@ -156,14 +157,10 @@ def test_clear_errors_for_bad_input(shifted_scene, tmp_path):
     only_green = [(square(50, 50), 1), (square(150, 150), 1)]
     with pytest.raises(FinetuneError, match="no 'not green space' polygon.*mark at least"):
         finetune_on_reference(path, only_green, tmp_path / "m.pt", cfg=QUICK,
-                              device="cpu", log=lambda m: None)
+                              device="cpu")
     far = [(box(0, 0, 10, 10), 1), (box(20, 0, 30, 10), 0)]
     with pytest.raises(FinetuneError, match="no 'green space' polygon"):
-        finetune_on_reference(path, far, tmp_path / "m.pt", cfg=QUICK, device="cpu",
-                              log=lambda m: None)
-    with pytest.raises(FinetuneError, match="must end in .pt"):
-        finetune_on_reference(path, marks(label, prediction, 2), tmp_path / "m.tif",
-                              cfg=QUICK, device="cpu")
+        finetune_on_reference(path, far, tmp_path / "m.pt", cfg=QUICK, device="cpu")
     assert not list(tmp_path.iterdir())
 
 
@@ -171,8 +168,8 @@ def test_cancel_writes_no_model(shifted_scene, tmp_path):
     path, label, prediction, _ = shifted_scene
     with pytest.raises(FinetuneCancelled):
         finetune_on_reference(path, marks(label, prediction, 3), tmp_path / "m.pt",
-                              cfg=QUICK, device="cpu", is_canceled=lambda: True,
-                              log=lambda m: None)
+                              cfg=QUICK, device="cpu",
+                              feedback=Recording(cancel_after_progress=0.0))
     assert not list(tmp_path.iterdir())
 
 
@@ -236,18 +233,17 @@ def test_qgis_process_runs_the_finetuning(qgis_process_env, shifted_scene, tmp_p
 def test_cli_finetune_prints_before_and_after(shifted_scene, tmp_path):
     path, label, prediction, _ = shifted_scene
     gpkg = reference_gpkg(tmp_path / "ref.gpkg", marks(label, prediction, 4))
-    proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "finetune", str(path),
-                           str(gpkg), str(tmp_path / "cli.pt"), "--field", "class",
-                           "--iterations", "3", "--device", "cpu", "--json",
-                           "--map", str(tmp_path / "cli_map.tif")],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = cli("finetune", path, gpkg, tmp_path / "cli.pt", "--field", "class",
+               "--iterations", "3", "--device", "cpu", "--json",
+               "--map", tmp_path / "cli_map.tif")
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout)
     assert set(summary["before"]) >= {"f1", "precision", "recall"}
     assert set(summary["after"]) >= {"f1", "precision", "recall"}
     assert summary["seconds"] > 0 and (tmp_path / "cli_map.tif").exists()
-    bad = subprocess.run([sys.executable, "-m", "ugs_plugin", "finetune", str(path),
-                          str(gpkg), str(tmp_path / "x.pt"), "--field", "nope"],
-                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    bad = cli("finetune", path, gpkg, tmp_path / "x.pt", "--field", "nope")
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and \
         "no field 'nope'" in bad.stderr
+    not_pt = cli("finetune", path, gpkg, tmp_path / "x.tif", "--iterations", "1")
+    assert not_pt.returncode == 1 and "must end in .pt" in not_pt.stderr
+    assert not (tmp_path / "x.tif").exists()

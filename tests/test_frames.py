@@ -12,6 +12,7 @@ from build_frame_grid import build_frame_grid
 from conftest import REPO
 
 from ugs_plugin.core.errors import Cancelled
+from ugs_plugin.core.feedback import Feedback
 
 FRAME = 256
 COLS, ROWS = 3, 2
@@ -100,20 +101,20 @@ def test_cancel_mid_frame_leaves_nothing_a_resume_takes_for_complete(grid, tmp_p
                                                                       overlap=0))
     calls = []
 
-    def cancel_in_second_frame():
-        calls.append(1)
-        return len(calls) > 4  # frame 1: 1 check + 1 batch; frame 2 stops mid-way
+    class CancelInSecondFrame(Feedback):
+        def is_cancelled(self):
+            calls.append(1)
+            return len(calls) > 4  # frame 1: 1 check + 1 batch; frame 2 stops mid-way
 
     with pytest.raises(Cancelled):
-        frames.run_jobs(jobs, extract, inside, is_canceled=cancel_in_second_frame,
-                        log=lambda m: None)
+        frames.run_jobs(jobs, extract, inside, feedback=CancelInSecondFrame())
     assert frames.is_complete(jobs[0]) and not frames.is_complete(jobs[1])
     assert not jobs[1].output.exists()
     assert sorted(p.name for p in out.iterdir()) == ["r0c0.tif", "r0c0.tif.done.json"]
     # A half-written file with no marker is not taken for complete either.
     jobs[1].output.write_bytes(b"partial")
     assert not frames.is_complete(jobs[1])
-    frames.run_jobs(jobs, extract, inside, log=lambda m: None)
+    frames.run_jobs(jobs, extract, inside)
     assert [j.status for j in jobs][:2] == ["skipped (finished)", "done"]
 
 

@@ -9,6 +9,7 @@ import torch
 from ugs_plugin.core.errors import UgsError
 from ugs_plugin.core.mapping.imagery import to_model_input
 from ugs_plugin.core.errors import Cancelled
+from ugs_plugin.core.feedback import Feedback, Recording
 from ugs_plugin.core.mapping.predict import predict_raster, PredictError
 from ugs_plugin.core.config import PredictOptions
 
@@ -17,7 +18,8 @@ from conftest import naip_mosaic, naip_path, write_raster
 
 def run(src, out, model_and_card, prob=None, **opts):
     model, card = model_and_card
-    return predict_raster(src, out, model, card, prob, PredictOptions(**opts))
+    return predict_raster(src, out, model, card, probability_path=prob,
+                          options=PredictOptions(**opts))
 
 
 def read(path):
@@ -171,14 +173,16 @@ def test_cancel_half_way_leaves_previous_output_untouched(tmp_path, mosaic_512,
     out.write_bytes(b"previous good output")
     calls = []
 
-    def cancel_at_half():
-        calls.append(1)
-        return len(calls) > 4  # 16 tiles in batches of 2: stop at the 5th batch
+    class CancelAtHalf(Feedback):
+        def is_cancelled(self):
+            calls.append(1)
+            return len(calls) > 4  # 16 tiles in batches of 2: stop at the 5th batch
 
     with pytest.raises(Cancelled):
-        predict_raster(mosaic_512, out, model, card, tmp_path / "prob.tif",
-                       PredictOptions(tile_size=128, overlap=0, batch_size=2),
-                       is_canceled=cancel_at_half)
+        predict_raster(mosaic_512, out, model, card,
+                       probability_path=tmp_path / "prob.tif",
+                       options=PredictOptions(tile_size=128, overlap=0, batch_size=2),
+                       feedback=CancelAtHalf())
     assert len(calls) == 5
     assert out.read_bytes() == b"previous good output"
     assert not (tmp_path / "prob.tif").exists()
@@ -188,10 +192,15 @@ def test_cancel_half_way_leaves_previous_output_untouched(tmp_path, mosaic_512,
 def test_progress_is_reported_per_batch(tmp_path, mosaic_512, model_and_card):
     model, card = model_and_card
     seen = []
-    predict_raster(mosaic_512, tmp_path / "m.tif", model, card, None,
-                   PredictOptions(tile_size=128, overlap=0, batch_size=4),
-                   progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(4, 16), (8, 16), (12, 16), (16, 16)]
+
+    class Seen(Feedback):
+        def progress(self, percent, text=""):
+            seen.append(percent)
+
+    predict_raster(mosaic_512, tmp_path / "m.tif", model, card,
+                   options=PredictOptions(tile_size=128, overlap=0, batch_size=4),
+                   feedback=Seen())
+    assert seen == [25.0, 50.0, 75.0, 100.0]  # 16 tiles in batches of 4
 
 
 class OutOfMemoryAbove(torch.nn.Module):
@@ -215,10 +224,12 @@ def test_out_of_memory_falls_back_to_smaller_batches(tmp_path, mosaic_512,
     expected = tmp_path / "expected.tif"
     run(mosaic_512, expected, model_and_card, tile_size=128, overlap=16, batch_size=1)
     flaky = OutOfMemoryAbove(model, limit=2)
-    warnings = []
-    summary = predict_raster(mosaic_512, tmp_path / "map.tif", flaky, card, None,
-                             PredictOptions(tile_size=128, overlap=16, batch_size=8),
-                             warn=warnings.append)
+    recorded = Recording()
+    summary = predict_raster(mosaic_512, tmp_path / "map.tif", flaky, card,
+                             options=PredictOptions(tile_size=128, overlap=16,
+                                                    batch_size=8),
+                             feedback=recorded)
+    warnings = recorded.warnings
     assert np.array_equal(read(tmp_path / "map.tif"), read(expected))
     assert summary["batch_size"] == 2
     assert flaky.batches[:2] == [5, 2]            # a row of 5 tiles; halved to 2 ...
@@ -231,7 +242,7 @@ def test_out_of_memory_with_one_tile_is_a_clear_error(tmp_path, mosaic_512,
     model, card = model_and_card
     with pytest.raises(UgsError, match="one tile does not fit.*smaller tile size"):
         predict_raster(mosaic_512, tmp_path / "map.tif", OutOfMemoryAbove(model, 0),
-                       card, None, PredictOptions(tile_size=256, batch_size=4))
+                       card, options=PredictOptions(tile_size=256, batch_size=4))
     assert not (tmp_path / "map.tif").exists()
     assert not list(tmp_path.iterdir())
 
@@ -248,5 +259,5 @@ def test_other_runtime_errors_are_not_taken_for_out_of_memory(tmp_path, mosaic_5
         def forward(self, x):
             raise RuntimeError("Expected all tensors to be on the same device")
     with pytest.raises(RuntimeError, match="same device"):
-        predict_raster(mosaic_512, tmp_path / "map.tif", Broken(), card, None,
-                       PredictOptions(tile_size=256))
+        predict_raster(mosaic_512, tmp_path / "map.tif", Broken(), card,
+                       options=PredictOptions(tile_size=256))

@@ -8,6 +8,7 @@ from ugs_plugin.core.learning.training_tiles import (find_tile_pairs, load_pairs
                                                      normalise_mask, Sample,
                                                      split_by_group, TrainingError)
 from ugs_plugin.core.config import TrainConfig
+from ugs_plugin.core.feedback import Feedback
 from ugs_plugin.core.learning.train import train_model, TrainingCancelled
 from ugs_plugin.core.model.ugsnet import build_model
 
@@ -41,7 +42,7 @@ def test_loss_goes_down_on_real_tiles(tiny_set):
     model = build_model("light")
     cfg = TrainConfig(steps=80, batch_size=4, crop=64, lr=5e-3, seed=0,
                       colour_jitter=False, scale_range=(0.5, 0.6))
-    history = train_model(model, tiny_set, cfg=cfg, log=lambda m: None)["loss_history"]
+    history = train_model(model, tiny_set, cfg=cfg)["loss_history"]
     assert len(history) == 80
     # Seen over seeds 0-2: the last 10 steps average 27-30 % below the first 10.
     assert np.mean(history[-10:]) < 0.85 * np.mean(history[:10])
@@ -50,23 +51,24 @@ def test_loss_goes_down_on_real_tiles(tiny_set):
 def test_interrupted_run_resumes_to_the_same_state(tiny_set, tmp_path):
     torch.manual_seed(0)
     straight = build_model("light")
-    train_model(straight, tiny_set, cfg=small_config(6), log=lambda m: None)
+    train_model(straight, tiny_set, cfg=small_config(6))
 
     torch.manual_seed(0)
     interrupted = build_model("light")
     ckpt = tmp_path / "run.ckpt"
-    calls = []
+    class CancelAfterThree(Feedback):
+        asked = 0
 
-    def cancel_after_three():
-        calls.append(1)
-        return len(calls) > 3
+        def is_cancelled(self):
+            self.asked += 1
+            return self.asked > 3
 
     with pytest.raises(TrainingCancelled):
-        train_model(interrupted, tiny_set, cfg=small_config(6), log=lambda m: None,
-                    checkpoint_path=ckpt, is_canceled=cancel_after_three)
+        train_model(interrupted, tiny_set, cfg=small_config(6),
+                    checkpoint_path=ckpt, feedback=CancelAfterThree())
     assert ckpt.exists()
     resumed = build_model("light")
-    result = train_model(resumed, tiny_set, cfg=small_config(6), log=lambda m: None,
+    result = train_model(resumed, tiny_set, cfg=small_config(6),
                          checkpoint_path=ckpt, resume_from=ckpt)
     assert len(result["loss_history"]) == 6
     for key, value in straight.state_dict().items():
@@ -120,7 +122,7 @@ def test_sparse_labels_never_make_the_weights_nan(tiny_set):
         mask[:12, :12] = s.mask[:12, :12]  # a 12 px corner of each tile
         sparse.append(Sample(s.image, mask, s.name, s.group))
     model = build_model("light")
-    result = train_model(model, sparse, (), small_config(12), log=lambda m: None)
+    result = train_model(model, sparse, (), small_config(12))
     assert all(np.isfinite(result["loss_history"]))
     # a crop batch without a labelled pixel adds exactly nothing (it gave NaN before)
     assert 0.0 in result["loss_history"]

@@ -47,6 +47,8 @@ NUMBER_INTEGER = _enum("Qgis.ProcessingNumberParameterType.Integer",
                        "QgsProcessingParameterNumber.Type.Integer")
 FILE_FOLDER = _enum("Qgis.ProcessingFileParameterBehavior.Folder",
                     "QgsProcessingParameterFile.Behavior.Folder")
+FIELD_ANY = _enum("Qgis.ProcessingFieldParameterDataType.Any",
+                  "QgsProcessingParameterField.DataType.Any")
 FIELD_NUMERIC = _enum("Qgis.ProcessingFieldParameterDataType.Numeric",
                       "QgsProcessingParameterField.DataType.Numeric")
 FIELD_STRING = _enum("Qgis.ProcessingFieldParameterDataType.String",

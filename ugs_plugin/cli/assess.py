@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .options import add_output_arguments, values
+from ..core.workflows.assess import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import optional_layer, read_layer
 
 
@@ -14,9 +15,7 @@ def add_parser(sub):
                          "grid) or points (sampled), any CRS.")
     asx.add_argument("map")
     asx.add_argument("reference")
-    asx.add_argument("--field", required=True, help="field holding the reference class")
-    asx.add_argument("--green-values", default="1",
-                     help="values of FIELD meaning green space (default 1)")
+    add_options(asx, OPTIONS)
     asx.add_argument("--boundary", help="compare only inside these polygons")
     asx.add_argument("--report", help="also write the HTML accuracy report here")
     asx.add_argument("--csv", help="also write the confusion matrix as CSV here")
@@ -26,9 +25,9 @@ def add_parser(sub):
 
 def run(args, feedback):
     from ..core.workflows import assess
-    result = assess.run(assess.AssessRequest(
-        map=args.map, reference=read_layer(args.reference), class_field=args.field,
-        green_values=values(args.green_values), boundary=optional_layer(args.boundary),
-        report=args.report, table=args.csv), feedback)
+    result = assess.run(build_request(
+        args, OPTIONS, map=args.map, reference=read_layer(args.reference),
+        boundary=optional_layer(args.boundary), report=args.report, table=args.csv),
+        feedback)
     print(json.dumps(result.summary()) if args.json else result.describe())
     return 0

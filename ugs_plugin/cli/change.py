@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from ..core import fields
-from .options import add_output_arguments
+from ..core.workflows.change import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import optional_layer, write_layer
 
 
@@ -18,7 +19,7 @@ def add_parser(sub):
     chg.add_argument("map_b", help="class map after")
     chg.add_argument("output", help="change raster to write (.tif)")
     chg.add_argument("--zones", help="polygons (any format/CRS)")
-    chg.add_argument("--id-field", help="zone name field")
+    add_options(chg, OPTIONS)
     chg.add_argument("--report", help="change report to write (.html)")
     chg.add_argument("--csv", help="zone table to write (.csv)")
     chg.add_argument("--out-zones", help="zones with the change (.gpkg)")
@@ -29,9 +30,9 @@ def add_parser(sub):
 def run(args, feedback):
     from ..core.workflows import change
     zones = optional_layer(args.zones)
-    result = change.run(change.ChangeRequest(
-        map_a=args.map_a, map_b=args.map_b, output=args.output, zones=zones,
-        id_field=args.id_field, report=args.report, table=args.csv), feedback)
+    result = change.run(build_request(
+        args, OPTIONS, map_a=args.map_a, map_b=args.map_b, output=args.output,
+        zones=zones, report=args.report, table=args.csv), feedback)
     if args.out_zones and zones is not None:
         write_layer(args.out_zones, zones, fields.CHANGE_ZONE_FIELDS, result.zones)
     print(json.dumps(result.summary()) if args.json else result.describe())

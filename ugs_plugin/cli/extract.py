@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .options import add_extraction_arguments, add_output_arguments, extraction_options
+from ..core.workflows.extract import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import optional_layer
 
 
@@ -15,9 +16,7 @@ def add_parser(sub):
     ex.add_argument("output")
     ex.add_argument("--boundary", help="polygons (any vector format/CRS); outside → nodata")
     ex.add_argument("--probability", help="also write the green probability (%%) here")
-    add_extraction_arguments(ex)
-    ex.add_argument("--allow-no-crs", action="store_true",
-                    help="accept a raster without CRS (map on the pixel grid)")
+    add_options(ex, OPTIONS)
     ex.add_argument("--quicklook", help="also write a PNG quick-look here")
     add_output_arguments(ex)
     ex.set_defaults(func=run)
@@ -25,11 +24,9 @@ def add_parser(sub):
 
 def run(args, feedback):
     from ..core.workflows import extract
-    result = extract.run(extract.ExtractRequest(
-        image=args.image, output=args.output, model=args.model,
+    result = extract.run(build_request(
+        args, OPTIONS, image=args.image, output=args.output,
         probability=args.probability, boundary=optional_layer(args.boundary),
-        device=args.device, engine=args.engine, options=extraction_options(args,
-                                                       allow_no_crs=args.allow_no_crs),
         quicklook=args.quicklook), feedback)
     summary = dict(result.summary, model=result.model_name)
     if result.quicklook:

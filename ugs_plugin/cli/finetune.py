@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..core.config import FinetuneConfig
-from .options import add_device_argument, add_output_arguments, values
+from ..core.workflows.finetune import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import read_layer
 
 
@@ -20,30 +20,7 @@ def add_parser(sub):
     ft.add_argument("image")
     ft.add_argument("reference")
     ft.add_argument("output", help="fine-tuned model file to write (.pt, card beside it)")
-    ft.add_argument("--field", default="class", help="class field (default: class)")
-    ft.add_argument("--green-values", default="1",
-                    help="values of the field meaning green space (default: 1)")
-    ft.add_argument("--model", help="base model (default: the bundled model)")
-    # Defaults (None) come from the engine's FinetuneConfig, so --help needs no torch.
-    # Defaults (None) come from FinetuneConfig, shown in the help.
-    fc = FinetuneConfig()
-    ft.add_argument("--iterations", type=int, help=f"default {fc.iterations} (about 2 "
-                    "min, light model, laptop CPU)")
-    ft.add_argument("--holdout", type=float, help="share of polygons held out, default "
-                    f"{fc.holdout}")
-    ft.add_argument("--lr", type=float, help=f"learning rate, default {fc.lr:g}")
-    ft.add_argument("--crop-size", type=int, help=f"default {fc.crop}")
-    ft.add_argument("--source", help="labelled source tiles, UGSet layout (default: the "
-                    "shipped sample)")
-    ft.add_argument("--source-weight", type=float, help=f"default {fc.source_weight}; "
-                    "0 = no source")
-    ft.add_argument("--match-colours", action="store_true",
-                    help="recolour source tiles to the image's colours")
-    ft.add_argument("--lambda-adv", type=float, help=f"adversarial weight, default "
-                    f"{fc.lambda_adv:g}")
-    ft.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
-    add_device_argument(ft)
-    ft.add_argument("--seed", type=int, default=fc.seed)
+    add_options(ft, OPTIONS)
     ft.add_argument("--map", help="also map the polygons' extent with the fine-tuned "
                     "model here")
     ft.add_argument("--base-map", help="... and with the base model here")
@@ -54,20 +31,10 @@ def add_parser(sub):
 
 
 def run(args, feedback):
-    from ..core.config import FinetuneConfig
-    from ..core.mapping.imagery import parse_band_list
     from ..core.workflows import finetune
-    given = {"iterations": args.iterations, "holdout": args.holdout, "lr": args.lr,
-             "crop": args.crop_size, "source_weight": args.source_weight,
-             "lambda_adv": args.lambda_adv}
-    result = finetune.run(finetune.FinetuneRequest(
-        image=args.image, reference=read_layer(args.reference), output=args.output,
-        class_field=args.field, green_values=values(args.green_values), model=args.model,
-        device=args.device, bands=parse_band_list(args.bands), source=args.source,
-        finetuned_map=args.map, base_map=args.base_map,
-        config=FinetuneConfig(seed=args.seed, match_colours=args.match_colours,
-                              **{k: v for k, v in given.items() if v is not None})),
-        feedback)
+    result = finetune.run(build_request(
+        args, OPTIONS, image=args.image, reference=read_layer(args.reference),
+        output=args.output, finetuned_map=args.map, base_map=args.base_map), feedback)
 
     def scores(s):
         return None if s is None else {k: s[k] for k in ("f1", "precision", "recall",

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .options import add_extraction_arguments, add_output_arguments, extraction_options
+from ..core.workflows.frames import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import optional_layer, read_layer
 
 
@@ -16,25 +17,19 @@ def add_parser(sub):
                         "Slurm arrays or Dask: shards never overlap. Without shards, a "
                         "mosaic.vrt of all finished frames is written.")
     fr.add_argument("grid")
-    fr.add_argument("--images", default=None, help="folder for relative image paths")
     fr.add_argument("--out", required=True, help="output folder")
-    fr.add_argument("--image-field", default="image")
-    fr.add_argument("--id-field", default=None, help="default: feature order")
     fr.add_argument("--boundary", help="urban boundary polygons (any format/CRS)")
     fr.add_argument("--shard", default="1/1", help="K/N (default 1/1)")
-    add_extraction_arguments(fr)
+    add_options(fr, OPTIONS)
     add_output_arguments(fr)
     fr.set_defaults(func=run)
 
 
 def run(args, feedback):
     from ..core.workflows import frames
-    result = frames.run(frames.FramesRequest(
-        grid=read_layer(args.grid), output_folder=args.out,
-        image_field=args.image_field, id_field=args.id_field,
-        images_folder=args.images, boundary=optional_layer(args.boundary),
-        model=args.model, device=args.device, engine=args.engine,
-        options=extraction_options(args), shard=frames.parse_shard(args.shard)),
+    result = frames.run(build_request(
+        args, OPTIONS, grid=read_layer(args.grid), output_folder=args.out,
+        boundary=optional_layer(args.boundary), shard=frames.parse_shard(args.shard)),
         feedback)
     shard = "/".join(map(str, frames.parse_shard(args.shard)))
     print(json.dumps({"shard": shard, "frames": [j.frame_id for j in result.jobs],

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from .options import add_output_arguments
+from ..core.workflows.mask import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import read_layer
 
 
@@ -12,17 +13,15 @@ def add_parser(sub):
     mk.add_argument("image")
     mk.add_argument("output")
     mk.add_argument("--boundary", required=True, help="polygons (any format/CRS)")
-    mk.add_argument("--buffer", type=float, default=0.0, help="metres")
-    mk.add_argument("--all-touched", action="store_true")
+    add_options(mk, OPTIONS)
     add_output_arguments(mk)
     mk.set_defaults(func=run)
 
 
 def run(args, feedback):
     from ..core.workflows import mask
-    result = mask.run(mask.MaskRequest(
-        image=args.image, output=args.output, boundary=read_layer(args.boundary),
-        buffer_m=args.buffer, all_touched=args.all_touched), feedback)
+    result = mask.run(build_request(args, OPTIONS, image=args.image, output=args.output,
+                                    boundary=read_layer(args.boundary)), feedback)
     print(json.dumps(result.__dict__) if args.json else
           f"{result.output}: {result.inside_pixels:,} of {result.pixels:,} pixels "
           "inside the boundary")

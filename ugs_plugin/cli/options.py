@@ -1,12 +1,7 @@
-"""Options shared by several commands."""
+"""Options shared by several commands, and a workflow's options (core/workflows/
+spec.py) as arguments."""
 from __future__ import annotations
 
-from ..core.config import DEVICES, ENGINES, PRECISIONS, PredictOptions
-
-
-def values(text, default=("1",)):
-    from ..core.vectors import parse_values
-    return parse_values(text, default)
 
 
 def add_output_arguments(parser, json_help="print a JSON summary on stdout"):
@@ -15,35 +10,31 @@ def add_output_arguments(parser, json_help="print a JSON summary on stdout"):
                         help="no progress or messages on stderr, warnings only")
 
 
-def add_device_argument(parser):
-    parser.add_argument("--device", default="auto", choices=DEVICES,
-                        help="auto (default: CUDA, then MPS, then CPU), cpu, cuda, mps")
+def add_options(parser, options):
+    """Declare a workflow's options (core/workflows/spec.py) on ``parser``."""
+    types = {"int": int, "float": float}
+    for option in options:
+        if not option.cli:
+            continue
+        extra = {}
+        if option.kind == "bool":
+            extra["action"] = "store_false" if option.default else "store_true"
+        elif option.kind == "choice":
+            extra.update(choices=option.choices, default=option.default)
+        elif option.kind in types:
+            extra["type"] = types[option.kind]
+        parser.add_argument(option.cli_flag, dest=option.dest,
+                            help=option.describe().replace("%", "%%"), **extra)
 
 
-def add_extraction_arguments(parser):
-    d = PredictOptions()
-    parser.add_argument("--model", help="model file (.pt); default: the bundled light "
-                        "model (on a CUDA GPU, models/ugsnet_full.pt when present)")
-    add_device_argument(parser)
-    parser.add_argument("--engine", default="auto", choices=ENGINES,
-                        help="auto (default: ONNX Runtime on the CPU, PyTorch on a GPU), "
-                        "onnxruntime, openvino, torch")
-    parser.add_argument("--bands", default="", help="band numbers of R,G,B, e.g. 3,2,1")
-    parser.add_argument("--tile-size", type=int, default=d.tile_size,
-                        help="tile edge in px (default: the model card's)")
-    parser.add_argument("--overlap", type=int, default=d.overlap,
-                        help="tile overlap in px (default: tile size / 8)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size,
-                        help=f"tiles per batch ({d.batch_size})")
-    parser.add_argument("--threshold", type=float, default=d.threshold,
-                        help=f"probability threshold for green ({d.threshold})")
-    parser.add_argument("--precision", default=d.precision, choices=PRECISIONS,
-                        help="fp32 (default); bf16/fp16 on the openvino engine or on a "
-                        "CUDA GPU (torch), said in the log")
+def build_request(args, options, **given):
+    """The use case's request from the parsed options and ``given`` (the files the
+    command read itself)."""
+    from ..core.workflows.spec import build
+    return build(options, option_values(args, options), **given)
 
 
-def extraction_options(args, **extra):
-    from ..core.mapping.imagery import parse_band_list
-    return PredictOptions(bands=parse_band_list(args.bands), tile_size=args.tile_size,
-                          overlap=args.overlap, batch_size=args.batch_size,
-                          threshold=args.threshold, precision=args.precision, **extra)
+def option_values(args, options) -> dict:
+    """{key: the request's value} of every option declared on the command line."""
+    return {o.key: o.parse(getattr(args, o.dest), name=o.cli_flag)
+            for o in options if o.cli}

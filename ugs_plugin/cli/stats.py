@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sys
 
-from .options import add_output_arguments
+from ..core.workflows.statistics import OPTIONS
+from .options import add_options, add_output_arguments, build_request
 from .vector_io import read_layer
 
 
@@ -12,8 +13,7 @@ def add_parser(sub):
     st = sub.add_parser("stats", help="green space per zone (CSV or JSON on stdout)")
     st.add_argument("map")
     st.add_argument("zones")
-    st.add_argument("--id-field")
-    st.add_argument("--population-field")
+    add_options(st, OPTIONS)
     add_output_arguments(st)
     st.set_defaults(func=run)
 
@@ -22,9 +22,8 @@ def run(args, feedback):
     import csv as csv_module
 
     from ..core.workflows import statistics
-    result = statistics.run(statistics.StatisticsRequest(
-        map=args.map, zones=read_layer(args.zones), id_field=args.id_field,
-        population_field=args.population_field), feedback)
+    result = statistics.run(build_request(args, OPTIONS, map=args.map,
+                                          zones=read_layer(args.zones)), feedback)
     if args.json:
         print(json.dumps(result.rows))
     else:

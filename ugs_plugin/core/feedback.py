@@ -25,14 +25,15 @@ class Feedback:
         if self.is_cancelled():
             raise Cancelled(f"cancelled: {what}")
 
-    def part(self, start: float, end: float) -> "Feedback":
-        """A view of this feedback whose 0-100 maps onto ``start``-``end`` here."""
-        return _Part(self, start, end)
+    def part(self, start: float, end: float, quiet: bool = False) -> "Feedback":
+        """A view of this feedback whose 0-100 maps onto ``start``-``end`` here;
+        ``quiet``: without the info messages (one of many frames, say)."""
+        return _Part(self, start, end, quiet)
 
 
 class _Part(Feedback):
-    def __init__(self, parent: Feedback, start: float, end: float):
-        self.parent, self.start, self.end = parent, start, end
+    def __init__(self, parent: Feedback, start: float, end: float, quiet: bool):
+        self.parent, self.start, self.end, self.quiet = parent, start, end, quiet
 
     def progress(self, percent, text=""):
         self.parent.progress(self.start + (self.end - self.start) * percent / 100.0, text)
@@ -41,13 +42,24 @@ class _Part(Feedback):
         return self.parent.is_cancelled()
 
     def info(self, message):
-        self.parent.info(message)
+        if not self.quiet:
+            self.parent.info(message)
 
     def warning(self, message):
         self.parent.warning(message)
 
 
 SILENT = Feedback()
+
+
+class Printing(Feedback):
+    """Messages on stdout, no progress; for scripts and benchmarks."""
+
+    def info(self, message):
+        print(message, flush=True)
+
+    def warning(self, message):
+        print(f"warning: {message}", flush=True)
 
 
 class Recording(Feedback):

@@ -3,26 +3,16 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingOutputNumber,
-    QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
 )
 
 from .. import qgis_compat
-from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..core.config import AdaptConfig, DEVICES
-from ..core.mapping.imagery import parse_band_list
-from ..core.vectors import parse_values
 from ..core.workflows import adapt
-from .common import MODELS, UgsAlgorithm, add_advanced, attach_style
-from .settings import default_device_index
+from .common import MODELS, UgsAlgorithm, attach_style
+from .options import add_options
 
 
 class AdaptToRegion(UgsAlgorithm):
@@ -62,51 +52,14 @@ class AdaptToRegion(UgsAlgorithm):
         "reference data (<i>Assess accuracy</i>) before you map a whole city with it.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        d = AdaptConfig()
-        number = QgsProcessingParameterNumber
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT",
                                                             self.tr("Target image")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REGION", self.tr("Adaptation region"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterFile(
-            "MODEL", self.tr("Base model (empty = bundled model)"), extension="pt",
-            optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            "SOURCE", self.tr("Source tiles, UGSet layout (empty = shipped sample)"),
-            qgis_compat.FILE_FOLDER, optional=True))
-        self.addParameter(number("ITERATIONS", self.tr("Iterations"), NUMBER_INTEGER,
-                                 d.iterations, False, 1, 1_000_000))
-        self.addParameter(QgsProcessingParameterEnum(
-            "DEVICE", self.tr("Device"), options=list(DEVICES),
-            defaultValue=default_device_index()))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons inside the region"),
             [qgis_compat.SOURCE_VECTOR_POLYGON], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Reference class field"), "class", "REFERENCE",
-            optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            "GREEN_VALUES", self.tr("Values meaning green space (comma-separated)"),
-            "1", optional=True))
-        add_advanced(self, [
-            QgsProcessingParameterString(
-                "BANDS", self.tr("Band mapping: band numbers of red, green, blue (empty "
-                                 "= 1,2,3)"), optional=True),
-            number("TILE_SIZE", self.tr("Tile size (px, multiple of 16)"),
-                   NUMBER_INTEGER, d.tile, False, 64, 1024),
-            number("BATCH_SIZE", self.tr("Batch size (tiles per domain)"),
-                   NUMBER_INTEGER, d.batch_size, False, 1, 64),
-            number("LAMBDA_ADV", self.tr("Adversarial weight (lambda_adv)"),
-                   NUMBER_DOUBLE, d.lambda_adv, False, 0.0, 10.0),
-            number("LR_GENERATOR", self.tr("Model learning rate"), NUMBER_DOUBLE,
-                   d.lr_generator, False, 1e-8, 1.0),
-            number("LR_DISCRIMINATOR", self.tr("Discriminator learning rate"),
-                   NUMBER_DOUBLE, d.lr_discriminator, False, 1e-8, 1.0),
-            QgsProcessingParameterBoolean(
-                "MATCH_COLOURS", self.tr("Recolour source tiles to the region's colours"),
-                defaultValue=d.match_colours),
-            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
-        ])
+        add_options(self, adapt.OPTIONS)
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", self.tr("Adapted model file"), fileFilter="UGSNet model (*.pt)"))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -123,26 +76,13 @@ class AdaptToRegion(UgsAlgorithm):
 
     def request(self, parameters, context, feedback):
         value = self.reader(parameters, context)
-        return adapt.AdaptRequest(
-            image=self.raster_path(parameters, "INPUT", context),
+        return self.build_request(
+            parameters, context, image=self.raster_path(parameters, "INPUT", context),
             region=self.vector_layer(parameters, "REGION", context),
-            output=value("OUTPUT", "FileOutput"),
-            model=value("MODEL", "File") or None,
-            source=value("SOURCE", "File") or None,
-            device=self.device(parameters, context),
-            bands=parse_band_list(value("BANDS", "String")),
             reference=self.vector_layer(parameters, "REFERENCE", context, optional=True),
-            class_field=value("FIELD", "String") or "class",
-            green_values=parse_values(value("GREEN_VALUES", "String")),
+            output=value("OUTPUT", "FileOutput"),
             adapted_map=value("OUTPUT_ADAPTED", "OutputLayer") or None,
-            base_map=value("OUTPUT_BASE", "OutputLayer") or None,
-            config=AdaptConfig(
-                iterations=value("ITERATIONS", "Int"),
-                batch_size=value("BATCH_SIZE", "Int"), tile=value("TILE_SIZE", "Int"),
-                lambda_adv=value("LAMBDA_ADV", "Double"),
-                lr_generator=value("LR_GENERATOR", "Double"),
-                lr_discriminator=value("LR_DISCRIMINATOR", "Double"),
-                match_colours=value("MATCH_COLOURS", "Bool"), seed=value("SEED", "Int")))
+            base_map=value("OUTPUT_BASE", "OutputLayer") or None)
 
     def outputs(self, result, parameters, context, feedback):
         info = result.adaptation

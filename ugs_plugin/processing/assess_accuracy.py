@@ -7,17 +7,15 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
 )
 
 from .. import qgis_compat
 from ..core.errors import UgsError
-from ..core.vectors import parse_values
 from ..core.workflows import assess
 from .common import ACCURACY, UgsAlgorithm
+from .options import add_options
 
 NUMBERS = {"OVERALL_ACCURACY": "Overall accuracy", "PRECISION": "Precision (green)",
            "RECALL": "Recall (green)", "F1": "F1 (green)", "IOU": "IoU (green)",
@@ -53,17 +51,12 @@ class AssessAccuracy(UgsAlgorithm):
         "standard errors and 95 % confidence intervals (Olofsson et al. 2014).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        d = assess.AssessRequest("", None)
         self.addParameter(QgsProcessingParameterRasterLayer(
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons or points"),
             [qgis_compat.SOURCE_VECTOR_POLYGON, qgis_compat.SOURCE_VECTOR_POINT]))
-        self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Class field"), d.class_field, "REFERENCE"))
-        self.addParameter(QgsProcessingParameterString(
-            "GREEN_VALUES", self.tr("Values meaning green space (comma-separated)"),
-            ",".join(d.green_values)))
+        add_options(self, assess.OPTIONS)
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BOUNDARY", self.tr("Only inside"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
@@ -78,12 +71,9 @@ class AssessAccuracy(UgsAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(text)))
 
     def request(self, parameters, context, feedback):
-        return assess.AssessRequest(
-            map=self.raster_path(parameters, "INPUT", context),
+        return self.build_request(
+            parameters, context, map=self.raster_path(parameters, "INPUT", context),
             reference=self.vector_layer(parameters, "REFERENCE", context),
-            class_field=self.parameterAsString(parameters, "FIELD", context),
-            green_values=parse_values(self.parameterAsString(parameters, "GREEN_VALUES",
-                                                             context)),
             boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True),
             report=self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context),
             table=self.parameterAsFileOutput(parameters, "OUTPUT_CSV", context) or None)

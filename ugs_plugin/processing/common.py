@@ -87,6 +87,14 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
     def request(self, parameters, context, feedback):
         raise NotImplementedError
 
+    def build_request(self, parameters, context, **given):
+        """The use case's request from its options' parameters and ``given`` (the
+        layers and outputs the algorithm read itself)."""
+        from ..core.workflows.spec import build
+        from .options import read_options
+        options = self.use_case.OPTIONS
+        return build(options, read_options(self, parameters, context, options), **given)
+
     def outputs(self, result, parameters, context, feedback):
         raise NotImplementedError
 
@@ -269,13 +277,6 @@ class Choropleth(QgsProcessingLayerPostProcessorInterface):
 # algorithm instance, so they live here, one per output path (a reused path
 # replaces its entry).
 _POST_PROCESSORS = {}
-
-
-def add_advanced(alg, params):
-    """Add ``params`` to ``alg`` under the dialog's Advanced section."""
-    for param in params:
-        param.setFlags(param.flags() | qgis_compat.FLAG_ADVANCED)
-        alg.addParameter(param)
 
 
 def attach_post_processor(context, output_value, processor):

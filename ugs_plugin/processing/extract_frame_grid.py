@@ -6,15 +6,13 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
 )
 
 from .. import qgis_compat
 from ..core.workflows import frames
 from .common import UgsAlgorithm, attach_style
-from .extract_green_space import add_model_parameters, model_inputs
+from .options import add_options
 
 
 class ExtractFrameGrid(UgsAlgorithm):
@@ -40,19 +38,10 @@ class ExtractFrameGrid(UgsAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
             "GRID", self.tr("Frame grid"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterField(
-            "IMAGE_FIELD", self.tr("Field with the image path"), None, "GRID",
-            qgis_compat.FIELD_STRING))
-        self.addParameter(QgsProcessingParameterField(
-            "ID_FIELD", self.tr("Field with the frame id (empty = feature order)"), None,
-            "GRID", optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            "IMAGES_FOLDER", self.tr("Images folder (for relative paths)"),
-            qgis_compat.FILE_FOLDER, optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BOUNDARY", self.tr("Urban boundary"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
-        add_model_parameters(self)
+        add_options(self, frames.OPTIONS)
         self.addParameter(QgsProcessingParameterFolderDestination(
             "OUTPUT_FOLDER", self.tr("Output folder")))
         self.addOutput(QgsProcessingOutputFile("MOSAIC", self.tr("Mosaic (VRT)")))
@@ -65,15 +54,10 @@ class ExtractFrameGrid(UgsAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(text)))
 
     def request(self, parameters, context, feedback):
-        return frames.FramesRequest(
-            grid=self.vector_layer(parameters, "GRID", context),
+        return self.build_request(
+            parameters, context, grid=self.vector_layer(parameters, "GRID", context),
             output_folder=self.parameterAsString(parameters, "OUTPUT_FOLDER", context),
-            image_field=self.parameterAsString(parameters, "IMAGE_FIELD", context),
-            id_field=self.parameterAsString(parameters, "ID_FIELD", context) or None,
-            images_folder=self.parameterAsFile(parameters, "IMAGES_FOLDER",
-                                               context) or None,
-            boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True),
-            **model_inputs(self, parameters, context))
+            boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True))
 
     def outputs(self, result, parameters, context, feedback):
         counts = result.counts

@@ -3,75 +3,16 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingOutputNumber,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
 )
 
 from .. import qgis_compat
-from ..core.config import DEVICES, ENGINES, PRECISIONS, PredictOptions
 from ..core.workflows import extract
-from .common import UgsAlgorithm, add_advanced, attach_style
-
-
-def add_model_parameters(alg):
-    """MODEL, BANDS, DEVICE and the advanced tiling parameters, shared by every
-    algorithm that runs the extraction; defaults from PredictOptions."""
-    from .settings import MODEL, default_device_index, value
-    defaults = PredictOptions()
-    alg.addParameter(QgsProcessingParameterFile(
-        "MODEL", alg.tr("Model file (empty = bundled model)"), extension="pt",
-        defaultValue=value(MODEL), optional=True))
-    alg.addParameter(QgsProcessingParameterString(
-        "BANDS", alg.tr("Band mapping: band numbers of red, green, blue (empty = "
-                        "1,2,3)"), optional=True))
-    alg.addParameter(QgsProcessingParameterEnum(
-        "DEVICE", alg.tr("Device"), options=list(DEVICES),
-        defaultValue=default_device_index()))
-    add_advanced(alg, [
-        QgsProcessingParameterEnum(
-            "ENGINE", alg.tr("Inference engine (auto: ONNX Runtime on the CPU, PyTorch "
-                             "on a GPU)"), options=list(ENGINES), defaultValue=0),
-        QgsProcessingParameterEnum(
-            "PRECISION", alg.tr("Precision (bf16/fp16: openvino engine or CUDA GPU)"),
-            options=list(PRECISIONS), defaultValue=0),
-        QgsProcessingParameterNumber("TILE_SIZE", alg.tr("Tile size (px, 0 = model's)"),
-                                     qgis_compat.NUMBER_INTEGER,
-                                     defaults.tile_size or 0, False, 0, 4096),
-        QgsProcessingParameterNumber("OVERLAP", alg.tr("Tile overlap (px, -1 = tile "
-                                                       "size / 8)"),
-                                     qgis_compat.NUMBER_INTEGER,
-                                     -1 if defaults.overlap is None else defaults.overlap,
-                                     False, -1, 2048),
-        QgsProcessingParameterNumber("BATCH_SIZE", alg.tr("Batch size (tiles)"),
-                                     qgis_compat.NUMBER_INTEGER,
-                                     defaults.batch_size, False, 1, 256),
-        QgsProcessingParameterNumber("THRESHOLD", alg.tr("Probability threshold"),
-                                     qgis_compat.NUMBER_DOUBLE,
-                                     defaults.threshold, False, 0.01, 0.99),
-    ])
-
-
-def model_inputs(alg, parameters, context) -> dict:
-    """model, device and options (PredictOptions) from the shared parameters."""
-    from ..core.mapping.imagery import parse_band_list
-    value = alg.reader(parameters, context)
-    overlap = value("OVERLAP", "Int")
-    return {"model": value("MODEL", "File") or None,
-            "device": alg.device(parameters, context),
-            "engine": ENGINES[value("ENGINE", "Enum")],
-            "options": PredictOptions(
-                bands=parse_band_list(value("BANDS", "String")),
-                tile_size=value("TILE_SIZE", "Int") or None,
-                overlap=None if overlap < 0 else overlap,
-                batch_size=value("BATCH_SIZE", "Int"),
-                threshold=value("THRESHOLD", "Double"),
-                precision=PRECISIONS[value("PRECISION", "Enum")])}
+from .common import UgsAlgorithm, attach_style
+from .options import add_options
 
 
 class ExtractUrbanGreenSpace(UgsAlgorithm):
@@ -111,7 +52,7 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BOUNDARY", self.tr("Urban boundary"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
-        add_model_parameters(self)
+        add_options(self, extract.OPTIONS)
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT", self.tr("Green space")))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -126,13 +67,13 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(text)))
 
     def request(self, parameters, context, feedback):
-        return extract.ExtractRequest(
+        return self.build_request(
+            parameters, context,
             image=self.raster_path(parameters, "INPUT", context),
             output=self.parameterAsOutputLayer(parameters, "OUTPUT", context),
             probability=self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITY",
                                                     context) or None,
-            boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True),
-            **model_inputs(self, parameters, context))
+            boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True))
 
     def outputs(self, result, parameters, context, feedback):
         results = {"OUTPUT": result.output, "GREEN_FRACTION": result.green_fraction,

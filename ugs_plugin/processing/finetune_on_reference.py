@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingOutputNumber,
-    QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
-    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterString,
 )
 
 from .. import qgis_compat
-from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
-from ..core.config import DEVICES, FinetuneConfig
-from ..core.mapping.imagery import parse_band_list
-from ..core.vectors import parse_values
 from ..core.workflows import finetune
-from .common import MODELS, UgsAlgorithm, add_advanced, attach_style
-from .settings import default_device_index
+from .common import MODELS, UgsAlgorithm, attach_style
+from .options import add_options
 
 SCORES = ("F1", "PRECISION", "RECALL")
 
@@ -64,48 +54,11 @@ class FinetuneOnReference(UgsAlgorithm):
         "the polygons' extent, side by side.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        d = FinetuneConfig()
-        number = QgsProcessingParameterNumber
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "REFERENCE", self.tr("Reference polygons"),
             [qgis_compat.SOURCE_VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterField(
-            "FIELD", self.tr("Class field"), "class", "REFERENCE"))
-        self.addParameter(QgsProcessingParameterString(
-            "GREEN_VALUES", self.tr("Values meaning green space (comma-separated)"),
-            "1"))
-        self.addParameter(QgsProcessingParameterFile(
-            "MODEL", self.tr("Base model (empty = bundled model)"), extension="pt",
-            optional=True))
-        self.addParameter(number("ITERATIONS", self.tr("Iterations"), NUMBER_INTEGER,
-                                 d.iterations, False, 1, 1_000_000))
-        self.addParameter(QgsProcessingParameterEnum(
-            "DEVICE", self.tr("Device"), options=list(DEVICES),
-            defaultValue=default_device_index()))
-        add_advanced(self, [
-            number("LEARNING_RATE", self.tr("Learning rate"), NUMBER_DOUBLE, d.lr,
-                   False, 1e-8, 1.0),
-            number("CROP_SIZE", self.tr("Crop size (px, multiple of 16)"),
-                   NUMBER_INTEGER, d.crop, False, 32, 1024),
-            number("HOLDOUT", self.tr("Held-out share of the polygons"), NUMBER_DOUBLE,
-                   d.holdout, False, 0.0, 0.9),
-            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
-            QgsProcessingParameterString(
-                "BANDS", self.tr("Band mapping: band numbers of red, green, blue (empty "
-                                 "= 1,2,3)"), optional=True),
-            QgsProcessingParameterFile(
-                "SOURCE", self.tr("Labelled source tiles, UGSet layout (empty = shipped "
-                                  "sample)"), qgis_compat.FILE_FOLDER,
-                optional=True),
-            number("SOURCE_WEIGHT", self.tr("Weight of the source tiles (0 = none)"),
-                   NUMBER_DOUBLE, d.source_weight, False, 0.0, 10.0),
-            QgsProcessingParameterBoolean(
-                "MATCH_COLOURS", self.tr("Recolour source tiles to the raster's colours"),
-                defaultValue=d.match_colours),
-            number("LAMBDA_ADV", self.tr("Adversarial weight (0 = off)"), NUMBER_DOUBLE,
-                   d.lambda_adv, False, 0.0, 10.0),
-        ])
+        add_options(self, finetune.OPTIONS)
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", self.tr("Fine-tuned model file"),
             fileFilter="UGSNet model (*.pt)"))
@@ -124,24 +77,12 @@ class FinetuneOnReference(UgsAlgorithm):
 
     def request(self, parameters, context, feedback):
         value = self.reader(parameters, context)
-        return finetune.FinetuneRequest(
-            image=self.raster_path(parameters, "INPUT", context),
+        return self.build_request(
+            parameters, context, image=self.raster_path(parameters, "INPUT", context),
             reference=self.vector_layer(parameters, "REFERENCE", context),
             output=value("OUTPUT", "FileOutput"),
-            class_field=value("FIELD", "String") or "class",
-            green_values=parse_values(value("GREEN_VALUES", "String")),
-            model=value("MODEL", "File") or None,
-            device=self.device(parameters, context),
-            bands=parse_band_list(value("BANDS", "String")),
-            source=value("SOURCE", "File") or None,
             finetuned_map=value("OUTPUT_MAP", "OutputLayer") or None,
-            base_map=value("OUTPUT_BASE_MAP", "OutputLayer") or None,
-            config=FinetuneConfig(
-                iterations=value("ITERATIONS", "Int"), lr=value("LEARNING_RATE", "Double"),
-                crop=value("CROP_SIZE", "Int"), holdout=value("HOLDOUT", "Double"),
-                seed=value("SEED", "Int"), source_weight=value("SOURCE_WEIGHT", "Double"),
-                match_colours=value("MATCH_COLOURS", "Bool"),
-                lambda_adv=value("LAMBDA_ADV", "Double")))
+            base_map=value("OUTPUT_BASE_MAP", "OutputLayer") or None)
 
     def outputs(self, result, parameters, context, feedback):
         results = {"OUTPUT": self.parameterAsFileOutput(parameters, "OUTPUT", context),

@@ -6,7 +6,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
@@ -16,6 +15,7 @@ from .. import qgis_compat
 from ..core import fields
 from ..core.workflows import change
 from .common import STATISTICS, UgsAlgorithm, attach_style
+from .options import add_options
 
 TOTALS = {"GAIN_M2": "gain_m2", "LOSS_M2": "loss_m2", "NET_M2": "net_m2"}
 
@@ -47,8 +47,7 @@ class GreenSpaceChange(UgsAlgorithm):
             "MAP_B", self.tr("Green-space map B (after)")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones"), [qgis_compat.SOURCE_VECTOR_POLYGON], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "ID_FIELD", self.tr("Zone name field"), None, "ZONES", optional=True))
+        add_options(self, change.OPTIONS)
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT", self.tr("Green-space change")))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -65,13 +64,11 @@ class GreenSpaceChange(UgsAlgorithm):
                                                                                " (m²)"))))
 
     def request(self, parameters, context, feedback):
-        zones = self.vector_layer(parameters, "ZONES", context, optional=True)
-        return change.ChangeRequest(
-            map_a=self.raster_path(parameters, "MAP_A", context),
+        return self.build_request(
+            parameters, context, map_a=self.raster_path(parameters, "MAP_A", context),
             map_b=self.raster_path(parameters, "MAP_B", context),
             output=self.parameterAsOutputLayer(parameters, "OUTPUT", context),
-            zones=zones,
-            id_field=self.parameterAsString(parameters, "ID_FIELD", context) or None,
+            zones=self.vector_layer(parameters, "ZONES", context, optional=True),
             report=self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context) or None,
             table=self.parameterAsFileOutput(parameters, "OUTPUT_CSV", context) or None)
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingLayerPostProcessorInterface,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
 )
 
@@ -17,6 +14,7 @@ from .. import qgis_compat
 from ..core import fields
 from ..core.workflows import indicators
 from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
+from .options import add_options
 
 DEFAULTS = indicators.IndicatorsRequest(map="", zones=None)
 INDICATOR_KEYS = tuple(fields.INDICATORS)
@@ -77,32 +75,14 @@ class GreenSpaceIndicators(UgsAlgorithm):
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterField(
-            "ID_FIELD", self.tr("Zone name field"), None, "ZONES", optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BUILDINGS", self.tr("Buildings (points or footprints)"),
             [qgis_compat.SOURCE_VECTOR_POINT, qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "POPULATION_FIELD", self.tr("Residents per building"), None, "BUILDINGS",
-            qgis_compat.FIELD_NUMERIC, optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            "MIN_PARK_HA", self.tr("Smallest park (ha)"),
-            qgis_compat.NUMBER_DOUBLE, DEFAULTS.min_park_ha, minValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            "DISTANCE", self.tr("Distance to a park (m)"),
-            qgis_compat.NUMBER_DOUBLE, DEFAULTS.distance_m, minValue=1))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "NETWORK", self.tr("Roads and paths (distances along them)"),
             [qgis_compat.SOURCE_VECTOR_LINE], optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            "COVER_TARGET", self.tr("Green cover target (%)"),
-            qgis_compat.NUMBER_DOUBLE, 100 * DEFAULTS.cover_target,
-            minValue=1, maxValue=99))
-        self.addParameter(QgsProcessingParameterEnum(
-            "INDICATOR", self.tr("Indicator to map"),
-            [fields.INDICATORS[k] for k in INDICATOR_KEYS],
-            defaultValue=INDICATOR_KEYS.index(DEFAULTS.indicator)))
+        add_options(self, indicators.OPTIONS)
         parks = QgsProcessingParameterFeatureSource(
             "PARKS", self.tr("Parks (instead of the map's patches)"),
             [qgis_compat.SOURCE_VECTOR_POLYGON], optional=True)
@@ -122,23 +102,15 @@ class GreenSpaceIndicators(UgsAlgorithm):
             optional=True))
 
     def request(self, parameters, context, feedback):
-        zones = self.vector_layer(parameters, "ZONES", context)
-        buildings = self.vector_layer(parameters, "BUILDINGS", context, optional=True)
-        number = lambda name: self.parameterAsDouble(parameters, name, context)  # noqa
-        return indicators.IndicatorsRequest(
-            map=self.raster_path(parameters, "INPUT", context), zones=zones,
-            id_field=self.parameterAsString(parameters, "ID_FIELD", context) or None,
-            buildings=buildings,
-            population_field=self.parameterAsString(parameters, "POPULATION_FIELD",
-                                                    context) or None,
+        value = self.reader(parameters, context)
+        return self.build_request(
+            parameters, context, map=self.raster_path(parameters, "INPUT", context),
+            zones=self.vector_layer(parameters, "ZONES", context),
+            buildings=self.vector_layer(parameters, "BUILDINGS", context, optional=True),
             parks=self.vector_layer(parameters, "PARKS", context, optional=True),
-            min_park_ha=number("MIN_PARK_HA"), distance_m=number("DISTANCE"),
             network=self.vector_layer(parameters, "NETWORK", context, optional=True),
-            cover_target=number("COVER_TARGET") / 100.0,
-            indicator=INDICATOR_KEYS[self.parameterAsEnum(parameters, "INDICATOR",
-                                                          context)],
-            report=self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context) or None,
-            table=self.parameterAsFileOutput(parameters, "OUTPUT_CSV", context) or None)
+            report=value("OUTPUT_HTML", "FileOutput") or None,
+            table=value("OUTPUT_CSV", "FileOutput") or None)
 
     def outputs(self, result, parameters, context, feedback):
         request = result.request

@@ -4,7 +4,6 @@ from __future__ import annotations
 from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterRasterLayer,
 )
 
@@ -12,6 +11,7 @@ from .. import qgis_compat
 from ..core import fields
 from ..core.workflows import statistics
 from .common import STATISTICS, Choropleth, UgsAlgorithm, attach_post_processor
+from .options import add_options
 
 
 class GreenSpaceStatistics(UgsAlgorithm):
@@ -37,18 +37,14 @@ class GreenSpaceStatistics(UgsAlgorithm):
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "ZONES", self.tr("Zones"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterField(
-            "POPULATION_FIELD", self.tr("Population field"), None, "ZONES",
-            qgis_compat.FIELD_NUMERIC, optional=True))
+        add_options(self, statistics.OPTIONS)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Green space by zone"), qgis_compat.SOURCE_VECTOR_POLYGON))
 
     def request(self, parameters, context, feedback):
-        zones = self.vector_layer(parameters, "ZONES", context)
-        return statistics.StatisticsRequest(
-            map=self.raster_path(parameters, "INPUT", context), zones=zones,
-            population_field=self.parameterAsString(parameters, "POPULATION_FIELD",
-                                                    context) or None)
+        return self.build_request(
+            parameters, context, map=self.raster_path(parameters, "INPUT", context),
+            zones=self.vector_layer(parameters, "ZONES", context))
 
     def outputs(self, result, parameters, context, feedback):
         dest = self.copy_with_fields(

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
@@ -12,6 +10,7 @@ from qgis.core import (
 from .. import qgis_compat
 from ..core.workflows import mask
 from .common import UgsAlgorithm
+from .options import add_options
 
 
 class MaskByUrbanBoundary(UgsAlgorithm):
@@ -31,26 +30,18 @@ class MaskByUrbanBoundary(UgsAlgorithm):
         "mask instead, so no real value is lost.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        defaults = mask.MaskRequest("", "", None)
         self.addParameter(QgsProcessingParameterRasterLayer("INPUT", self.tr("Raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BOUNDARY", self.tr("Urban boundary"), [qgis_compat.SOURCE_VECTOR_POLYGON]))
-        self.addParameter(QgsProcessingParameterNumber(
-            "BUFFER", self.tr("Buffer (metres)"), qgis_compat.NUMBER_DOUBLE,
-            defaults.buffer_m, False, -100000.0, 100000.0))
-        self.addParameter(QgsProcessingParameterBoolean(
-            "ALL_TOUCHED", self.tr("Keep all pixels the boundary touches"),
-            defaults.all_touched))
+        add_options(self, mask.OPTIONS)
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT", self.tr("Masked raster")))
 
     def request(self, parameters, context, feedback):
-        return mask.MaskRequest(
-            image=self.raster_path(parameters, "INPUT", context),
+        return self.build_request(
+            parameters, context, image=self.raster_path(parameters, "INPUT", context),
             output=self.parameterAsOutputLayer(parameters, "OUTPUT", context),
-            boundary=self.vector_layer(parameters, "BOUNDARY", context),
-            buffer_m=self.parameterAsDouble(parameters, "BUFFER", context),
-            all_touched=self.parameterAsBool(parameters, "ALL_TOUCHED", context))
+            boundary=self.vector_layer(parameters, "BOUNDARY", context))
 
     def outputs(self, result, parameters, context, feedback):
         return {"OUTPUT": result.output}

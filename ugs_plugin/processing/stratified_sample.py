@@ -9,16 +9,15 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
 )
 
 from .. import qgis_compat
-from ..qgis_compat import NUMBER_DOUBLE, NUMBER_INTEGER
 from ..core.fields import SAMPLE_POINT_FIELDS
 from ..core.errors import UgsError
 from ..core.workflows import sampling
-from .common import ACCURACY, UgsAlgorithm, add_advanced, attach_reference_style
+from .common import ACCURACY, UgsAlgorithm, attach_reference_style
+from .options import add_options
 
 
 
@@ -42,48 +41,20 @@ class StratifiedSample(UgsAlgorithm):
         "with confidence intervals. The same seed gives the same points.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        d = sampling.SampleRequest("")
-        number = QgsProcessingParameterNumber
         self.addParameter(QgsProcessingParameterRasterLayer(
             "INPUT", self.tr("Green-space class raster")))
         self.addParameter(QgsProcessingParameterFeatureSource(
             "BOUNDARY", self.tr("Only inside"), [qgis_compat.SOURCE_VECTOR_POLYGON],
             optional=True))
-        self.addParameter(number("N_GREEN", self.tr("Points in green space (0 = from "
-                                                    "the target SE)"),
-                                 NUMBER_INTEGER, d.points_green, False, 0))
-        self.addParameter(number("N_OTHER", self.tr("Points in other (0 = from the "
-                                                    "target SE)"),
-                                 NUMBER_INTEGER, d.points_other, False, 0))
-        self.addParameter(number("TARGET_SE", self.tr("Target standard error of overall "
-                                                      "accuracy"),
-                                 NUMBER_DOUBLE, d.target_se, False, 0.001, 0.5))
-        add_advanced(self, [
-            number("UA_GREEN", self.tr("Expected user's accuracy, green"), NUMBER_DOUBLE,
-                   d.expected_ua_green, False, 0.01, 0.99),
-            number("UA_OTHER", self.tr("Expected user's accuracy, other"), NUMBER_DOUBLE,
-                   d.expected_ua_other, False, 0.01, 0.99),
-            number("MIN_PER_STRATUM", self.tr("Minimum points per stratum"),
-                   NUMBER_INTEGER, d.min_per_stratum, False, 1),
-            number("SEED", self.tr("Random seed"), NUMBER_INTEGER, d.seed, False, 0),
-        ])
+        add_options(self, sampling.OPTIONS)
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", self.tr("Validation points"), qgis_compat.SOURCE_VECTOR_POINT))
         self.addOutput(QgsProcessingOutputNumber("POINTS", self.tr("Number of points")))
 
     def request(self, parameters, context, feedback):
-        def integer(name):
-            return self.parameterAsInt(parameters, name, context)
-
-        def real(name):
-            return self.parameterAsDouble(parameters, name, context)
-        return sampling.SampleRequest(
-            map=self.raster_path(parameters, "INPUT", context),
-            boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True),
-            points_green=integer("N_GREEN"), points_other=integer("N_OTHER"),
-            target_se=real("TARGET_SE"), expected_ua_green=real("UA_GREEN"),
-            expected_ua_other=real("UA_OTHER"),
-            min_per_stratum=integer("MIN_PER_STRATUM"), seed=integer("SEED"))
+        return self.build_request(
+            parameters, context, map=self.raster_path(parameters, "INPUT", context),
+            boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True))
 
     def outputs(self, result, parameters, context, feedback):
         fields = QgsFields()

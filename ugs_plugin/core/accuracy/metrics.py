@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import GREEN, NODATA, OTHER
 from ..errors import Cancelled, UgsError
+from ..feedback import Feedback, SILENT
 
 
 
@@ -284,13 +285,13 @@ def allocate(total: int, stratum_sizes: dict, minimum: int) -> dict:
     return alloc
 
 
-def class_counts(map_path, valid_fn=None, block: int = 1024, progress=None,
-                 is_canceled=None) -> dict:
+def class_counts(map_path, valid_fn=None, block: int = 1024, *,
+                 feedback: Feedback = SILENT) -> dict:
     """Pixels per map class (0 and 1), window by window."""
     import rasterio
     counts = np.zeros(256, np.int64)
     with rasterio.open(map_path) as src:
-        for window in _windows(src, block, progress, is_canceled):
+        for window in _windows(src, block, feedback):
             data = src.read(1, window=window)
             if valid_fn is not None:
                 data = np.where(valid_fn(window, src.window_transform(window)), data,
@@ -299,23 +300,21 @@ def class_counts(map_path, valid_fn=None, block: int = 1024, progress=None,
     return {OTHER: int(counts[OTHER]), GREEN: int(counts[GREEN])}
 
 
-def _windows(src, block, progress=None, is_canceled=None):
-    """Read windows of ``src``; reports ``progress(done, total)`` after each and
-    raises ``Cancelled`` when ``is_canceled()`` says so."""
+def _windows(src, block, feedback: Feedback):
+    """Read windows of ``src``, with progress after each and cancellation before."""
     from rasterio.windows import Window
 
     from ..mapping.tiling import block_windows
     windows = [Window(*b) for b in block_windows(src.width, src.height, block)]
     for i, window in enumerate(windows):
-        if is_canceled and is_canceled():
+        if feedback.is_cancelled():
             raise Cancelled("cancelled: nothing was written")
         yield window
-        if progress:
-            progress(i + 1, len(windows))
+        feedback.progress(100.0 * (i + 1) / len(windows))
 
 
 def stratified_points(map_path, per_stratum: dict, seed: int = 0, valid_fn=None,
-                      block: int = 1024, counts=None, progress=None, is_canceled=None):
+                      block: int = 1024, counts=None, *, feedback: Feedback = SILENT):
     """Stratified random sample of pixel centres, strata = map classes.
 
     Ranks are drawn without replacement within each stratum, then found in a
@@ -336,7 +335,7 @@ def stratified_points(map_path, per_stratum: dict, seed: int = 0, valid_fn=None,
     seen = {k: 0 for k in wanted}
     points = []
     with rasterio.open(map_path) as src:
-        for window in _windows(src, block, progress, is_canceled):
+        for window in _windows(src, block, feedback):
             data = src.read(1, window=window)
             transform = src.window_transform(window)
             if valid_fn is not None:

@@ -29,6 +29,7 @@ from ..mapping import imagery
 from .colour import blend, ColourTransfer, pooled_pixels
 from ..config import AdaptConfig, TrainConfig
 from ..errors import Cancelled, UgsError
+from ..feedback import Feedback, SILENT
 from .region import sample_target_windows
 from .training_tiles import IGNORE, load_source_tiles
 from .train import augment, poly_lr, segmentation_loss
@@ -85,8 +86,8 @@ def _softmax_map(output, size):
 
 
 def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptConfig(),
-                target_masks=None, scaling: str = "minus_one_one", progress=None,
-                is_canceled=None, log=print):
+                *, target_masks=None, scaling: str = "minus_one_one",
+                feedback: Feedback = SILENT):
     """Adapt ``model`` in place; returns the loss history and the discriminator.
 
     ``source_samples``: train.Sample-like objects (image uint8, mask); ``target_tiles``:
@@ -122,7 +123,7 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
     disc.train()
     t0 = time.time()
     for it in range(cfg.iterations):
-        if is_canceled and is_canceled():
+        if feedback.is_cancelled():
             raise AdaptationCancelled(f"cancelled at iteration {it}")
         for group in opt_g.param_groups:
             group["lr"] = poly_lr(cfg.lr_generator, it, cfg.iterations, cfg.poly_power)
@@ -181,11 +182,23 @@ def adapt_model(model, source_samples, target_tiles, cfg: AdaptConfig = AdaptCon
         history["seg"].append(seg.item())
         history["adv"].append(adv.item())
         history["disc"].append(loss_d.item())
-        if progress:
-            progress(it + 1, cfg.iterations, history)
+        feedback.progress(100.0 * (it + 1) / cfg.iterations,
+                          _losses_text(it + 1, cfg.iterations, history))
     model.eval()
-    log(f"adapted in {cfg.iterations} iterations ({time.time() - t0:.0f} s)")
+    feedback.info(f"adapted in {cfg.iterations} iterations ({time.time() - t0:.0f} s)")
     return {"history": history, "discriminator": disc, "seconds": time.time() - t0}
+
+
+def _losses_text(it, total, history):
+    """The losses every 10th iteration (and the first and last), for the log."""
+    if not (it == 1 or it % 10 == 0 or it == total):
+        return ""
+    text = (f"iteration {it}/{total}: segmentation {history['seg'][-1]:.4f}, "
+            f"adversarial {history['adv'][-1]:.4f}, discriminator "
+            f"{history['disc'][-1]:.4f}")
+    if "reference" in history:
+        text += f", reference {history['reference'][-1]:.4f}"
+    return text
 
 
 # ---------------------------------------------------------------- whole workflow
@@ -204,13 +217,13 @@ def reference_masks(windows, transform_of, reference):
     return masks
 
 
-def adapt_to_region(image_path, region, output, base_model=None, source=None,
+def adapt_to_region(image_path, region, output, *, base_model=None, source=None,
                     cfg: AdaptConfig = AdaptConfig(), device="auto", bands=(),
                     target_count: int = 64, reference=None, region_crs=None,
-                    progress=None, is_canceled=None, log=print) -> dict:
+                    feedback: Feedback = SILENT) -> dict:
     """Adapt ``base_model`` (default: the bundled one) to the imagery of
     ``image_path`` inside ``region`` (a BoundaryMask in the raster's CRS) and write
-    ``output`` (.pt) with its card. Returns the card.
+    ``output`` (a .pt path the caller checked) with its card. Returns the card.
 
     ``reference``: optional (geometry, is_green) pairs in the raster's CRS, used as
     extra supervision on the target tiles they cover.
@@ -220,8 +233,6 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
 
     from ..mapping.imagery import BandPlanReader
     from ..model.files import choose_device, default_model, load_model, save_model
-    if not str(output).lower().endswith(".pt"):
-        raise AdaptationError(f"the model file {output} must end in .pt")
     if cfg.tile % 16 or cfg.tile < 32:
         raise AdaptationError(f"tile size {cfg.tile} must be a multiple of 16 and at "
                               "least 32")
@@ -230,7 +241,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         raise AdaptationError("the adapted model would overwrite its base model; "
                               "choose another file name")
     model, parent = load_model(base_path, device)
-    samples, source_size = load_source_tiles(source, log)
+    samples, source_size = load_source_tiles(source, feedback=feedback)
     rng = np.random.default_rng(cfg.seed)
     try:
         src = rasterio.open(image_path)
@@ -242,7 +253,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
                                   "system: assign one first, so the region can be "
                                   "placed and the pixel size known")
         try:
-            reader = BandPlanReader(src, parent, tuple(bands), None, log)
+            reader = BandPlanReader(src, parent, tuple(bands), None, feedback.info)
         except imagery.ImageryError as err:
             raise AdaptationError(str(err)) from None
         target_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
@@ -253,7 +264,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         if reference:
             masks = reference_masks(windows, src.window_transform, reference)
             covered = sum(int((m != IGNORE).sum()) for m in masks)
-            log(f"reference polygons cover {covered} px of the {len(windows)} target "
+            feedback.info(f"reference polygons cover {covered} px of the {len(windows)} target "
                 "tiles" + ("" if covered else ": none inside the region, not used"))
             masks = masks if covered else None
         west, south, east, north = region.bounds()
@@ -262,11 +273,12 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
                        "area_m2": round(float(sum(g.area for g in region.geometries))
                                         * (target_size / abs(src.transform.a)) ** 2, 1)}
     cfg = replace(cfg, source_scale=source_size / target_size)
-    log(f"target: {len(tiles)} tiles of {cfg.tile} px at about {target_size:.2f} m; "
-        f"source tiles resampled by {cfg.source_scale:.2f}")
+    feedback.info(f"target: {len(tiles)} tiles of {cfg.tile} px at about "
+                  f"{target_size:.2f} m; source tiles resampled by "
+                  f"{cfg.source_scale:.2f}")
     result = adapt_model(model, samples, tiles, cfg, target_masks=masks,
                          scaling=parent.get("input_scaling", "minus_one_one"),
-                         progress=progress, is_canceled=is_canceled, log=log)
+                         feedback=feedback)
     history = result["history"]
     tail = max(1, min(20, cfg.iterations // 5))
     card = {k: v for k, v in parent.items()
@@ -305,7 +317,7 @@ def adapt_to_region(image_path, region, output, base_model=None, source=None,
         "validation": None,
         "parent_validation": parent.get("validation"),
     })
-    if is_canceled and is_canceled():
+    if feedback.is_cancelled():
         raise AdaptationCancelled("cancelled before the model was written")
-    save_model(model, card, output, warn=log)
+    save_model(model, card, output, warn=feedback.warning)
     return card

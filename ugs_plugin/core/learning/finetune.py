@@ -34,17 +34,18 @@ import torch
 import torch.nn.functional as F
 from rasterio.windows import Window
 
-from ..mapping import imagery
+from shapely.ops import unary_union
+
 from ..accuracy.metrics import binary_metrics, ConfusionMatrix
-from ..config import FinetuneConfig
+from ..config import FinetuneConfig, PredictOptions, TrainConfig
 from ..errors import Cancelled, UgsError
-from ..outputs import remove_quietly
-from ..config import PredictOptions
-from .region import predict_window, window_around
-from .training_tiles import IGNORE
-from ..config import TrainConfig
-from .train import augment, poly_lr, segmentation_loss
+from ..feedback import Feedback, SILENT
+from ..mapping import imagery
 from ..model.ugsnet import PatchDiscriminator
+from ..outputs import remove_quietly
+from .region import predict_window, window_around
+from .train import augment, poly_lr, segmentation_loss
+from .training_tiles import IGNORE
 
 NO_OVERVIEWS = PredictOptions(overviews=False)
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
@@ -68,6 +69,7 @@ class FinetuneResult:
     labelled_pixels: int
     seconds: float
     history: list = field(default_factory=list)
+    extent: tuple | None = None    # bounds of all the polygons, in the raster's CRS
 
     @property
     def gain(self):
@@ -210,8 +212,8 @@ def _part(output, part):
 # ---------------------------------------------------------------- the loop
 
 def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = FinetuneConfig(),
-                   source_scale: float = 1.0, scaling: str = "minus_one_one",
-                   progress=None, is_canceled=None):
+                   *, source_scale: float = 1.0, scaling: str = "minus_one_one",
+                   feedback: Feedback = SILENT):
     """Fine-tune ``model`` in place on ``crops`` (unit image, label) from the raster,
     with ``source_samples`` (train.Sample) mixed in. Returns the loss history."""
     rng = np.random.default_rng(cfg.seed)
@@ -237,7 +239,7 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.eval()
     for step in range(cfg.iterations):
-        if is_canceled and is_canceled():
+        if feedback.is_cancelled():
             raise FinetuneCancelled(f"cancelled at step {step}; no model written")
         for group in opt.param_groups:
             group["lr"] = poly_lr(cfg.lr, step, cfg.iterations, cfg.poly_power)
@@ -288,8 +290,9 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
             loss_d.backward()
             opt_d.step()
         history.append(record)
-        if progress:
-            progress(step + 1, cfg.iterations, record)
+        feedback.progress(100.0 * (step + 1) / cfg.iterations,
+                          f"step {step + 1}/{cfg.iterations}: "
+                          + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
     model.eval()
     return history
 
@@ -321,18 +324,20 @@ def _merged_windows(src, geometries, margin):
     return windows
 
 
-def holdout_scores(image_path, shapes, model, card, context: int, scratch,
-                   is_canceled=None):
+def holdout_scores(image_path, shapes, model, card, context: int, scratch, *,
+                   feedback: Feedback = SILENT):
     """Green-space scores of the model's map on held-out (geometry, 0/1) polygons."""
     from ..accuracy.metrics import assess_polygons, ReferenceDataError
     cm = ConfusionMatrix()
     with rasterio.open(image_path) as src:
         windows = _merged_windows(src, [g for g, _ in shapes], context)
+    share = 100.0 / max(1, len(windows))
     for n, window in enumerate(windows):
         out = Path(scratch) / f"holdout_{n}.tif"
         try:
-            predict_window(image_path, window, out, model, card, NO_OVERVIEWS,
-                           is_canceled=is_canceled)
+            predict_window(image_path, window, out, model, card, options=NO_OVERVIEWS,
+                           feedback=feedback.part(n * share, (n + 1) * share,
+                                                  quiet=True))
             part = assess_polygons(out, shapes)
             cm.matrix += part.matrix
         except ReferenceDataError:  # only nodata under the polygons of this window
@@ -347,26 +352,18 @@ def holdout_scores(image_path, shapes, model, card, context: int, scratch,
 
 # ---------------------------------------------------------------- the workflow
 
-def finetune_on_reference(image_path, reference, output, base_model=None,
+def finetune_on_reference(image_path, reference, output, *, base_model=None,
                           cfg: FinetuneConfig = FinetuneConfig(), device="auto",
-                          bands=(), source=None, maps=None, reference_crs=None,
-                          progress=None, is_canceled=None, log=print,
-                          warn=None) -> FinetuneResult:
+                          bands=(), source=None, reference_crs=None,
+                          feedback: Feedback = SILENT) -> FinetuneResult:
     """Fine-tune ``base_model`` (default: the bundled one) on ``reference``
     ((geometry, 1 green / 0 other) in the raster's CRS) over ``image_path``, write
-    ``output`` (.pt + card), and score base and fine-tuned model on held-out polygons.
-
-    ``maps``: optional {"base": path, "finetuned": path}: both models' maps over the
-    reference polygons' extent (plus context), for a side-by-side look.
-    ``progress(fraction 0..1, text)`` is called once per training step.
-    """
+    ``output`` (a .pt path the caller checked, card beside it), and score base and
+    fine-tuned model on held-out polygons. Progress once per training step."""
     from ..mapping.imagery import BandPlanReader
     from ..model.files import choose_device, default_model, load_model, save_model
     from .training_tiles import load_source_tiles
-    warn = warn or log
     t0 = time.time()
-    if not str(output).lower().endswith(".pt"):
-        raise FinetuneError(f"the model file {output} must end in .pt")
     if cfg.crop % 16 or cfg.crop < 32:
         raise FinetuneError(f"crop size {cfg.crop} must be a multiple of 16, at least 32")
     if not 0 <= cfg.holdout < 1:
@@ -403,86 +400,74 @@ def finetune_on_reference(image_path, reference, output, base_model=None,
         train_idx, held_idx = split_holdout([g for g, _ in shapes],
                                             [c for _, c in shapes], cfg.holdout, cfg.seed)
         if cfg.holdout > 0 and not held_idx:
-            warn(f"only {len(shapes)} polygons: too few to hold some out; the gain "
+            feedback.warning(f"only {len(shapes)} polygons: too few to hold some out; the gain "
                  "cannot be measured (mark at least 4, 2 of each class)")
         train_shapes = [shapes[i] for i in train_idx]
         held_shapes = [shapes[i] for i in held_idx]
         fewest = min(sum(c == v for _, c in train_shapes) for v in (0, 1))
         if fewest < FEW_POLYGONS:
-            warn(f"only {fewest} training polygon(s) of one class: with fewer than "
+            feedback.warning(f"only {fewest} training polygon(s) of one class: with fewer than "
                  f"{FEW_POLYGONS} per class the gain varies a lot and the model can get "
                  "worse (benchmarks/bench_finetune.py). Mark about 20 of each class, "
                  "spread over the raster, including places the map already gets right.")
         model, parent = load_model(base_path, device)
         try:
-            reader = BandPlanReader(src, parent, tuple(bands), None, log)
+            reader = BandPlanReader(src, parent, tuple(bands), None, feedback.info)
         except imagery.ImageryError as err:
             raise FinetuneError(str(err)) from None
         pixel_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds) or 1.0
         rng = np.random.default_rng(cfg.seed)
         crops = read_training_crops(src, reader, train_shapes, cfg.windows, cfg.crop, rng)
     labelled = int(sum((c[1] != IGNORE).sum() for c in crops))
-    log(f"{len(train_shapes)} training polygons ({sum(c for _, c in train_shapes)} "
+    feedback.info(f"{len(train_shapes)} training polygons ({sum(c for _, c in train_shapes)} "
         f"green), {len(held_shapes)} held out; {len(crops)} crops of {cfg.crop} px, "
         f"{labelled} labelled pixels in them")
     source_samples, source_scale = (), 1.0
     if cfg.source_weight > 0 and cfg.source_per_batch > 0:
-        source_samples, source_size = load_source_tiles(source, log)
+        source_samples, source_size = load_source_tiles(source, feedback=feedback)
         source_scale = source_size / pixel_size
 
     scratch = tempfile.mkdtemp(prefix=".ugs_finetune_", dir=Path(output).parent)
-    written = False
     try:
         before = after = None
+        scoring = feedback.part(0, 5)
         if held_shapes:
-            log("Scoring the base model on the held-out polygons…")
+            feedback.info("Scoring the base model on the held-out polygons…")
             before = holdout_scores(image_path, held_shapes, model, parent, cfg.context,
-                                    scratch, is_canceled)
-            log(_describe("base model", before))
-        if maps and maps.get("base"):
-            _map_extent(image_path, shapes, maps["base"], model, parent, cfg.context, log,
-                        is_canceled)
-
-        def step_progress(step, total, record):
-            if progress:
-                progress(step / total, f"step {step}/{total}: " + ", ".join(
-                    f"{k} {v:.4f}" for k, v in record.items()))
-
-        history = finetune_model(model, crops, source_samples, cfg, source_scale,
-                                 parent.get("input_scaling", "minus_one_one"),
-                                 step_progress, is_canceled)
+                                    scratch, feedback=scoring)
+            feedback.info(_describe("base model", before))
+        history = finetune_model(model, crops, source_samples, cfg,
+                                 source_scale=source_scale,
+                                 scaling=parent.get("input_scaling", "minus_one_one"),
+                                 feedback=feedback.part(5, 95))
         card = _card(parent, base_path, base_model, image_path, cfg, train_shapes,
                      held_shapes, labelled, history, reference_crs or src.crs.to_string(),
                      device=str(next(model.parameters()).device))
         if held_shapes:
-            log("Scoring the fine-tuned model on the held-out polygons…")
+            feedback.info("Scoring the fine-tuned model on the held-out polygons…")
             after = holdout_scores(image_path, held_shapes, model, card, cfg.context,
-                                   scratch, is_canceled)
-            log(_describe("fine-tuned model", after))
+                                   scratch, feedback=feedback.part(95, 100))
+            feedback.info(_describe("fine-tuned model", after))
         card["finetuning"]["holdout_before"] = before
         card["finetuning"]["holdout_after"] = after
         card["finetuning"]["seconds"] = round(time.time() - t0, 1)
         card["validation"] = after
-        if is_canceled and is_canceled():
+        if feedback.is_cancelled():
             raise FinetuneCancelled("cancelled before the model was written")
-        save_model(model, card, output, warn=warn)
-        written = True
-        if maps and maps.get("finetuned"):
-            _map_extent(image_path, shapes, maps["finetuned"], model, card, cfg.context,
-                        log, is_canceled)
+        save_model(model, card, output, warn=feedback.warning)
     except Cancelled:
-        raise FinetuneCancelled(
-            f"cancelled while mapping; the model {output} is complete" if written else
-            "cancelled; no model written") from None
+        raise FinetuneCancelled("cancelled; no model written") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = FinetuneResult(card, before, after, len(train_shapes), len(held_shapes),
-                            labelled, time.time() - t0, history)
+                            labelled, time.time() - t0, history,
+                            extent=unary_union([g for g, _ in shapes]).bounds)
     if result.gain is not None and result.gain < 0:
-        warn(f"held-out F1 dropped from {before['f1']:.3f} to {after['f1']:.3f}: the "
-             "fine-tuned model is worse on polygons it did not see. Mark more (and more "
-             "varied) polygons, lower the iterations or the learning rate, and keep "
-             "using the base model until the held-out F1 rises.")
+        feedback.warning(
+            f"held-out F1 dropped from {before['f1']:.3f} to {after['f1']:.3f}: the "
+            "fine-tuned model is worse on polygons it did not see. Mark more (and more "
+            "varied) polygons, lower the iterations or the learning rate, and keep "
+            "using the base model until the held-out F1 rises.")
     return result
 
 
@@ -492,14 +477,6 @@ def _describe(what, scores):
     return (f"held-out polygons, {what}: F1 {fmt(scores['f1'])}, precision "
             f"{fmt(scores['precision'])}, recall {fmt(scores['recall'])} "
             f"({scores['pixels']} px)")
-
-
-def _map_extent(image_path, shapes, output, model, card, context, log, is_canceled):
-    from shapely.ops import unary_union
-    with rasterio.open(image_path) as src:
-        window = window_around(src, unary_union([g for g, _ in shapes]).bounds, context)
-    predict_window(image_path, window, output, model, card, NO_OVERVIEWS, log=log,
-                   is_canceled=is_canceled)
 
 
 def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_shapes,

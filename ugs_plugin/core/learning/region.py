@@ -7,6 +7,7 @@ import rasterio
 
 from ..mapping import imagery
 from ..errors import UgsError
+from ..feedback import Feedback, SILENT
 
 
 class RegionError(UgsError):
@@ -103,8 +104,8 @@ def clip_to_region(image_path, region, output, block: int = 1024):
         copy_window(src, box, output, block)
 
 
-def predict_window(image_path, window, output, model, card, options=None,
-                   boundary=None, progress=None, is_canceled=None, log=None):
+def predict_window(image_path, window, output, model, card, *, options=None,
+                   boundary=None, feedback: Feedback = SILENT):
     """The extraction (same tiling and blending) of one window of the raster, through
     a temporary copy of that window. Returns predict_raster's summary."""
     from ..outputs import remove_quietly, temp_beside
@@ -114,14 +115,13 @@ def predict_window(image_path, window, output, model, card, options=None,
         with rasterio.open(image_path) as src:
             copy_window(src, window, clip)
         return predict_raster(clip, output, model, card, options=options,
-                              boundary=boundary, progress=progress,
-                              is_canceled=is_canceled, log=log)
+                              boundary=boundary, feedback=feedback)
     finally:
         remove_quietly(clip)
 
 
-def predict_region(image_path, region, output, model, card, options=None,
-                   progress=None, is_canceled=None, log=None):
+def predict_region(image_path, region, output, model, card, *, options=None,
+                   feedback: Feedback = SILENT):
     """The extraction over the region only: the region's bounding window of the
     raster, pixels outside the region left as nodata. Returns predict_raster's
     summary."""
@@ -129,5 +129,5 @@ def predict_region(image_path, region, output, model, card, options=None,
         window = window_around(src, region.bounds())
     if window is None:
         raise RegionError("the region does not overlap the raster")
-    return predict_window(image_path, window, output, model, card, options, region,
-                          progress, is_canceled, log)
+    return predict_window(image_path, window, output, model, card, options=options,
+                          boundary=region, feedback=feedback)

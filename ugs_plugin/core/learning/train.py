@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..accuracy.metrics import binary_metrics
 from ..config import TrainConfig
 from ..errors import Cancelled
+from ..feedback import Feedback, SILENT
 from ..mapping.imagery import to_model_input
 from ..outputs import atomic_output
 from .training_tiles import (find_tile_pairs, IGNORE, load_pairs, read_pairs_file,
@@ -297,8 +298,7 @@ def auto_interval(steps: int) -> int:
 
 
 def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainConfig(),
-                progress=None, is_canceled=None, log=print, checkpoint_path=None,
-                resume_from=None):
+                *, checkpoint_path=None, resume_from=None, feedback: Feedback = SILENT):
     """Train ``model`` in place; return history and best validation scores.
 
     The state with the best validation F1 is restored at the end. With
@@ -324,7 +324,7 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         torch.set_rng_state(ckpt["torch_rng"])
         history, best, best_state = ckpt["history"], ckpt["best"], ckpt["best_state"]
         start = ckpt["step"]
-        log(f"resumed at step {start}")
+        feedback.info(f"resumed at step {start}")
     device = next(model.parameters()).device
     if device.type == "cuda":  # the tiles are small: keep them on the GPU
         stored = [(torch.from_numpy(s.image).to(device), torch.from_numpy(s.mask).to(device),
@@ -340,7 +340,7 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
     t0 = time.time()
     step = start
     for step in range(start, cfg.steps):
-        if is_canceled and is_canceled():
+        if feedback.is_cancelled():
             if checkpoint_path:
                 save_checkpoint(checkpoint_path, model, opt, step, rng, history, best,
                                 best_state, cfg)
@@ -362,14 +362,17 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         loss.backward()
         opt.step()
         history.append(loss.item())
-        if progress:
-            progress(step + 1, cfg.steps, history[-1])
+        done = step + 1
+        feedback.progress(100.0 * done / cfg.steps,
+                          f"step {done}/{cfg.steps}, loss {history[-1]:.4f}"
+                          if done % 10 == 0 or done == cfg.steps else "")
         last = step + 1 == cfg.steps
         if val_samples and ((step + 1) % validate_every == 0 or last):
             val = evaluate(model, val_samples, cfg.val_scale)
-            log(f"step {step + 1}: loss {np.mean(history[-validate_every:]):.4f} "
-                f"val F1 {val['f1']:.4f} IoU {val['iou']:.4f} "
-                f"({time.time() - t0:.0f} s)")
+            feedback.info(f"step {step + 1}: loss "
+                          f"{np.mean(history[-validate_every:]):.4f} val F1 "
+                          f"{val['f1']:.4f} IoU {val['iou']:.4f} "
+                          f"({time.time() - t0:.0f} s)")
             if best is None or val["f1"] > best["f1"]:
                 best = dict(val, step=step + 1)
                 best_state = copy.deepcopy(model.state_dict())
@@ -389,36 +392,36 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
 # ---------------------------------------------------------------- one call for CLI/QGIS
 
 
-def train_from_tiles(output, tiles_folder=None, pairs_file=None, variant="light",
+def train_from_tiles(output, *, tiles_folder=None, pairs_file=None, variant="light",
                      base_model=None, val_groups=(), val_fraction=0.2,
                      cfg: TrainConfig = TrainConfig(), device="auto", checkpoint=None,
-                     resume=False, progress=None, is_canceled=None, log=print):
-    """Load tiles, split by group, train (from scratch or from ``base_model``), and
-    write ``output`` (.pt) with its card. Returns the card."""
+                     resume=False, feedback: Feedback = SILENT):
+    """Load tiles (a UGSet folder, else a pairs file), split by group, train (from
+    scratch or from ``base_model``), and write ``output`` (.pt) with its card.
+    Returns the card."""
     import datetime
 
     from ..model.files import choose_device, load_model, save_model
     from ..model.ugsnet import build_model
-    if bool(tiles_folder) == bool(pairs_file):
-        raise TrainingError("give either a tile folder (UGSet layout) or a pairs file")
     if tiles_folder:
         pairs, unmatched = find_tile_pairs(tiles_folder)
         if unmatched:
-            log(f"{len(unmatched)} image(s) without a mask skipped, e.g. {unmatched[0]}")
+            feedback.info(f"{len(unmatched)} image(s) without a mask skipped, e.g. "
+                          f"{unmatched[0]}")
     else:
         pairs = read_pairs_file(pairs_file)
     samples = load_pairs(pairs)
     train, val = split_by_group(samples, val_groups, val_fraction)
-    log(f"{len(train)} training tiles from {len({s.group for s in train})} group(s), "
-        f"{len(val)} validation tiles from groups {sorted({s.group for s in val})}")
+    feedback.info(f"{len(train)} training tiles from {len({s.group for s in train})} "
+                  f"group(s), {len(val)} validation tiles from groups "
+                  f"{sorted({s.group for s in val})}")
     if base_model:
         model, parent_card = load_model(base_model, device)
         variant = parent_card["variant"]
     else:
         model, parent_card = build_model(variant).to(choose_device(device)), None
-    result = train_model(model, train, val, cfg, progress=progress,
-                         is_canceled=is_canceled, log=log, checkpoint_path=checkpoint,
-                         resume_from=checkpoint if resume else None)
+    result = train_model(model, train, val, cfg, checkpoint_path=checkpoint,
+                         resume_from=checkpoint if resume else None, feedback=feedback)
     best = result["best"] or {}
     card = {
         "name": Path(output).stem,
@@ -440,7 +443,7 @@ def train_from_tiles(output, tiles_folder=None, pairs_file=None, variant="light"
         },
         "validation": {k: round(v, 4) for k, v in best.items() if k != "step"},
     }
-    save_model(model, card, output, warn=log)
+    save_model(model, card, output, warn=feedback.warning)
     if checkpoint:  # it served interrupted runs; the finished model replaces it
         Path(checkpoint).unlink(missing_ok=True)
     return card

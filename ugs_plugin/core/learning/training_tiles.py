@@ -13,6 +13,7 @@ import rasterio
 from ... import PLUGIN_DIR
 from ..mapping import imagery
 from ..errors import UgsError
+from ..feedback import Feedback, SILENT
 
 IGNORE = 255
 # Non-vegetation that an RGB model takes for green space, per pixel (Sample.kinds):
@@ -173,15 +174,15 @@ def read_pairs_file(path) -> list:
 SOURCE_SAMPLE = PLUGIN_DIR / "resources" / "source_sample"
 
 
-def load_source_tiles(folder=None, log=print):
+def load_source_tiles(folder=None, *, feedback: Feedback = SILENT):
     """Labelled source tiles in the UGSet layout (default: the shipped sample) and
     their pixel size in metres (from the georeferencing; 1 m, UGSet's, if none)."""
     folder = Path(folder) if folder else SOURCE_SAMPLE
     try:
         pairs, unmatched = find_tile_pairs(folder)
         if unmatched:
-            log(f"{len(unmatched)} source image(s) without a mask skipped, "
-                f"e.g. {unmatched[0]}")
+            feedback.info(f"{len(unmatched)} source image(s) without a mask skipped, "
+                          f"e.g. {unmatched[0]}")
         if not pairs:
             raise TrainingError(f"{folder} has no image/mask pairs")
         samples = load_pairs(pairs)
@@ -194,6 +195,7 @@ def load_source_tiles(folder=None, log=print):
         if size:
             sizes.append(size)
     pixel_size = float(np.median(sizes)) if sizes else 1.0
-    log(f"source: {len(samples)} labelled tiles from {folder} "
-        f"({'about %.2f m' % pixel_size if sizes else 'no georeferencing: 1 m assumed'})")
+    feedback.info(f"source: {len(samples)} labelled tiles from {folder} ("
+                  + (f"about {pixel_size:.2f} m" if sizes
+                     else "no georeferencing: 1 m assumed") + ")")
     return samples, pixel_size

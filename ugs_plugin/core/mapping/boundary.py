@@ -7,6 +7,7 @@ from rasterio.windows import Window, bounds as window_bounds
 from shapely.geometry import box
 
 from ..errors import Cancelled, UgsError
+from ..feedback import Feedback, SILENT
 
 
 class BoundaryError(UgsError):
@@ -75,8 +76,8 @@ def buffer_geometries(geometries, metres: float, crs=None):
     return [g.buffer(distance) for g in geometries]
 
 
-def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
-                progress=None, is_canceled=None) -> dict:
+def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024, *,
+                feedback: Feedback = SILENT) -> dict:
     """Copy ``src_path`` with pixels outside ``boundary`` set to nodata.
 
     Keeps data type, bands, grid and the nodata value. A raster without a nodata
@@ -107,7 +108,7 @@ def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
                 with rasterio.open(tmp, "w", **profile) as dst:
                     dst.colorinterp = src.colorinterp
                     for i, window in enumerate(windows):
-                        if is_canceled and is_canceled():
+                        if feedback.is_cancelled():
                             raise Cancelled("cancelled: nothing was written")
                         data = src.read(window=window)
                         inside = boundary(window, src.window_transform(window))
@@ -120,8 +121,7 @@ def mask_raster(src_path, dst_path, boundary: BoundaryMask, block: int = 1024,
                         else:
                             data[:, ~inside] = src.nodata
                             dst.write(data, window=window)
-                        if progress:
-                            progress(i + 1, len(windows))
+                        feedback.progress(100.0 * (i + 1) / len(windows))
         return {"pixels": src.width * src.height, "inside_pixels": inside_total,
                 "nodata": src.nodata, "internal_mask": use_mask}
 

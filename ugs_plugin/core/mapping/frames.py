@@ -17,6 +17,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from ..errors import Cancelled
+from ..feedback import Feedback, SILENT
 from ..outputs import atomic_output
 
 MARKER_SUFFIX = ".done.json"
@@ -91,14 +92,14 @@ def write_marker(job, summary: dict):
         Path(tmp).write_text(text, encoding="utf-8")
 
 
-def run_jobs(jobs, extract, inside=None, progress=None, is_canceled=None, log=print):
-    """Run each job with ``extract(job, is_canceled) -> summary dict``; skip frames
-    outside
-    (``inside(job) -> bool``) and finished ones; a failing frame is reported and the
-    run goes on. Cancellation is checked before each frame and, through ``extract``,
-    once per batch inside it: a frame cut short keeps neither its map nor a marker."""
+def run_jobs(jobs, extract, inside=None, *, feedback: Feedback = SILENT):
+    """Run each job with ``extract(job, feedback) -> summary dict``; skip frames
+    outside (``inside(job) -> bool``) and finished ones; a failing frame is reported
+    and the run goes on. Cancellation is checked before each frame and, through
+    ``extract``, once per batch inside it: a frame cut short keeps neither its map
+    nor a marker."""
     for i, job in enumerate(jobs):
-        if is_canceled and is_canceled():
+        if feedback.is_cancelled():
             raise Cancelled("cancelled: finished frames are kept; run again to resume")
         if inside is not None and not inside(job):
             job.status = "outside boundary"
@@ -111,7 +112,9 @@ def run_jobs(jobs, extract, inside=None, progress=None, is_canceled=None, log=pr
         else:
             t0 = time.perf_counter()
             try:
-                summary = extract(job, is_canceled)
+                share = 100.0 / len(jobs)
+                summary = extract(job, feedback.part(i * share, (i + 1) * share,
+                                                     quiet=True))
             except Cancelled:
                 raise Cancelled("cancelled: finished frames are kept; run again to "
                                 "resume") from None
@@ -122,11 +125,10 @@ def run_jobs(jobs, extract, inside=None, progress=None, is_canceled=None, log=pr
                 summary["seconds"] = job.seconds
                 write_marker(job, summary)
                 job.status, job.green_fraction = "done", summary["green_fraction"]
-        log(f"frame {job.frame_id}: {job.status}"
-            + (f" ({job.message})" if job.message else "")
-            + (f", {job.seconds:.1f} s" if job.status == "done" else ""))
-        if progress:
-            progress(i + 1, len(jobs))
+        feedback.info(f"frame {job.frame_id}: {job.status}"
+                      + (f" ({job.message})" if job.message else "")
+                      + (f", {job.seconds:.1f} s" if job.status == "done" else ""))
+        feedback.progress(100.0 * (i + 1) / len(jobs))
     return jobs
 
 
@@ -203,7 +205,7 @@ def frame_runner(model, card, options, boundary_geoms=None, boundary_crs=None):
             return True
         return job.geometry.intersects(union)
 
-    def extract(job, is_canceled=None):
+    def extract(job, feedback: Feedback = SILENT):
         mask = None
         if boundary_geoms:
             with rasterio.open(job.image) as src:
@@ -214,7 +216,7 @@ def frame_runner(model, card, options, boundary_geoms=None, boundary_crs=None):
                 geoms = [shape(transform_geom(boundary_crs, raster_crs, mapping(g)))
                          for g in boundary_geoms]
             mask = BoundaryMask(geoms)
-        return predict_raster(job.image, job.output, model, card, None, options,
-                              mask, is_canceled=is_canceled)
+        return predict_raster(job.image, job.output, model, card, options=options,
+                              boundary=mask, feedback=feedback)
 
     return extract, inside

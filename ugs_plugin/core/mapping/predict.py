@@ -22,13 +22,13 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..config import GREEN, NODATA, OTHER
-from . import imagery
-from ..config import PredictOptions
-from ..model.engines import as_engine
+from ..config import GREEN, NODATA, OTHER, PredictOptions
 from ..errors import Cancelled, UgsError
-from .imagery import BandPlanReader, bounded_gdal_cache
+from ..feedback import Feedback, SILENT
+from ..model.engines import as_engine
 from ..outputs import OutputError, remove_quietly, temp_beside
+from . import imagery
+from .imagery import BandPlanReader, bounded_gdal_cache
 from .tiling import bands_of_columns, blend_weights, tile_origins
 
 BLOCK = 256
@@ -58,31 +58,20 @@ def _overview_factors(height, width):
     return factors
 
 
-def predict_raster(image_path: str | Path, output_path: str | Path,
-                   model, card: dict,
-                   probability_path: str | Path | None = None,
+def predict_raster(image_path: str | Path, output_path: str | Path, model, card: dict,
+                   *, probability_path: str | Path | None = None,
                    options: PredictOptions | None = None, boundary=None,
-                   progress=None, is_canceled=None, log=None, warn=None) -> dict:
+                   feedback: Feedback = SILENT) -> dict:
     """Map green space in ``image_path`` with ``model`` (an engines.Engine, or a
-    PyTorch model run by the torch engine); returns a summary dict.
+    PyTorch model run by the torch engine) to the GeoTIFF ``output_path``, which the
+    caller has checked (errors.check_output_path); returns a summary dict.
 
     ``boundary(window, transform) -> bool array`` optionally restricts the map
-    (pixels outside become nodata). ``progress(done, total)`` and ``is_canceled()``
-    are called once per batch.
+    (pixels outside become nodata). Progress and cancellation once per batch.
     """
     options = options or PredictOptions()
-    log = log or (lambda msg: None)
-    warn = warn or log
     image_path, output_path = Path(image_path), Path(output_path)
     targets = [output_path] + ([Path(probability_path)] if probability_path else [])
-    for target in targets:
-        if target.suffix.lower() not in (".tif", ".tiff"):
-            raise PredictError(f"output {target} must be a GeoTIFF (.tif or .tiff)")
-        if target.resolve() == image_path.resolve():
-            raise PredictError(f"output {target} is the input raster; choose another path")
-    if len(set(t.resolve() for t in targets)) != len(targets):
-        raise PredictError("the class raster and the probability raster need two "
-                           "different paths")
     tile = int(options.tile_size or card.get("tile_size", 512))
     overlap = int(options.overlap if options.overlap is not None else tile // 8)
     if tile < MIN_SIDE or tile % 16:
@@ -113,19 +102,19 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
             raise PredictError(f"{image_path.name} is {src.width}x{src.height} px; the "
                                f"model needs at least {MIN_SIDE}x{MIN_SIDE}")
         try:
-            reader = BandPlanReader(src, card, options.bands, boundary, log)
+            reader = BandPlanReader(src, card, options.bands, boundary, feedback.info)
         except imagery.ImageryError as err:
             raise PredictError(str(err)) from None
         size_m = imagery.pixel_size_m(src.crs, src.transform, src.bounds)
         expected = float(card.get("pixel_size_m", 1.0))
         if size_m is None:
-            warn("no CRS: working on the pixel grid; the output has no CRS either")
+            feedback.warning("no CRS: working on the pixel grid; the output has no CRS either")
         elif not 0.5 * expected <= size_m <= 2.0 * expected:
-            warn(f"pixel size is about {size_m:.2f} m; the model expects ~{expected:g} m "
+            feedback.warning(f"pixel size is about {size_m:.2f} m; the model expects ~{expected:g} m "
                  "imagery, so results may be poor. Resample the raster to about "
                  f"{expected:g} m first.")
         else:
-            log(f"pixel size about {size_m:.2f} m")
+            feedback.info(f"pixel size about {size_m:.2f} m")
 
         try:
             temps = [temp_beside(t, ".part.tif") for t in targets]
@@ -133,7 +122,7 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
             raise PredictError(str(err)) from None
         with rasterio.Env(**bounded_gdal_cache()):
             summary = _run(src, model, reader, temps, tile, overlap, options, card,
-                           progress, is_canceled, warn)
+                           feedback)
             if options.overviews:
                 factors = _overview_factors(src.height, src.width)
                 if factors:
@@ -158,9 +147,8 @@ def predict_raster(image_path: str | Path, output_path: str | Path,
     return summary
 
 
-def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_canceled,
-         warn):
-    forward = as_engine(model, options.precision, warn)
+def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
+    forward = as_engine(model, options.precision, feedback.warning)
     height, width = src.height, src.width
     tile_h, tile_w = min(tile, height), min(tile, width)
     ys = tile_origins(height, tile, overlap)
@@ -217,7 +205,7 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
                         for j in range(0, len(band_xs), options.batch_size)]
                 pending = prefetch.submit(read_batch, *jobs[0])
                 for k, (y, batch_xs) in enumerate(jobs):
-                    if is_canceled and is_canceled():
+                    if feedback.is_cancelled():
                         pending.cancel()
                         raise Cancelled("cancelled: no output was written")
                     inputs, valids, keep = pending.result()
@@ -244,8 +232,7 @@ def _run(src, model, reader, temps, tile, overlap, options, card, progress, is_c
                             acc[rows, cols] += prob * w
                             wsum[rows, cols] += w
                     done += len(batch_xs)
-                    if progress:
-                        progress(done, total)
+                    feedback.progress(100.0 * done / total)
                 green, valid_total = _flush(writers, acc, wsum, r0, height, cx0, bx0,
                                             bx1, options.threshold, green, valid_total)
     finally:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config import ENGINES, GREEN, PRECISIONS
 from ..errors import UgsError
+from ..feedback import Feedback, SILENT
 from .onnx_export import export_onnx, importable, onnx_beside
 from .card import (DEFAULT_MODEL, file_sha256, ModelFileError, MODELS_DIR, read_card,
                    verify_sha256)
@@ -332,9 +333,9 @@ def _torch_engine(path, device, precision, warn):
     return TorchEngine(model, precision, warn), card
 
 
-def load_engine(path=None, device: str = "auto", engine: str = "auto",
-                precision: str = "fp32", tile: int | None = None, log=None,
-                warn=None, raster_size=None) -> tuple[Engine, dict]:
+def load_engine(path=None, device: str = "auto", engine: str = "auto", *,
+                precision: str = "fp32", tile: int | None = None, raster_size=None,
+                feedback: Feedback = SILENT) -> tuple[Engine, dict]:
     """(engine ready to run, model card) for the model file ``path`` (default: the
     bundled model, the full one on a CUDA GPU where its file is present). ``tile``:
     the tile size the run will use (default: the card's). ``raster_size`` (width,
@@ -348,7 +349,7 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
         if min(raster_size) < int(card_tile) and importable("torch"):
             name = "torch"
     if name == "torch":
-        return _torch_engine(path, device, precision, warn)
+        return _torch_engine(path, device, precision, feedback.warning)
     if precision != "fp32" and name == "onnxruntime":
         raise EngineError(f"the onnxruntime engine runs fp32; precision {precision!r} "
                           "needs the openvino or torch engine")
@@ -359,12 +360,12 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto",
     verify_sha256(model_path, card)
     tile = int(tile or card.get("tile_size", 512))
     try:
-        onnx_path = ensure_onnx(model_path, card, tile, log)
+        onnx_path = ensure_onnx(model_path, card, tile, feedback.info)
     except OnnxExportUnavailable as err:
         if (engine or "auto") != "auto":
             raise
-        (warn or log or (lambda msg: None))(f"{err}. Running on PyTorch instead.")
-        return _torch_engine(model_path, device, precision, warn)
+        feedback.warning(f"{err}. Running on PyTorch instead.")
+        return _torch_engine(model_path, device, precision, feedback.warning)
     if name == "openvino":
         return OpenVinoEngine(onnx_path, tile, precision), card
     return OnnxRuntimeEngine(onnx_path, tile), card

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from ..errors import Cancelled
+from ..feedback import Feedback, SILENT
 from .zonal import GREEN, rows_per_strip, strip_regions, StripPatches
 
 # Road vertices closer than this join (metres); roads meet where they share a vertex.
@@ -38,8 +39,8 @@ def _strips(src, strip_rows, wanted=None):
         yield src.read(1, window=win) == GREEN, src.window_transform(win)
 
 
-def large_patches(src, min_area: float, strip_rows: int = 1024, progress=None,
-                  is_cancelled=None):
+def large_patches(src, min_area: float, strip_rows: int = 1024, *,
+                  feedback: Feedback = SILENT):
     """(outlines, count): the outlines (shapely polygons, in the raster's CRS, cut at
     strip borders) of the ``count`` 8-connected green patches of the open class
     raster ``src`` whose area is at least ``min_area`` (map units²).
@@ -56,7 +57,7 @@ def large_patches(src, min_area: float, strip_rows: int = 1024, progress=None,
     patches = StripPatches()
     outlines, whole, border_ids = [], 0, []
     for i, (green, transform) in enumerate(_strips(src, strip_rows)):
-        if is_cancelled and is_cancelled():
+        if feedback.is_cancelled():
             raise Cancelled("cancelled while finding green patches")
         regions, ids, pixels = patches.add(green, transform)
         for region, uf_id, n in zip(regions, ids, pixels):
@@ -65,20 +66,18 @@ def large_patches(src, min_area: float, strip_rows: int = 1024, progress=None,
                 whole += 1
         border_ids.append([(j, uf_id) for j, uf_id in enumerate(ids)
                            if uf_id is not None])
-        if progress:
-            progress(50.0 * (i + 1) / strips)
+        feedback.progress(50.0 * (i + 1) / strips)
     large = {p for p, n in patches.border_patches().items() if n >= min_pixels}
     keep = [{j for j, uf_id in ids if patches.patch_of(uf_id) in large}
             for ids in border_ids]
     for i, (green, transform) in enumerate(_strips(src, strip_rows,
                                                    lambda k: bool(keep[k]))):
-        if is_cancelled and is_cancelled():
+        if feedback.is_cancelled():
             raise Cancelled("cancelled while finding green patches")
         if green is not None:
             outlines += [shape(g) for j, g in enumerate(strip_regions(green, transform))
                          if j in keep[i]]
-        if progress:
-            progress(50.0 + 50.0 * (i + 1) / strips)
+        feedback.progress(50.0 + 50.0 * (i + 1) / strips)
     return outlines, whole + len(large)
 
 
@@ -211,7 +210,8 @@ class RoadNetwork:
 
 
 def network_distances(homes, parks: ParkIndex, network: RoadNetwork,
-                      entry: float = PARK_ENTRY_M, is_cancelled=None) -> np.ndarray:
+                      entry: float = PARK_ENTRY_M, *,
+                      feedback: Feedback = SILENT) -> np.ndarray:
     """Distance from each home (shapely point) to the nearest park along the roads:
     straight to the nearest road node, along the network, and in from a node within
     ``entry`` of a park (its straight gap added). 0 for a home inside a park; inf
@@ -219,7 +219,7 @@ def network_distances(homes, parks: ParkIndex, network: RoadNetwork,
     from shapely.geometry import Point
     start = {}
     for node, (x, y) in enumerate(network.xy):
-        if is_cancelled and node % 10000 == 0 and is_cancelled():
+        if node % 10000 == 0 and feedback.is_cancelled():
             raise Cancelled("cancelled while routing on the road network")
         gap = parks.distance(Point(x, y))
         if gap <= entry:

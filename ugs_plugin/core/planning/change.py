@@ -8,6 +8,7 @@ import contextlib
 import numpy as np
 
 from ..errors import Cancelled, UgsError
+from ..feedback import Feedback, SILENT
 from .zonal import NODATA, rows_per_strip, StripPatches, zone_strips
 
 STABLE_OTHER, STABLE_GREEN, GAIN, LOSS = 0, 1, 2, 3
@@ -52,8 +53,8 @@ def change_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return codes
 
 
-def write_change(src_a, src_b, output_tmp, strip_rows=1024, progress=None,
-                 is_cancelled=None, names=("map A", "map B")) -> np.ndarray:
+def write_change(src_a, src_b, output_tmp, strip_rows=1024, *, names=("map A", "map B"),
+                 feedback: Feedback = SILENT) -> np.ndarray:
     """Write the change raster of two open class rasters to ``output_tmp`` (on A's
     grid); returns the pixel count of each code 0..3 and of nodata."""
     from rasterio.windows import Window
@@ -67,7 +68,7 @@ def write_change(src_a, src_b, output_tmp, strip_rows=1024, progress=None,
     with on_grid_of(src_a, src_b) as b_view, rasterio.open(output_tmp, "w",
                                                              **profile) as dst:
         for top in range(0, src_a.height, strip_rows):
-            if is_cancelled and is_cancelled():
+            if feedback.is_cancelled():
                 raise Cancelled("cancelled: no change raster was written")
             win = Window(0, top, src_a.width, min(strip_rows, src_a.height - top))
             a = src_a.read(1, window=win)
@@ -77,8 +78,7 @@ def write_change(src_a, src_b, output_tmp, strip_rows=1024, progress=None,
             codes = change_codes(a, b)
             dst.write(codes, 1, window=win)
             counts += np.bincount(codes.ravel(), minlength=256)
-            if progress:
-                progress(100.0 * (top + win.height) / src_a.height)
+            feedback.progress(100.0 * (top + win.height) / src_a.height)
         dst.write_colormap(1, {**{code: (*rgb, 255) for code, (_, rgb) in CLASSES.items()},
                                NODATA: (0, 0, 0, 0)})
         dst.update_tags(1, **{f"class_{code}": name for code, (name, _) in
@@ -86,12 +86,14 @@ def write_change(src_a, src_b, output_tmp, strip_rows=1024, progress=None,
     return np.array([*counts[:4], counts[NODATA]])
 
 
-def zone_change(src, geometry, strip_rows: int = 1024, is_cancelled=None) -> dict:
+def zone_change(src, geometry, strip_rows: int = 1024, *,
+                feedback: Feedback = SILENT) -> dict:
     """Pixel counts of each change code inside a zone of an open change raster, and
     the 8-connected patches of gain and of loss."""
     counts = np.zeros(256, np.int64)
     gains, losses = StripPatches(), StripPatches()
-    for data, inside, transform in zone_strips(src, geometry, strip_rows, is_cancelled):
+    for data, inside, transform in zone_strips(src, geometry, strip_rows,
+                                               feedback=feedback):
         counts += np.bincount(data[inside], minlength=256)
         gains.add(inside & (data == GAIN), transform)
         losses.add(inside & (data == LOSS), transform)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import GREEN, NODATA
 from ..errors import Cancelled
+from ..feedback import Feedback, SILENT
 
 # Pixels read and polygonized at once: wide rasters get thinner strips, so memory is
 # bounded by this, not by the raster's width.
@@ -150,9 +151,9 @@ def zone_window(src, geometry):
             min(src.height, int(np.ceil(window.row_off + window.height))))
 
 
-def zone_strips(src, geometry, strip_rows: int = 1024, is_cancelled=None):
+def zone_strips(src, geometry, strip_rows: int = 1024, *, feedback: Feedback = SILENT):
     """(data, inside mask, transform) of the strips of rows covering ``geometry``;
-    ``is_cancelled`` is asked before each strip."""
+    cancellation is checked before each strip."""
     from rasterio.features import geometry_mask
     from rasterio.windows import Window
     col0, row0, col1, row1 = zone_window(src, geometry)
@@ -160,7 +161,7 @@ def zone_strips(src, geometry, strip_rows: int = 1024, is_cancelled=None):
         return
     strip_rows = rows_per_strip(col1 - col0, strip_rows)
     for top in range(row0, row1, strip_rows):
-        if is_cancelled and is_cancelled():
+        if feedback.is_cancelled():
             raise Cancelled("cancelled: no zone figures were written")
         win = Window(col0, top, col1 - col0, min(strip_rows, row1 - top))
         data = src.read(1, window=win)
@@ -170,15 +171,15 @@ def zone_strips(src, geometry, strip_rows: int = 1024, is_cancelled=None):
         yield data, inside, transform
 
 
-def zone_statistics(src, zone_geometry, population=None, strip_rows: int = 1024,
-                    is_cancelled=None):
+def zone_statistics(src, zone_geometry, population=None, strip_rows: int = 1024, *,
+                    feedback: Feedback = SILENT):
     """Statistics of one zone (a shapely geometry in the raster's CRS) over an open
     rasterio class raster ``src``."""
     pixel_area = abs(src.transform.a * src.transform.e)
     mapped = green_px = 0
     patches = StripPatches()
     for data, inside, transform in zone_strips(src, zone_geometry, strip_rows,
-                                               is_cancelled):
+                                               feedback=feedback):
         green = inside & (data == GREEN)
         mapped += int((inside & (data != NODATA)).sum())
         green_px += int(green.sum())

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..config import AdaptConfig
-from ..errors import Cancelled, check_output_path, file_errors
+from ..errors import check_output_path, file_errors
 from ..feedback import Feedback, SILENT
 from ..vectors import reference_classes, VectorLayer
-from .common import per_step, raster_frame, require_file
+from . import spec
+from .common import comparison_maps, raster_frame, require_file
 
 
 @dataclass
@@ -29,6 +30,33 @@ class AdaptRequest:
     config: AdaptConfig = field(default_factory=AdaptConfig)
 
 
+OPTIONS = spec.bind(
+    AdaptRequest,
+    spec.BASE_MODEL,
+    spec.SOURCE.but(label="Source tiles, UGSet layout (empty = the shipped sample)",
+                    advanced=False),
+    spec.Option("config.iterations", "ITERATIONS", "Iterations", minimum=1,
+                maximum=1_000_000, help="the default is a quick run"),
+    spec.DEVICE,
+    spec.class_field("REFERENCE", label="Reference class field", optional=True),
+    spec.GREEN_VALUES.but(optional=True),
+    spec.BANDS,
+    spec.Option("config.tile", "TILE_SIZE", "Tile size (px, multiple of 16)",
+                minimum=64, maximum=1024, advanced=True),
+    spec.Option("config.batch_size", "BATCH_SIZE", "Batch size (tiles per domain)",
+                minimum=1, maximum=64, advanced=True),
+    spec.Option("config.lambda_adv", "LAMBDA_ADV", "Adversarial weight (lambda_adv)",
+                "float", minimum=0.0, maximum=10.0, advanced=True),
+    spec.Option("config.lr_generator", "LR_GENERATOR", "Model learning rate", "float",
+                minimum=1e-8, maximum=1.0, advanced=True),
+    spec.Option("config.lr_discriminator", "LR_DISCRIMINATOR", "Discriminator "
+                "learning rate", "float", minimum=1e-8, maximum=1.0, advanced=True),
+    spec.Option("config.match_colours", "MATCH_COLOURS", "Recolour source tiles to "
+                "the region's colours", "bool", advanced=True, flag="--no-colour-match"),
+    spec.seed("config.seed"),
+)
+
+
 @dataclass
 class AdaptResult:
     output: str
@@ -42,8 +70,6 @@ class AdaptResult:
 
 def run(request: AdaptRequest, feedback: Feedback = SILENT) -> AdaptResult:
     from ..learning.adapt import adapt_to_region
-    from ..learning.region import predict_region
-    from ..model.files import load_model
     image = require_file(request.image, "raster")
     check_output_path(request.output, [image], (".pt",))
     maps = {k: v for k, v in (("adapted", request.adapted_map),
@@ -51,17 +77,6 @@ def run(request: AdaptRequest, feedback: Feedback = SILENT) -> AdaptResult:
     for path in maps.values():
         check_output_path(path, [image, request.output])
     share = 80.0 if maps else 100.0
-
-    def progress(it, total, history):
-        text = ""
-        if it == 1 or it % 10 == 0 or it == total:
-            text = (f"iteration {it}/{total}: segmentation {history['seg'][-1]:.4f}, "
-                    f"adversarial {history['adv'][-1]:.4f}, discriminator "
-                    f"{history['disc'][-1]:.4f}")
-            if "reference" in history:
-                text += f", reference {history['reference'][-1]:.4f}"
-        feedback.progress(share * it / total, text)
-
     with file_errors(image):
         crs, bounds, _ = raster_frame(image)
         from ..mapping.boundary import polygon_mask
@@ -74,24 +89,13 @@ def run(request: AdaptRequest, feedback: Feedback = SILENT) -> AdaptResult:
                 feedback.warning(warning)
             reference = [(g, v == 1) for g, v, _ in shapes]
         card = adapt_to_region(
-            image, region, request.output, request.model, request.source,
-            request.config, request.device, request.bands, reference=reference,
-            progress=progress,
-            is_canceled=feedback.is_cancelled, log=feedback.info)
+            image, region, request.output, base_model=request.model,
+            source=request.source, cfg=request.config, device=request.device,
+            bands=request.bands, reference=reference, feedback=feedback.part(0, share))
         info = card["adaptation"]
         feedback.info(f"Losses, first → last iterations: {info['losses_first']} → "
                       f"{info['losses_last']}")
-        for n, (which, path) in enumerate(maps.items()):
-            model, model_card = load_model(
-                request.output if which == "adapted" else request.model, request.device)
-            feedback.info(f"Mapping the region with the {which} model…")
-            step = (100.0 - share) / len(maps)
-            try:
-                predict_region(image, region, path, model, model_card,
-                               progress=per_step(feedback.part(share + n * step,
-                                                               share + (n + 1) * step)),
-                               is_canceled=feedback.is_cancelled, log=feedback.info)
-            except Cancelled:
-                raise Cancelled(f"cancelled while mapping; the model {request.output} "
-                                "is complete") from None
+        comparison_maps(image, maps, {"adapted": request.output, "base": request.model},
+                        request.device, feedback.part(share, 100), request.output,
+                        region=region)
     return AdaptResult(str(request.output), card, maps)

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import check_output_path, file_errors, UgsError
 from ..feedback import Feedback, SILENT
 from ..vectors import reference_classes, VectorLayer
+from . import spec
 from .common import raster_frame, require_file, write_text
 
 DESIGN_FIELDS = ("stratum", "stratum_pixels")  # written by the sampling use case
@@ -24,6 +25,13 @@ class AssessRequest:
     boundary: VectorLayer | None = None  # compare only inside
     report: str | None = None       # HTML report to write
     table: str | None = None        # CSV confusion matrix to write
+
+
+OPTIONS = spec.bind(
+    AssessRequest,
+    spec.class_field("REFERENCE", help="field holding the reference class"),
+    spec.GREEN_VALUES,
+)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from ..errors import check_output_path, file_errors, UgsError
 from ..feedback import Feedback, SILENT
 from ..mapping.imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
+from . import spec
 from .common import require_file, write_table, write_text
 
 
@@ -24,6 +25,13 @@ class ChangeRequest:
     report: str | None = None        # HTML
     table: str | None = None         # CSV of the zones
     strip_rows: int = 1024
+
+
+OPTIONS = spec.bind(
+    ChangeRequest,
+    spec.Option("id_field", "ID_FIELD", "Zone name field (empty = feature order)",
+                "field", parent="ZONES"),
+)
 
 
 @dataclass
@@ -74,9 +82,8 @@ def run(request: ChangeRequest, feedback: Feedback = SILENT) -> ChangeResult:
             with file_errors(request.output), atomic_output(request.output, ".tif") \
                     as tmp:
                 counts = change.write_change(
-                    src_a, src_b, tmp, request.strip_rows,
-                    feedback.part(0, 70 if request.zones else 100).progress,
-                    feedback.is_cancelled, (path_a, path_b))
+                    src_a, src_b, tmp, request.strip_rows, names=(path_a, path_b),
+                    feedback=feedback.part(0, 70 if request.zones else 100))
                 pixel = abs(src_a.transform.a * src_a.transform.e)
                 totals = _areas(counts[:4], pixel)
                 totals["nodata_pixels"] = int(counts[4])
@@ -137,7 +144,7 @@ def _zones(request, features, changed, pixel_area, feedback):
         row = {"id": attrs.get(request.id_field, i) if request.id_field else i,
                **{k: None for k in CHANGE_ZONE_FIELDS}}
         if geom is not None:
-            z = zone_change(changed, geom, request.strip_rows, feedback.is_cancelled)
+            z = zone_change(changed, geom, request.strip_rows, feedback=feedback)
             if sum(z["counts"]):
                 areas = _areas(z["counts"], pixel_area)
                 row.update({k: areas[k] for k in CHANGE_ZONE_FIELDS[:5]},

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import os
 
-from ..errors import UgsError
+from ..errors import Cancelled, UgsError
 from ..feedback import Feedback
 
 
@@ -28,9 +28,33 @@ def raster_frame(path):
                        "another GDAL raster") from None
 
 
-def per_step(feedback: Feedback):
-    """progress(done, total) for the engine's loops."""
-    return lambda done, total: feedback.progress(100.0 * done / max(1, total))
+def comparison_maps(image, maps: dict, models: dict, device, feedback: Feedback,
+                    written: str, *, region=None, bounds=None, margin: int = 0,
+                    options=None):
+    """Map the same place with each model, for a side-by-side look: ``maps``
+    {which: output path}, ``models`` {which: model file, None = the bundled one}.
+    The place is ``region`` (a BoundaryMask; pixels outside are nodata) or the
+    window of ``bounds`` plus ``margin`` pixels. ``written``: the model file the run
+    already wrote, named if mapping is cancelled."""
+    from ..learning.region import predict_region, predict_window, window_around
+    from ..model.files import load_model
+    for n, (which, path) in enumerate(maps.items()):
+        model, card = load_model(models[which], device)
+        feedback.info(f"Mapping with the {which} model…")
+        part = feedback.part(100.0 * n / len(maps), 100.0 * (n + 1) / len(maps))
+        try:
+            if region is not None:
+                predict_region(image, region, path, model, card, options=options,
+                               feedback=part)
+            else:
+                import rasterio
+                with rasterio.open(image) as src:
+                    window = window_around(src, bounds, margin)
+                predict_window(image, window, path, model, card, options=options,
+                               feedback=part)
+        except Cancelled:
+            raise Cancelled(f"cancelled while mapping; the model {written} is "
+                            "complete") from None
 
 
 def write_text(path, text=None, writer=None):

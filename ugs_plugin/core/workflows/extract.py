@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import PredictOptions
+from ..config import ENGINES, PRECISIONS, PredictOptions
 from ..errors import check_output_path, file_errors
 from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
-from .common import per_step, raster_frame, require_file
+from . import spec
+from .common import raster_frame, require_file
 
 
 @dataclass
@@ -21,6 +22,27 @@ class ExtractRequest:
     engine: str = "auto"            # auto: ONNX Runtime on the CPU, PyTorch on a GPU
     options: PredictOptions = field(default_factory=PredictOptions)
     quicklook: str | None = None    # also write a PNG quick-look here
+
+
+# Mapping options, shared with the frame grid (targets on PredictOptions as "options.*").
+MAPPING_OPTIONS = (
+    spec.MODEL,
+    spec.BANDS.but(target="options.bands", advanced=False),
+    spec.DEVICE,
+    spec.Option("engine", "ENGINE", "Inference engine", "choice", choices=ENGINES,
+                advanced=True, help="auto: ONNX Runtime on the CPU, PyTorch on a GPU"),
+    spec.Option("options.precision", "PRECISION", "Precision", "choice",
+                choices=PRECISIONS, advanced=True, help="bf16/fp16 on the openvino "
+                "engine or a CUDA GPU (torch), said in the log"),
+    spec.Option("options.tile_size", "TILE_SIZE", "Tile size (px)", minimum=32,
+                maximum=4096, unset=0, unset_means="the model card's", advanced=True),
+    spec.Option("options.overlap", "OVERLAP", "Tile overlap (px)", minimum=0,
+                maximum=2048, unset=-1, unset_means="tile size / 8", advanced=True),
+    spec.Option("options.batch_size", "BATCH_SIZE", "Batch size (tiles)", minimum=1,
+                maximum=256, advanced=True),
+    spec.Option("options.threshold", "THRESHOLD", "Probability threshold for green",
+                "float", minimum=0.01, maximum=0.99, advanced=True),
+)
 
 
 @dataclass
@@ -46,13 +68,18 @@ class ExtractResult:
         return self.green_pixels * self.pixel_area
 
 
+OPTIONS = spec.bind(ExtractRequest, *MAPPING_OPTIONS, spec.Option(
+    "options.allow_no_crs", "ALLOW_NO_CRS", "Accept a raster without CRS (map on the "
+    "pixel grid)", "bool", qgis=False))
+
+
 def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
     from ..model.engines import load_engine
     from ..mapping.predict import predict_raster
     image = require_file(request.image, "input raster")
-    for path in (request.output, request.probability):
-        if path:
-            check_output_path(path, [image])
+    check_output_path(request.output, [image])
+    if request.probability:
+        check_output_path(request.probability, [image, request.output])
     if request.quicklook:
         check_output_path(request.quicklook, [image, request.output], (".png",))
     with file_errors(image):
@@ -62,14 +89,15 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
             from ..mapping.boundary import polygon_mask
             boundary = polygon_mask(request.boundary, crs, bounds)
         model, card = load_engine(request.model, request.device, request.engine,
-                                  request.options.precision, request.options.tile_size,
-                                  feedback.info, feedback.warning, raster_size=size)
+                                  precision=request.options.precision,
+                                  tile=request.options.tile_size, raster_size=size,
+                                  feedback=feedback)
         feedback.info(f"Model: {card.get('name', request.model)} ({card['variant']} "
                       f"UGSNet), engine {model.describe()}")
-        summary = predict_raster(image, request.output, model, card, request.probability,
-                                 request.options, boundary, progress=per_step(feedback),
-                                 is_canceled=feedback.is_cancelled, log=feedback.info,
-                                 warn=feedback.warning)
+        summary = predict_raster(image, request.output, model, card,
+                                 probability_path=request.probability,
+                                 options=request.options, boundary=boundary,
+                                 feedback=feedback)
         if summary["valid_pixels"] == 0:
             feedback.warning("the raster has no valid pixel (all nodata"
                              + (" or outside the boundary" if boundary else "")

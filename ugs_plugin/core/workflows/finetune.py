@@ -8,7 +8,8 @@ from ..config import FinetuneConfig
 from ..errors import check_output_path, file_errors
 from ..feedback import Feedback, SILENT
 from ..vectors import reference_classes, VectorLayer
-from .common import raster_frame, require_file
+from . import spec
+from .common import comparison_maps, raster_frame, require_file
 
 
 @dataclass
@@ -27,25 +28,58 @@ class FinetuneRequest:
     config: FinetuneConfig = field(default_factory=FinetuneConfig)
 
 
+OPTIONS = spec.bind(
+    FinetuneRequest,
+    spec.class_field("REFERENCE"),
+    spec.GREEN_VALUES,
+    spec.BASE_MODEL,
+    spec.Option("config.iterations", "ITERATIONS", "Iterations", minimum=1,
+                maximum=1_000_000, help="the default takes about 2 min with the light "
+                "model on a laptop CPU"),
+    spec.DEVICE,
+    spec.Option("config.lr", "LEARNING_RATE", "Learning rate", "float", minimum=1e-8,
+                maximum=1.0, advanced=True, flag="--lr"),
+    spec.Option("config.crop", "CROP_SIZE", "Crop size (px, multiple of 16)",
+                minimum=32, maximum=1024, advanced=True),
+    spec.Option("config.holdout", "HOLDOUT", "Held-out share of the polygons", "float",
+                minimum=0.0, maximum=0.9, advanced=True),
+    spec.seed("config.seed"),
+    spec.BANDS,
+    spec.SOURCE,
+    spec.Option("config.source_weight", "SOURCE_WEIGHT", "Weight of the source tiles "
+                "(0 = none)", "float", minimum=0.0, maximum=10.0, advanced=True),
+    spec.Option("config.match_colours", "MATCH_COLOURS", "Recolour source tiles to "
+                "the raster's colours", "bool", advanced=True),
+    spec.Option("config.lambda_adv", "LAMBDA_ADV", "Adversarial weight (0 = off)",
+                "float", minimum=0.0, maximum=10.0, advanced=True),
+)
+
+
 def run(request: FinetuneRequest, feedback: Feedback = SILENT):
     """Returns the engine's ``FinetuneResult`` (card, before, after, ...)."""
-    from ..learning.finetune import finetune_on_reference
+    from ..learning.finetune import finetune_on_reference, NO_OVERVIEWS
     image = require_file(request.image, "raster")
     check_output_path(request.output, [image], (".pt",))
-    maps = {k: v for k, v in (("finetuned", request.finetuned_map),
+    maps = {k: v for k, v in (("fine-tuned", request.finetuned_map),
                               ("base", request.base_map)) if v}
     for path in maps.values():
         check_output_path(path, [image, request.output])
+    share = 90.0 if maps else 100.0
     with file_errors(image):
         crs, _, _ = raster_frame(image)
         shapes, warnings = reference_classes(request.reference, request.class_field,
                                              request.green_values, crs)
         for warning in warnings:
             feedback.warning(warning)
-        return finetune_on_reference(
-            image, [(g, v) for g, v, _ in shapes], request.output, request.model,
-            request.config, request.device, request.bands, request.source, maps,
-            crs.to_wkt() if crs else None,
-            progress=lambda fraction, text: feedback.progress(100.0 * fraction, text),
-            is_canceled=feedback.is_cancelled, log=feedback.info,
-            warn=feedback.warning)
+        result = finetune_on_reference(
+            image, [(g, v) for g, v, _ in shapes], request.output,
+            base_model=request.model, cfg=request.config, device=request.device,
+            bands=request.bands, source=request.source,
+            reference_crs=crs.to_wkt() if crs else None,
+            feedback=feedback.part(0, share))
+        comparison_maps(image, maps, {"fine-tuned": request.output,
+                                      "base": request.model},
+                        request.device, feedback.part(share, 100), request.output,
+                        bounds=result.extent, margin=request.config.context,
+                        options=NO_OVERVIEWS)
+    return result

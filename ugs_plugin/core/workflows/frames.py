@@ -10,7 +10,8 @@ from ..config import PredictOptions
 from ..errors import file_errors, UgsError
 from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
-from .common import per_step
+from . import spec
+from .extract import MAPPING_OPTIONS
 
 STATUSES = ("done", "skipped (finished)", "outside boundary", "failed")
 
@@ -28,6 +29,17 @@ class FramesRequest:
     engine: str = "auto"
     options: PredictOptions = field(default_factory=PredictOptions)
     shard: tuple = (1, 1)        # (K, N): every N-th frame by id, from the K-th
+
+
+OPTIONS = spec.bind(
+    FramesRequest,
+    spec.Option("image_field", "IMAGE_FIELD", "Field with the image path", "field",
+                parent="GRID", field_type="string"),
+    spec.Option("id_field", "ID_FIELD", "Field with the frame id (empty = feature "
+                "order)", "field", parent="GRID"),
+    spec.Option("images_folder", "IMAGES_FOLDER", "Images folder (for relative paths)",
+                "folder", flag="--images"),
+    *MAPPING_OPTIONS)
 
 
 @dataclass
@@ -80,14 +92,13 @@ def run(request: FramesRequest, feedback: Feedback = SILENT) -> FramesResult:
         if not os.access(out, os.W_OK):
             raise UgsError(f"cannot write to {out}; choose another output folder")
         model, card = load_engine(request.model, request.device, request.engine,
-                                  request.options.precision, request.options.tile_size,
-                                  feedback.info, feedback.warning)
+                                  precision=request.options.precision,
+                                  tile=request.options.tile_size, feedback=feedback)
         feedback.info(f"engine {model.describe()}")
         grid_crs = CRS.from_user_input(grid.crs) if grid.crs else None
         extract, inside = frames.frame_runner(model, card, request.options, boundary,
                                               grid_crs)
-        frames.run_jobs(jobs, extract, inside, progress=per_step(feedback),
-                        is_canceled=feedback.is_cancelled, log=feedback.info)
+        frames.run_jobs(jobs, extract, inside, feedback=feedback)
         summary = out / (f"summary_{k}of{n}.csv" if n > 1 else "summary.csv")
         frames.write_summary(jobs, summary)
         finished = [j.output for j in jobs if j.status in STATUSES[:2]]

@@ -20,6 +20,7 @@ from ..errors import check_output_path, file_errors, UgsError
 from ..feedback import Feedback, SILENT
 from ..mapping.imagery import bounded_gdal_cache
 from ..vectors import VectorLayer
+from . import spec
 from .common import require_file, write_table, write_text
 
 
@@ -40,6 +41,25 @@ class IndicatorsRequest:
     report: str | None = None             # HTML
     table: str | None = None              # CSV of the zones
     strip_rows: int = 1024                # rows read at once
+
+
+OPTIONS = spec.bind(
+    IndicatorsRequest,
+    spec.Option("id_field", "ID_FIELD", "Zone name field (empty = feature order)",
+                "field", parent="ZONES"),
+    spec.Option("population_field", "POPULATION_FIELD", "Residents per building",
+                "field", parent="BUILDINGS", field_type="numeric"),
+    spec.Option("min_park_ha", "MIN_PARK_HA", "Smallest park (ha)", "float",
+                minimum=0.0),
+    spec.Option("distance_m", "DISTANCE", "Walking distance to a park (m)", "float",
+                minimum=1.0),
+    spec.Option("cover_target", "COVER_TARGET", "Green cover target (%)", "float",
+                minimum=0.01, maximum=0.99, scale=100.0,
+                range_hint="is a percentage (30 for 30 %)"),
+    spec.Option("indicator", "INDICATOR", "Indicator to map", "choice",
+                choices=tuple(INDICATORS), choice_labels=tuple(INDICATORS.values()),
+                help="in the report, and styled on load"),
+)
 
 
 @dataclass
@@ -121,8 +141,7 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
                 feedback.info(f"Finding green patches of at least "
                               f"{request.min_park_ha:g} ha…")
                 parks, count = access.large_patches(
-                    src, request.min_park_ha * 1e4, request.strip_rows, part.progress,
-                    feedback.is_cancelled)
+                    src, request.min_park_ha * 1e4, request.strip_rows, feedback=part)
                 source = (f"{count} 8-connected green patch(es) of the map of at least "
                           f"{request.min_park_ha:g} ha")
             if request.buildings is not None and not parks:
@@ -138,7 +157,7 @@ def run(request: IndicatorsRequest, feedback: Feedback = SILENT) -> IndicatorsRe
                 row = {"id": zone_id, **{k: None for k in INDICATOR_ZONE_FIELDS + RESIDENT_FIELDS}}
                 if geom is not None:
                     s = zone_statistics(src, geom, strip_rows=request.strip_rows,
-                                        is_cancelled=feedback.is_cancelled)
+                                        feedback=feedback)
                     row.update(green_cover=s.coverage, green_m2=s.green_area,
                                mapped_m2=s.mapped_area)
                     if s.coverage is not None:
@@ -238,7 +257,7 @@ def _buildings(request, crs, zone_rows, parks, feedback, warnings):
         feedback.info("Routing on the road network…")
         network = access.RoadNetwork(lines)
         along = access.network_distances([h["point"] for h in placed], index, network,
-                                         is_cancelled=feedback.is_cancelled)
+                                         feedback=feedback)
         for h, d in zip(placed, along):
             h["distance"] = float(d)
         unreachable = sum(math.isinf(h["distance"]) for h in placed)

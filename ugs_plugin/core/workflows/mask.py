@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from ..errors import check_output_path, file_errors
 from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
-from .common import per_step, raster_frame, require_file
+from . import spec
+from .common import raster_frame, require_file
 
 
 @dataclass
@@ -16,6 +17,15 @@ class MaskRequest:
     boundary: VectorLayer
     buffer_m: float = 0.0        # widen (or with < 0 shrink) the boundary, metres
     all_touched: bool = False    # keep every pixel the boundary touches
+
+
+OPTIONS = spec.bind(
+    MaskRequest,
+    spec.Option("buffer_m", "BUFFER", "Buffer (metres)", "float", minimum=-100_000.0,
+                maximum=100_000.0, help="widen the boundary (or shrink it, below 0)"),
+    spec.Option("all_touched", "ALL_TOUCHED", "Keep all pixels the boundary touches",
+                "bool"),
+)
 
 
 @dataclass
@@ -35,8 +45,7 @@ def run(request: MaskRequest, feedback: Feedback = SILENT) -> MaskResult:
         from ..mapping.boundary import polygon_mask
         mask = polygon_mask(request.boundary, crs, bounds, "urban boundary",
                             request.all_touched, request.buffer_m)
-        summary = mask_raster(image, request.output, mask, progress=per_step(feedback),
-                              is_canceled=feedback.is_cancelled)
+        summary = mask_raster(image, request.output, mask, feedback=feedback)
     result = MaskResult(str(request.output), int(summary["pixels"]),
                         int(summary["inside_pixels"]), bool(summary["internal_mask"]))
     feedback.info(f"{result.inside_pixels:,} of {result.pixels:,} pixels inside the "

@@ -8,7 +8,8 @@ from ..config import GREEN, OTHER
 from ..errors import file_errors, UgsError
 from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
-from .common import per_step, raster_frame, require_file
+from . import spec
+from .common import raster_frame, require_file
 
 
 
@@ -23,6 +24,26 @@ class SampleRequest:
     expected_ua_other: float = 0.95
     min_per_stratum: int = 50
     seed: int = 1
+
+
+OPTIONS = spec.bind(
+    SampleRequest,
+    spec.Option("points_green", "N_GREEN", "Points in green space (0 = from the "
+                "target SE)", minimum=0, flag="--points-green"),
+    spec.Option("points_other", "N_OTHER", "Points in other (0 = from the target SE)",
+                minimum=0, flag="--points-other"),
+    spec.Option("target_se", "TARGET_SE", "Target standard error of overall accuracy",
+                "float", minimum=0.001, maximum=0.5),
+    spec.Option("expected_ua_green", "UA_GREEN", "Expected user's accuracy, green",
+                "float", minimum=0.01, maximum=0.99, advanced=True,
+                help="for the sample size"),
+    spec.Option("expected_ua_other", "UA_OTHER", "Expected user's accuracy, other",
+                "float", minimum=0.01, maximum=0.99, advanced=True,
+                help="for the sample size"),
+    spec.Option("min_per_stratum", "MIN_PER_STRATUM", "Minimum points per stratum",
+                minimum=1, advanced=True),
+    spec.Option("seed", "SEED", "Random seed", minimum=0, advanced=True),
+)
 
 
 @dataclass
@@ -46,9 +67,7 @@ def run(request: SampleRequest, feedback: Feedback = SILENT) -> SampleResult:
             from ..mapping.boundary import polygon_mask
             boundary = polygon_mask(request.boundary, crs, bounds, "boundary")
         feedback.info("Counting pixels per class…")
-        counts = accuracy.class_counts(path, boundary,
-                                       progress=per_step(feedback.part(0, 50)),
-                                       is_canceled=feedback.is_cancelled)
+        counts = accuracy.class_counts(path, boundary, feedback=feedback.part(0, 50))
         total = sum(counts.values())
         if total == 0:
             raise UgsError(f"{path} has no pixels of class 0 or 1"
@@ -70,5 +89,5 @@ def run(request: SampleRequest, feedback: Feedback = SILENT) -> SampleResult:
                                f"but that stratum has only {counts.get(k, 0)} pixels")
         points, counts = accuracy.stratified_points(
             path, asked, request.seed, boundary, counts=counts,
-            progress=per_step(feedback.part(50, 100)), is_canceled=feedback.is_cancelled)
+            feedback=feedback.part(50, 100))
     return SampleResult(points, counts, crs, sized)

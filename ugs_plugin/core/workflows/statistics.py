@@ -7,6 +7,7 @@ from ..fields import check_no_clash, STATISTICS_FIELDS
 from ..errors import file_errors, UgsError
 from ..feedback import Feedback, SILENT
 from ..vectors import VectorLayer
+from . import spec
 from .common import require_file
 
 
@@ -17,6 +18,15 @@ class StatisticsRequest:
     zones: VectorLayer
     id_field: str | None = None    # None: feature order (1, 2, ...)
     population_field: str | None = None
+
+
+OPTIONS = spec.bind(
+    StatisticsRequest,
+    spec.Option("id_field", "ID_FIELD", "Zone name field (empty = feature order)",
+                "field", parent="ZONES"),
+    spec.Option("population_field", "POPULATION_FIELD", "Population field", "field",
+                parent="ZONES", field_type="numeric"),
+)
 
 
 @dataclass
@@ -52,7 +62,7 @@ def run(request: StatisticsRequest, feedback: Feedback = SILENT) -> StatisticsRe
                 if geom is not None:
                     s = zone_statistics(src, geom, _population(
                         attrs.get(request.population_field)),
-                        is_cancelled=feedback.is_cancelled)
+                        feedback=feedback)
                     row.update(zip((name for name, _ in STATISTICS_FIELDS), (
                         s.mapped_area, s.green_area, s.coverage, s.patches,
                         s.mean_patch_area, s.largest_patch_area, s.green_per_person)))

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import TrainConfig
+from ..config import TrainConfig, VARIANTS
 from ..errors import check_output_path, file_errors, UgsError
 from ..feedback import Feedback, SILENT
+from . import spec
 from .common import require_file
 
 
@@ -26,6 +27,39 @@ class TrainRequest:
     @property
     def checkpoint_path(self) -> str:
         return self.checkpoint or f"{self.output}.ckpt"
+
+
+OPTIONS = spec.bind(
+    TrainRequest,
+    spec.Option("variant", "VARIANT", "Model variant", "choice", choices=VARIANTS),
+    spec.BASE_MODEL.but(target="base_model", key="BASE_MODEL", label="Fine-tune this "
+                        "model (empty = train anew)"),
+    spec.Option("validation_groups", "VAL_GROUPS", "Validation groups, comma-separated "
+                "(empty = automatic)", "values"),
+    spec.Option("config.steps", "STEPS", "Training steps", minimum=1,
+                maximum=10_000_000),
+    spec.DEVICE,
+    spec.Option("resume", "RESUME", "Resume from the checkpoint", "bool"),
+    spec.Option("validation_fraction", "VAL_FRACTION", "Validation fraction (0 = no "
+                "validation)", "float", minimum=0.0, maximum=0.9, advanced=True,
+                help="share of tiles, in whole groups"),
+    spec.Option("config.batch_size", "BATCH_SIZE", "Batch size", minimum=2,
+                maximum=512, advanced=True),
+    spec.Option("config.crop", "CROP", "Training crop (px, multiple of 16)", minimum=32,
+                maximum=2048, advanced=True),
+    spec.Option("config.lr", "LEARNING_RATE", "Learning rate", "float", minimum=1e-7,
+                maximum=1.0, advanced=True, flag="--lr"),
+    spec.Option("config.scale_range", "SCALE_RANGE", "Resize factors for augmentation "
+                "(low,high)", "numbers", advanced=True, help="for tiles at ~1 m"),
+    spec.Option("config.validate_every", "VALIDATE_EVERY", "Validate every N steps "
+                "(0 = min(250, steps / 4))", minimum=0, advanced=True),
+    spec.Option("config.checkpoint_every", "CHECKPOINT_EVERY", "Checkpoint every N "
+                "steps (0 = min(250, steps / 4), -1 = only at the end)", minimum=-1,
+                advanced=True),
+    spec.seed("config.seed"),
+    spec.Option("checkpoint", "CHECKPOINT", "Checkpoint file (default: OUTPUT.ckpt)",
+                "file", qgis=False),
+)
 
 
 @dataclass
@@ -50,19 +84,15 @@ def run(request: TrainRequest, feedback: Feedback = SILENT) -> TrainResult:
         raise UgsError("steps must be at least 1")
     steps = request.config.steps
 
-    def progress(step, total, loss):
-        text = f"step {step}/{total}, loss {loss:.4f}" \
-            if step % 10 == 0 or step == total else ""
-        feedback.progress(100.0 * step / total, text)
-
     with file_errors("the training data"):
         try:
             card = train_from_tiles(
-                request.output, request.tiles, request.pairs, request.variant,
-                request.base_model, tuple(request.validation_groups),
-                request.validation_fraction, request.config, request.device,
-                request.checkpoint_path, request.resume, progress,
-                is_canceled=feedback.is_cancelled, log=feedback.info)
+                request.output, tiles_folder=request.tiles, pairs_file=request.pairs,
+                variant=request.variant, base_model=request.base_model,
+                val_groups=tuple(request.validation_groups),
+                val_fraction=request.validation_fraction, cfg=request.config,
+                device=request.device, checkpoint=request.checkpoint_path,
+                resume=request.resume, feedback=feedback)
         except TrainingCancelled as err:
             raise TrainingCancelled(f"{err}; no model written. The checkpoint "
                                     f"{request.checkpoint_path} lets you resume "
