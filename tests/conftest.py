@@ -62,6 +62,38 @@ def write_raster(path, data, crs="EPSG:26911", transform=None, nodata=None, **ex
     return Path(path)
 
 
+def write_vector(path, features, crs="EPSG:26911", fields=None, geometry=None,
+                 name="layer"):
+    """A GeoPackage layer of ``features`` [(shapely geometry or WKT, {field: value})]
+    in ``crs`` (EPSG code, "EPSG:..." or WKT); ``fields`` {name: int, real or string},
+    default an integer ``class``; ``geometry`` the layer's type (default: the first
+    feature's, Polygon when there is none; "Unknown" for mixed ones). The one vector
+    writer of the tests."""
+    from osgeo import ogr, osr
+    from shapely import wkt
+    if geometry is None:
+        first = features[0][0] if features else None
+        geometry = ("Polygon" if first is None else
+                    (wkt.loads(first) if isinstance(first, str) else first).geom_type)
+    kinds = {"int": ogr.OFTInteger, "real": ogr.OFTReal, "string": ogr.OFTString}
+    srs = osr.SpatialReference()
+    srs.SetFromUserInput(f"EPSG:{crs}" if isinstance(crs, int) else crs)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)  # x, y as shapely
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer(name, srs, getattr(ogr, f"wkb{geometry}"))
+    for field, kind in (fields or {"class": "int"}).items():
+        layer.CreateField(ogr.FieldDefn(field, kinds[kind]))
+    for geom, attrs in features:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(geom) if isinstance(geom, str)
+                            else ogr.CreateGeometryFromWkb(geom.wkb))
+        for field, value in attrs.items():
+            feature.SetField(field, value)
+        layer.CreateFeature(feature)
+    ds = None  # closes and flushes the file
+    return Path(path)
+
+
 def naip_mosaic(names, cols):
     """Crops side by side (row-major) into one (4, H, W) array."""
     tiles = [rasterio.open(naip_path(n)).read() for n in names]

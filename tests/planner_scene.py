@@ -85,20 +85,7 @@ def roads_layer():
 
 def write_gpkg(path, layer):
     """A VectorLayer as a GeoPackage (its own CRS), for the QGIS and CLI fronts."""
-    from osgeo import ogr, osr
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(layer.crs)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    out = ds.CreateLayer(layer.name, srs, ogr.wkbUnknown)
-    for name in layer.fields:
-        out.CreateField(ogr.FieldDefn(name, ogr.OFTInteger if name == "pop"
-                                      else ogr.OFTString))
-    for geom, attrs in layer.features:
-        feature = ogr.Feature(out.GetLayerDefn())
-        feature.SetGeometry(ogr.CreateGeometryFromWkb(geom.wkb))
-        for key, value in attrs.items():
-            feature.SetField(key, value)
-        out.CreateFeature(feature)
-    ds = None
-    return str(path)
+    from conftest import write_vector
+    return str(write_vector(path, layer.features, layer.crs,
+                            {n: "int" if n == "pop" else "string" for n in layer.fields},
+                            geometry="Unknown", name=layer.name))

@@ -1,7 +1,5 @@
 """Map vs reference polygons/points (engine and `python -m ugs_plugin assess`)."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ from shapely.geometry import box
 from ugs_plugin.core.accuracy.metrics import (assess_points, assess_polygons,
                                               ReferenceDataError)
 
-from conftest import REPO, SAMPLE_REFERENCE, write_raster
+from conftest import cli, SAMPLE_REFERENCE, write_raster
 
 ORIGIN = (500000.0, 4400000.0)
 
@@ -68,18 +66,15 @@ def test_cli_assess_json(tiny_map, tmp_path):
     geojson.write_text(json.dumps({"type": "FeatureCollection", "crs": {
         "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32630"}},
         "features": feats}))
-    proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "assess", str(tiny_map),
-                           str(geojson), "--field", "kind", "--green-values", "park",
-                           "--json"], cwd=REPO, capture_output=True, text=True)
+    proc = cli("assess", tiny_map, geojson, "--field", "kind", "--green-values", "park",
+               "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["confusion_matrix"] == [[3, 0], [4, 8]]
     assert result["precision"] == 1.0 and result["recall"] == 8 / 12
     assert result["f1"] == pytest.approx(16 / 20) and result["overall_accuracy"] == 11 / 15
     # A value that is neither green nor 0 is an error, not a silent guess.
-    bad = subprocess.run([sys.executable, "-m", "ugs_plugin", "assess", str(tiny_map),
-                          str(geojson), "--field", "kind"], cwd=REPO,
-                         capture_output=True, text=True)
+    bad = cli("assess", tiny_map, geojson, "--field", "kind")
     assert bad.returncode == 1 and "neither a green" in bad.stderr
 
 
@@ -91,9 +86,7 @@ def test_cli_assess_sample_scene_reference_polygons(tmp_path, model_and_card):
     model, card = model_and_card
     out = tmp_path / "valencia.tif"
     predict_raster(SAMPLE_SCENE, out, model, card, options=PredictOptions())
-    proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "assess", str(out),
-                           str(SAMPLE_REFERENCE), "--field", "class", "--json"],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = cli("assess", out, SAMPLE_REFERENCE, "--json")  # "class": the default
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     with rasterio.open(out) as ds:

@@ -10,33 +10,12 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from conftest import REPO, cli, naip_mosaic, write_raster
+from conftest import REPO, cli, naip_mosaic, write_raster, write_vector
 
 PREVIOUS = b"a previous output that a failed run must leave alone"
 ORIGIN = (400000.0, 3700000.0)
 EXTRACT = "ugs:extracturbangreenspace"
 
-
-
-def write_vector(path, features, geometry="Polygon", crs=26911, fields=None):
-    """A GeoPackage layer: ``features`` = [(wkt, {field: value})]."""
-    from osgeo import ogr, osr
-    fields = fields or {"class": ogr.OFTInteger}
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(crs)
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer("layer", srs, {"Polygon": ogr.wkbPolygon,
-                                          "Point": ogr.wkbPoint}[geometry])
-    for name, kind in fields.items():
-        layer.CreateField(ogr.FieldDefn(name, kind))
-    for wkt, attrs in features:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        for name, value in attrs.items():
-            feature.SetField(name, value)
-        layer.CreateFeature(feature)
-    ds = None
-    return path
 
 
 def square(col0, row0, col1, row1, origin=ORIGIN):
@@ -49,7 +28,6 @@ def square(col0, row0, col1, row1, origin=ORIGIN):
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """Every input of the matrix, written once."""
-    from osgeo import ogr
     d = tmp_path_factory.mktemp("matrix")
     img = naip_mosaic(["claremont_2020_7"], 1)[:, :96, :96]  # RGBN uint8
     p = {"dir": d}
@@ -92,10 +70,10 @@ def inputs(tmp_path_factory):
         d / "real.gpkg", [(square(0, 0, 20, 20), {"class": 1.0}),
                           (square(35, 0, 55, 20), {"class": 0.0}),
                           (square(20, 30, 40, 45), {"class": 1.0})],
-        fields={"class": ogr.OFTReal})
+        fields={"class": "real"})
     p["unexpected"] = write_vector(
         d / "unexpected.gpkg", [(square(0, 0, 20, 20), {"class": "park"})],
-        fields={"class": ogr.OFTString})
+        fields={"class": "string"})
     p["no_features"] = write_vector(d / "no_features.gpkg", [])
     p["geo_map"] = write_raster(d / "geo_map.tif", classes, nodata=255, crs="EPSG:4326",
                                 transform=from_origin(-117.7, 34.1, 1e-5, 1e-5))

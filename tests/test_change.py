@@ -3,7 +3,6 @@ raster, per-zone gain / loss / net and patches, a second map on another grid, th
 fronts (Processing, qgis_process, CLI) and clear errors."""
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 import planner_scene as ps
-from conftest import REPO, write_raster
+from conftest import cli, write_raster
 from ugs_plugin.core.errors import Cancelled, UgsError
 from ugs_plugin.core.feedback import Recording
 from ugs_plugin.core.workflows import change
@@ -121,11 +120,9 @@ def test_qgis_process_and_cli(qgis_process_env, maps, tmp_path):
     results = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
     assert results["LOSS_M2"] == 1504 and (tmp_path / "q.tif").exists()
     zones = ps.write_gpkg(tmp_path / "zones.gpkg", ps.zones_layer())
-    cli = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "change", *maps, str(tmp_path / "c.tif"),
-         "--zones", zones, "--id-field", "name", "--json", "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert cli.returncode == 0, cli.stderr
-    out = json.loads(cli.stdout)
+    done = cli("change", *maps, tmp_path / "c.tif", "--zones", zones, "--id-field",
+               "name", "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
     assert out["gain_m2"] == 204 and out["zones"][1]["id"] == "east"
     assert out["zones"][1]["net_m2"] == -1500

@@ -10,7 +10,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from conftest import REPO, SAMPLE_SCENE, naip_mosaic, write_raster
+from conftest import REPO, cli, SAMPLE_SCENE, naip_mosaic, write_raster
 from ugs_plugin.core.model.engines import (EngineError, load_engine, OnnxRuntimeEngine,
                                            resolve_engine, TorchEngine)
 from ugs_plugin.core.errors import UgsError
@@ -78,9 +78,7 @@ def test_cli_extracts_without_pytorch_and_says_training_needs_it(tmp_path):
     summary = json.loads(proc.stdout)
     assert summary["engine"] == "onnxruntime" and summary["precision"] == "fp32"
     # The same run with PyTorch importable gives the same map.
-    with_torch = subprocess.run([sys.executable, "-m", "ugs_plugin", "extract", str(image),
-                                 str(tmp_path / "b.tif"), "--engine", "onnxruntime"],
-                                cwd=REPO, capture_output=True, text=True, timeout=600)
+    with_torch = cli("extract", image, tmp_path / "b.tif", "--engine", "onnxruntime")
     assert with_torch.returncode == 0, with_torch.stderr
     with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
         assert np.array_equal(a.read(1), b.read(1))

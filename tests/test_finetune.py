@@ -20,7 +20,7 @@ from ugs_plugin.core.model.files import load_model
 from ugs_plugin.core.learning.training_tiles import IGNORE
 from ugs_plugin.core.learning.train import predict_tiles, segmentation_loss
 
-from conftest import REPO, cli
+from conftest import REPO, cli, write_vector
 
 sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
@@ -61,21 +61,8 @@ def marks(label, prediction, per_class, seed=0):
 
 
 def reference_gpkg(path, shapes, crs="EPSG:26911", field_type="int"):
-    from osgeo import ogr, osr
-    driver = ogr.GetDriverByName("GPKG")
-    ds = driver.CreateDataSource(str(path))
-    srs = osr.SpatialReference()
-    srs.SetFromUserInput(crs)
-    layer = ds.CreateLayer("reference", srs, ogr.wkbPolygon)
-    kind = {"int": ogr.OFTInteger, "real": ogr.OFTReal}[field_type]
-    layer.CreateField(ogr.FieldDefn("class", kind))
-    for geom, cls in shapes:
-        feature = ogr.Feature(layer.GetLayerDefn())
-        feature.SetGeometry(ogr.CreateGeometryFromWkb(geom.wkb))
-        feature.SetField("class", cls)
-        layer.CreateFeature(feature)
-    ds = None
-    return path
+    return write_vector(path, [(g, {"class": c}) for g, c in shapes], crs,
+                        {"class": field_type}, "Polygon", "reference")
 
 
 # ---------------------------------------------------------------- engine

@@ -1,15 +1,13 @@
 """Frame-grid runs: per-frame maps, mosaic, summary, resume, cancel, shards."""
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import rasterio
 from build_frame_grid import build_frame_grid
 
-from conftest import REPO
+from conftest import cli
 
 from ugs_plugin.core.errors import Cancelled
 from ugs_plugin.core.feedback import Feedback
@@ -122,11 +120,8 @@ def test_shards_cover_every_frame_once(grid, tmp_path):
     grid_path, images, _ = grid
     seen = []
     for k in (1, 2):
-        proc = subprocess.run(
-            [sys.executable, "-m", "ugs_plugin", "frames", str(grid_path), "--images",
-             str(images), "--out", str(tmp_path / "out"), "--id-field", "frame",
-             "--shard", f"{k}/2", "--json", "--quiet"],
-            cwd=REPO, capture_output=True, text=True, timeout=600)
+        proc = cli("frames", grid_path, "--images", images, "--out", tmp_path / "out",
+                   "--id-field", "frame", "--shard", f"{k}/2", "--json", "--quiet")
         result = json.loads(proc.stdout)
         assert proc.returncode == (1 if MISSING in result["frames"] else 0), proc.stderr
         seen += result["frames"]

@@ -5,7 +5,6 @@ own CRS; through the core, Processing, qgis_process and the CLI."""
 import csv
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from rasterio.crs import CRS
 from shapely.geometry import box
 
 import planner_scene as ps
-from conftest import REPO, write_raster
+from conftest import cli, write_raster
 from ugs_plugin.core.errors import Cancelled, UgsError
 from ugs_plugin.core.feedback import Recording
 from ugs_plugin.core.vectors import VectorLayer
@@ -215,12 +214,9 @@ def test_qgis_process_runs_the_indicators(qgis_process_env, class_map, layers,
 
 
 def test_cli_json(class_map, layers, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "indicators", class_map, layers["zones"],
-         "--id-field", "name", "--buildings", layers["buildings"], "--network",
-         layers["roads"], "--json", "--quiet", "--out-buildings",
-         str(tmp_path / "b.gpkg")], cwd=REPO, capture_output=True, text=True,
-        timeout=300)
+    proc = cli("indicators", class_map, layers["zones"], "--id-field", "name",
+               "--buildings", layers["buildings"], "--network", layers["roads"],
+               "--json", "--quiet", "--out-buildings", tmp_path / "b.gpkg")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     west = out["zones"][0]
@@ -229,9 +225,7 @@ def test_cli_json(class_map, layers, tmp_path):
     assert (west["id"], west["buildings"], west["buildings_within"]) == ("west", 3, 0)
     assert out["distance"] == "road network"
     assert (tmp_path / "b.gpkg").exists()
-    bad = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "indicators", class_map, layers["zones"],
-         "--cover-target", "0.3"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    bad = cli("indicators", class_map, layers["zones"], "--cover-target", "0.3")
     assert bad.returncode == 1 and "percentage" in bad.stderr
 
 

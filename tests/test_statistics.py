@@ -1,7 +1,5 @@
 """Green space per zone against hand-computed values; mask and stats CLI."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +8,7 @@ from shapely.geometry import box
 
 from ugs_plugin.core.planning.zonal import zone_statistics
 
-from conftest import REPO, write_raster
+from conftest import cli, write_raster
 
 
 @pytest.fixture()
@@ -75,16 +73,12 @@ def test_cli_mask_and_stats(tiny, tmp_path):
         "features": [{"type": "Feature", "properties": {"id": "west"},
                       "geometry": box(0, 0, 10, 20).__geo_interface__}]}))
     masked = tmp_path / "masked.tif"
-    proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "mask", str(tiny),
-                           str(masked), "--boundary", str(boundary), "--json"],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = cli("mask", tiny, masked, "--boundary", boundary, "--json")
     assert proc.returncode == 0, proc.stderr
     with rasterio.open(masked) as ds:
         data = ds.read(1)
     assert (data[:, 5:] == 255).all() and (data[:, :5] != 255).sum() == 49
-    proc = subprocess.run([sys.executable, "-m", "ugs_plugin", "stats", str(tiny),
-                           str(boundary), "--id-field", "id", "--json"],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = cli("stats", tiny, boundary, "--id-field", "id", "--json")
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout)[0]
     assert row["zone"] == "west" and row["patches"] == 2 and row["green_m2"] == 20

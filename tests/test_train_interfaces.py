@@ -1,14 +1,12 @@
 """ugs:trainmodel and `python -m ugs_plugin train` on a tiny real UGSet-layout folder."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import rasterio
 
-from conftest import REPO, hiding, naip_path, write_raster, write_ugset
+from conftest import REPO, cli, hiding, naip_path, write_raster, write_ugset
 
 TILES = ["chico_2020_3", "chico_2020_8", "long_beach_2020_5", "long_beach_2020_9",
          "santa_monica_2020_2"]
@@ -66,10 +64,8 @@ def test_cli_train_with_pairs_file(ugset_folder, tmp_path):
     pairs.write_text("".join(f"{ugset_folder}/images/{n}.tif,"
                              f"{ugset_folder}/masks/{n}.tif\n" for n in TILES))
     out = tmp_path / "cli.pt"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "train", str(out), "--pairs", str(pairs),
-         "--steps", "3", "--batch-size", "2", "--crop", "64", "--json", "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = cli("train", out, "--pairs", pairs, "--steps", "3", "--batch-size", "2",
+               "--crop", "64", "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "f1" in json.loads(proc.stdout)
     assert json.loads(out.with_suffix(".json").read_text())["training"]["train_tiles"] > 0
@@ -79,10 +75,8 @@ def test_cli_train_without_validation_prints_one_progress_line_per_step(ugset_fo
                                                                         tmp_path):
     """--val-fraction 0 holds nothing out; progress lines end with newlines."""
     out = tmp_path / "all.pt"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "train", str(out), "--tiles",
-         str(ugset_folder), "--steps", "20", "--batch-size", "2", "--crop", "64",
-         "--val-fraction", "0"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = cli("train", out, "--tiles", ugset_folder, "--steps", "20", "--batch-size",
+               "2", "--crop", "64", "--val-fraction", "0")
     assert proc.returncode == 0, proc.stderr
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["training"]["validation_tiles"] == 0
@@ -100,10 +94,8 @@ def test_training_without_onnx_keeps_the_model_and_maps_on_pytorch(ugset_folder,
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([
         hiding(tmp_path / "hidden", "onnx"), str(REPO)]))
     out = tmp_path / "no_onnx.pt"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "train", str(out), "--tiles",
-         str(ugset_folder), "--steps", "2", "--batch-size", "2", "--crop", "64"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    proc = cli("train", out, "--tiles", ugset_folder, "--steps", "2", "--batch-size",
+               "2", "--crop", "64", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.exists() and out.with_suffix(".json").exists()
     assert not out.with_suffix(".onnx").exists()
@@ -112,16 +104,12 @@ def test_training_without_onnx_keeps_the_model_and_maps_on_pytorch(ugset_folder,
     image = tmp_path / "scene.tif"
     with rasterio.open(naip_path(TILES[0])) as src:
         write_raster(image, src.read()[:3], crs=src.crs, transform=src.transform)
-    mapped = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "extract", str(image),
-         str(tmp_path / "map.tif"), "--model", str(out), "--tile-size", "128"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    mapped = cli("extract", image, tmp_path / "map.tif", "--model", out, "--tile-size",
+                 "128", env=env)
     assert mapped.returncode == 0, mapped.stderr[-2000:]
     assert "Running on PyTorch instead" in mapped.stderr
     with rasterio.open(tmp_path / "map.tif") as src:
         assert set(np.unique(src.read(1))) <= {0, 1}
-    explicit = subprocess.run(
-        [sys.executable, "-m", "ugs_plugin", "extract", str(image),
-         str(tmp_path / "map2.tif"), "--model", str(out), "--engine", "onnxruntime"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    explicit = cli("extract", image, tmp_path / "map2.tif", "--model", out, "--engine",
+                   "onnxruntime", env=env)
     assert explicit.returncode == 1 and "pip install onnx" in explicit.stderr

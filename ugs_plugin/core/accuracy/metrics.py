@@ -300,7 +300,7 @@ def class_counts(map_path, valid_fn=None, block: int = 1024, *,
     return {OTHER: int(counts[OTHER]), GREEN: int(counts[GREEN])}
 
 
-def _windows(src, block, feedback: Feedback):
+def _windows(src, block, feedback: Feedback = SILENT):
     """Read windows of ``src``, with progress after each and cancellation before."""
     from rasterio.windows import Window
 
