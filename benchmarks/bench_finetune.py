@@ -1,22 +1,25 @@
-"""Does fine-tuning on a few digitized polygons help? Before/after figures on labels
-the fine-tuning never sees, over seeds (prints a table; not part of the tests).
+"""Does fine-tuning on a few marks fix the map, and never make it worse? Today's
+recipe beside the guarded one in the same run, over mark counts and seeds, scored on
+labels the fine-tuning never sees; and marks placed by ``suggest`` beside random
+marks of the same count. Prints tables; not part of the tests.
 
-Valencia (a real shift: PNOA, another continent and sensor): squares drawn on the west
-half of the bundled scene plus the hand-digitized negatives there; scored on the east
-half against the mapped green-space polygons (see ``valencia``).
+Controlled shift: Palm Springs (held out of the bundled model's training), every
+crop given a strong radiometric change (olive, faded, dark). The first half of the
+crops, resampled to ~1 m, are mosaicked into the "user's" raster; K squares of 12 m
+per class are placed where the base model is wrong (as a user marks them), with the
+class of the NDVI pseudo-label under them. The written model (what the user gets:
+the fine-tuned one, or the base again when the check keeps it) is scored on the
+other half of the crops against NDVI labels and human tree points.
 
-Controlled shift (as bench_adapt.py): Palm Springs, held out of the bundled model's
-training, every crop given a strong radiometric change (olive, faded, dark). The
-first half of the crops, resampled to ~1 m, are mosaicked into one GeoTIFF: the
-"user's" raster. On it, K small squares per class are placed where the base model is
-wrong (as a user would mark them; where too few such places exist, squares on other
-places of that class), with the class of the NDVI pseudo-label under them. The model
-is fine-tuned with ``finetune_on_reference`` (held-out polygons scored as in QGIS),
-then scored on the *other* half of the crops against NDVI labels and human tree
-points, at ~1 m.
+Valencia (a real shift: PNOA, another continent and sensor): squares placed the same
+way on the west half of the bundled scene, green inside the mapped green-space
+polygons, other on the hand-digitized roofs, water and bare ground and around the
+labelled non-green points there; scored on the east half: the share of the parks
+mapped green, of the rest, park F1.
 
-    .venv/bin/python benchmarks/bench_finetune.py [--counts 5,10,20] [--seeds 0,1,2]
-        [--iterations 300] [--only controlled|valencia] [--json OUT.json]
+    .venv/bin/python benchmarks/bench_finetune.py [--recipes today,guarded]
+        [--counts 5,10,20] [--seeds 0,1,2,3,4] [--only controlled|valencia|marks]
+        [--marks-count 10] [--json OUT.json]
 """
 import argparse
 import json
@@ -34,115 +37,56 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
-from ugs_plugin.core.config import FinetuneConfig
+from ugs_plugin.core.config import FinetuneConfig, TODAY_RECIPE  # noqa: E402
 from ugs_plugin.core.learning.finetune import finetune_on_reference  # noqa: E402
-from ugs_plugin.core.model.files import load_model  # noqa: E402
 from ugs_plugin.core.learning.train import predict_tiles  # noqa: E402
+from ugs_plugin.core.model.files import load_model  # noqa: E402
 
-SCALE, ORIGIN = naip_eval.USER_SCENE_SCALE, naip_eval.USER_SCENE_ORIGIN
-resample, user_scene, user_squares = (naip_eval.resample, naip_eval.user_scene,
-                                      naip_eval.user_squares)
-
-
-# Valencia: squares of 24 px drawn by looking at the scene (centres in pixel column,
-# row of resources/sample/valencia_sample.tif), all in its west half: tree canopy and
-# park vegetation; roofs, a plaza, courts, a street. With the hand-digitized water and
-# bare-ground polygons of valencia_hard_negatives.geojson there (the roofs there lie in
-# the east half and are scored).
-VALENCIA_GREEN = [(330, 1330), (520, 1620), (620, 1560), (400, 1450), (480, 1280),
-                  (560, 900), (250, 1250), (760, 1100)]
-VALENCIA_OTHER = [(320, 270), (450, 470), (440, 690), (700, 665), (560, 650), (150, 150)]
+SCALE = naip_eval.USER_SCENE_SCALE
+RECIPES = {"today": TODAY_RECIPE, "guarded": {}}
+SAMPLE = REPO / "resources" / "sample"
 VALENCIA_SPLIT_COLUMN = 859
 
 
-def valencia(seeds, cfg):
-    """Fine-tune on the west half's squares; score the east half against the mapped
-    green-space polygons (inside / outside) and the hand-digitized roofs there."""
-    from osgeo import ogr
-    from rasterio.features import rasterize
-    from shapely import wkb
-    from shapely.geometry import box, shape
-    sample = REPO / "resources" / "sample"
-    scene = sample / "valencia_sample.tif"
-    with rasterio.open(scene) as src:
-        transform, size = src.transform, src.shape
-
-    def square(col, row, side=24):
-        left, top = transform * (col - side // 2, row - side // 2)
-        return box(left, top - side, left + side, top)
-    negatives = json.loads((sample / "valencia_hard_negatives.geojson").read_text())
-    west_edge = (transform * (VALENCIA_SPLIT_COLUMN, 0))[0]
-    drawn = [(square(c, r), 1) for c, r in VALENCIA_GREEN] + \
-        [(square(c, r), 0) for c, r in VALENCIA_OTHER] + \
-        [(shape(f["geometry"]), 0) for f in negatives["features"]
-         if shape(f["geometry"]).bounds[2] < west_edge]
-    east_roofs = [shape(f["geometry"]) for f in negatives["features"]
-                  if shape(f["geometry"]).bounds[0] >= west_edge]
-    source = ogr.Open(str(sample / "valencia_green_reference.gpkg"))
-    parks = rasterize([(wkb.loads(bytes(f.GetGeometryRef().ExportToWkb())), 1)
-                       for f in source.GetLayer(0) if int(f["class"]) == 1],
-                      out_shape=size, transform=transform, fill=0, dtype="uint8") == 1
-    roofs = rasterize([(g, 1) for g in east_roofs], out_shape=size, transform=transform,
-                      fill=0, dtype="uint8") == 1
-    east = np.zeros(size, bool)
-    east[:, VALENCIA_SPLIT_COLUMN:] = True
-
-    def scores(model_path, tmp):
-        from ugs_plugin.core.mapping.predict import predict_raster
-        model, card = load_model(model_path, "cpu")
-        out = Path(tmp) / "valencia_map.tif"
-        predict_raster(scene, out, model, card)
-        with rasterio.open(out) as ds:
-            green = ds.read(1) == 1
-        inside, outside = parks & east, ~parks & east
-        tp = (green & inside).sum()
-        precision = tp / max(1, (green & east).sum())
-        recall = tp / max(1, inside.sum())
-        return {"inside": float(green[inside].mean()), "outside": float(green[outside].mean()),
-                "park_f1": float(2 * precision * recall / max(1e-9, precision + recall)),
-                "roofs": float(green[roofs].mean())}
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        before = scores(None, tmp)
-        print(f"\nValencia (PNOA): fine-tuned on {len(drawn)} polygons of the west half "
-              f"({len(VALENCIA_GREEN)} vegetation), scored on the east half\n  base model: "
-              f"parks mapped green {before['inside']:.3f}, rest {before['outside']:.3f}, "
-              f"park F1 {before['park_f1']:.3f}, east roofs {before['roofs']:.3f}",
-              flush=True)
-        for seed in seeds:
-            t0 = time.time()
-            out = Path(tmp) / f"valencia_{seed}.pt"
-            finetune_on_reference(scene, drawn, out, cfg=replace(cfg, seed=seed, holdout=0),
-                                  device="cpu")
-            after = scores(out, tmp)
-            rows.append({"seed": seed, "before": before, "after": after,
-                         "seconds": time.time() - t0})
-            print(f"  seed {seed}: parks mapped green {after['inside']:.3f}, rest "
-                  f"{after['outside']:.3f}, park F1 {after['park_f1']:.3f}, east roofs "
-                  f"{after['roofs']:.3f}; {time.time() - t0:.0f} s", flush=True)
-    return rows
+def run_once(scene, marks, cfg, tmp, name):
+    """Fine-tune; (written model path, result, minutes)."""
+    out = Path(tmp) / f"{name}.pt"
+    t0 = time.time()
+    result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu")
+    return out, result, (time.time() - t0) / 60
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--counts", default="5,10,20")
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--iterations", type=int, default=None)
-    ap.add_argument("--config", default="{}", help="JSON of FinetuneConfig overrides")
-    ap.add_argument("--json", help="write the rows here")
-    ap.add_argument("--only", choices=("controlled", "valencia"), default=None)
-    args = ap.parse_args()
-    cfg = FinetuneConfig(**json.loads(args.config))
-    if args.iterations:
-        cfg = replace(cfg, iterations=args.iterations)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    if args.only == "valencia":
-        rows = valencia(seeds, cfg)
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
-        return
-    torch.set_num_threads(2)
+def summary(rows, key, base):
+    """Per (recipe, count): mean gain, worst seed, kept-base share, minutes."""
+    print(f"\n  {'recipe':8s} {'marks':>5s}  {'mean gain':>9s}  {'worst seed':>10s}  "
+          f"{'base kept':>9s}  held-out never below base  minutes")
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        for count in dict.fromkeys(r["count"] for r in rows):
+            mine = [r for r in rows if r["recipe"] == recipe and r["count"] == count]
+            if not mine:
+                continue
+            gains = np.array([r[key] - base for r in mine])
+            kept = sum(not r["accepted"] for r in mine)
+            safe = all((r["written_holdout_f1"] or 0) >= (r["holdout_before"] or 0) - 1e-9
+                       for r in mine)
+            print(f"  {recipe:8s} {count:5d}  {gains.mean():+9.3f}  {gains.min():+10.3f}  "
+                  f"{kept:4d} of {len(mine):<2d}  {'yes' if safe else 'NO':>13s}"
+                  f"             {np.mean([r['minutes'] for r in mine]):.1f}")
+
+
+def record(recipe, count, seed, result, minutes, **scores):
+    accepted = result.accepted
+    before = (result.before or {}).get("f1")
+    return {"recipe": recipe, "count": count, "seed": seed, "accepted": accepted,
+            "holdout_before": before, "holdout_candidate": (result.after or {}).get("f1"),
+            "written_holdout_f1": (result.decision.chosen.f1 if accepted and
+                                   result.decision.chosen else before),
+            "reason": result.decision.reason, "minutes": minutes, **scores}
+
+
+# ---------------------------------------------------------------- controlled shift
+
+def controlled_setup(tmp):
     city = naip_eval.load_city("palm_springs")
     shifted = []
     for s in city:
@@ -151,54 +95,232 @@ def main():
         shifted.append(moved)
     half = len(shifted) // 2
     user, scored = shifted[:half], shifted[half:]
-    base, card = load_model(None, "cpu")
+    base, _ = load_model(None, "cpu")
     before = naip_eval.score(predict_tiles(base, [s.image for s in scored], SCALE), scored)
+    scene, label, transform = naip_eval.user_scene(user, tmp)
+    with rasterio.open(scene) as src:
+        base_map = predict_tiles(base, [src.read()], 1.0)[0]
+    return scene, label, transform, base_map, scored, before
+
+
+def score_model(path, scored):
+    model, _ = load_model(path, "cpu")
+    return naip_eval.score(predict_tiles(model, [s.image for s in scored], SCALE), scored)
+
+
+def controlled(recipes, counts, seeds, base_cfg):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        scene, label, _ = user_scene(user, tmp)
-        with rasterio.open(scene) as src:
-            image = src.read()
-        base_map = predict_tiles(base, [image], 1.0)[0]
-        print(f"Controlled shift (Palm Springs, olive_dark): user raster {image.shape[2]}x"
-              f"{image.shape[1]} px at ~1 m from {len(user)} crops; scored on {len(scored)} "
-              f"other crops ({before['trees']} tree points)\n  base model: F1 "
-              f"{before['f1']:.3f} (P {before['precision']:.3f}, R {before['recall']:.3f})"
-              f", tree recall {before['tree_recall']:.3f}\n  config: {cfg}", flush=True)
-        for count in [int(c) for c in args.counts.split(",")]:
+        scene, label, _, base_map, scored, before = controlled_setup(tmp)
+        print(f"Controlled shift (Palm Springs, olive_dark), scored on {len(scored)} other "
+              f"crops: base F1 {before['f1']:.3f}, tree recall "
+              f"{before['tree_recall']:.3f}", flush=True)
+        for count in counts:
             for seed in seeds:
-                rng = np.random.default_rng(seed)
-                squares = user_squares(base_map, label, count, rng)
-                t0 = time.time()
-                result = finetune_on_reference(
-                    scene, squares, Path(tmp) / f"ft_{count}_{seed}.pt",
-                    cfg=replace(cfg, seed=seed), device="cpu")
-                seconds = time.time() - t0
-                model, _ = load_model(Path(tmp) / f"ft_{count}_{seed}.pt", "cpu")
-                after = naip_eval.score(predict_tiles(model, [s.image for s in scored],
-                                                      SCALE), scored)
-                row = {"count": count, "seed": seed, "polygons": len(squares),
-                       "before": before, "after": after, "seconds": seconds,
-                       "holdout_before": result.before, "holdout_after": result.after}
-                rows.append(row)
-                hb, ha = result.before or {}, result.after or {}
-                print(f"  {count:2d}/class seed {seed}: other crops F1 {before['f1']:.3f} -> "
-                      f"{after['f1']:.3f} (P {after['precision']:.3f}, R "
-                      f"{after['recall']:.3f}), tree recall {after['tree_recall']:.3f}; "
-                      f"held-out polygons F1 {hb.get('f1') or 0:.3f} -> "
-                      f"{ha.get('f1') or 0:.3f}; {seconds:.0f} s", flush=True)
-    for count in sorted({r["count"] for r in rows}):
-        f1 = np.array([r["after"]["f1"] for r in rows if r["count"] == count])
-        trees = np.array([r["after"]["tree_recall"] for r in rows if r["count"] == count])
-        secs = np.array([r["seconds"] for r in rows if r["count"] == count])
-        print(f"  {count:2d} squares/class: F1 {before['f1']:.3f} -> {f1.mean():.3f} "
-              f"(min {f1.min():.3f}, max {f1.max():.3f}); tree recall "
-              f"{before['tree_recall']:.3f} -> {trees.mean():.3f}; "
-              f"{secs.mean() / 60:.1f} min")
-    if args.only is None:
-        rows = {"controlled": rows, "valencia": valencia(seeds, cfg)}
+                marks = naip_eval.user_squares(base_map, label, count,
+                                               np.random.default_rng(seed))
+                for recipe in recipes:
+                    cfg = replace(base_cfg, seed=seed, **RECIPES[recipe])
+                    out, result, minutes = run_once(scene, marks, cfg, tmp,
+                                                    f"{recipe}_{count}_{seed}")
+                    after = score_model(out, scored)
+                    rows.append(record(recipe, count, seed, result, minutes,
+                                       f1=after["f1"], tree_recall=after["tree_recall"]))
+                    print(f"  {recipe:8s} {count:2d}/class seed {seed}: F1 "
+                          f"{before['f1']:.3f} -> {after['f1']:.3f}, trees "
+                          f"{after['tree_recall']:.3f}; "
+                          f"{'accepted' if result.accepted else 'base kept'} "
+                          f"({result.decision.reason}); {minutes:.1f} min", flush=True)
+    summary(rows, "f1", before["f1"])
+    return {"base": before, "rows": rows}
+
+
+# ---------------------------------------------------------------- guided vs random
+
+def squares_from(bounds_list, label, transform, purity=0.9):
+    """The simulated user's class for each square (the label's majority), dropping
+    mixed ones, as a user would draw a smaller mark there instead."""
+    from shapely.geometry import box
+    inverse = ~transform
+    out = []
+    for left, bottom, right, top in bounds_list:
+        c0, r0 = (int(round(v)) for v in inverse * (left, top))
+        c1, r1 = (int(round(v)) for v in inverse * (right, bottom))
+        patch = label[max(r0, 0):r1, max(c0, 0):c1]
+        patch = patch[patch != 255]
+        if patch.size == 0:
+            continue
+        share = patch.mean()
+        if share >= purity or share <= 1 - purity:
+            out.append((box(left, bottom, right, top), int(share >= purity)))
+    return out
+
+
+def random_bounds(label, transform, count, rng, side=16):
+    h, w = label.shape
+    out = []
+    while len(out) < count:
+        r, c = int(rng.integers(0, h - side)), int(rng.integers(0, w - side))
+        if (label[r:r + side, c:c + side] == 255).mean() > 0.1:
+            continue  # off the crops: no imagery there
+        left, top = transform * (c, r)
+        right, bottom = transform * (c + side, r + side)
+        out.append((left, bottom, right, top))
+    return out
+
+
+def guided_vs_random(seeds, count, base_cfg):
+    """``count`` squares per class on average: ``2 * count`` suggested squares
+    (labelled by the simulated user) against as many random squares."""
+    from ugs_plugin.core.workflows import suggest
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        scene, label, transform, _, scored, before = controlled_setup(tmp)
+        print(f"\nGuided (suggest) vs random marks, {2 * count} squares of 16 m, "
+              f"guarded recipe; base F1 {before['f1']:.3f}", flush=True)
+        for seed in seeds:
+            result = suggest.run(suggest.SuggestRequest(scene, count=2 * count,
+                                                        seed=seed, device="cpu"))
+            kinds = {"guided": [s.bounds for s in result.suggestions],
+                     "random": random_bounds(label, transform, 2 * count,
+                                             np.random.default_rng(seed))}
+            for kind, bounds in kinds.items():
+                marks = squares_from(bounds, label, transform)
+                if len({c for _, c in marks}) < 2:
+                    print(f"  {kind} seed {seed}: the squares hold one class only; "
+                          "skipped", flush=True)
+                    continue
+                cfg = replace(base_cfg, seed=seed)
+                out, res, minutes = run_once(scene, marks, cfg, tmp, f"{kind}_{seed}")
+                after = score_model(out, scored)
+                rows.append(record(kind, len(marks), seed, res, minutes, f1=after["f1"],
+                                   tree_recall=after["tree_recall"]))
+                print(f"  {kind:6s} seed {seed}: {len(marks)} usable squares "
+                      f"({sum(c for _, c in marks)} green): F1 {before['f1']:.3f} -> "
+                      f"{after['f1']:.3f}; "
+                      f"{'accepted' if res.accepted else 'base kept'}; {minutes:.1f} min",
+                      flush=True)
+    for kind in ("guided", "random"):
+        gains = np.array([r["f1"] - before["f1"] for r in rows if r["recipe"] == kind])
+        if len(gains):
+            print(f"  {kind:6s}: mean gain {gains.mean():+.3f}, worst {gains.min():+.3f} "
+                  f"over {len(gains)} seeds")
+    return {"base": before, "rows": rows}
+
+
+# ---------------------------------------------------------------- Valencia
+
+def valencia_labels():
+    """(scene, transform, west label raster 1 green / 0 other / 255, parks mask,
+    roofs-east mask)."""
+    from osgeo import ogr
+    from rasterio.features import rasterize
+    from shapely import wkb
+    from shapely.geometry import box, shape
+    scene = SAMPLE / "valencia_sample.tif"
+    with rasterio.open(scene) as src:
+        transform, size = src.transform, src.shape
+    source = ogr.Open(str(SAMPLE / "valencia_green_reference.gpkg"))
+    parks = rasterize([(wkb.loads(bytes(f.GetGeometryRef().ExportToWkb())), 1)
+                       for f in source.GetLayer(0) if int(f["class"]) == 1],
+                      out_shape=size, transform=transform, fill=0, dtype="uint8") == 1
+    negatives = [shape(f["geometry"]) for f in json.loads(
+        (SAMPLE / "valencia_hard_negatives.geojson").read_text())["features"]]
+    points = json.loads((SAMPLE / "valencia_labelled_points.geojson").read_text())
+    other = negatives + [shape(f["geometry"]).buffer(8, cap_style=3)
+                         for f in points["features"] if f["properties"]["green"] == 0]
+    other_mask = rasterize([(g, 1) for g in other], out_shape=size, transform=transform,
+                           fill=0, dtype="uint8") == 1
+    label = np.full(size, 255, np.uint8)
+    label[parks] = 1
+    label[other_mask] = 0
+    label[:, VALENCIA_SPLIT_COLUMN:] = 255        # marks on the west half only
+    west_edge = (transform * (VALENCIA_SPLIT_COLUMN, 0))[0]
+    east_roofs = [g for g in negatives if g.bounds[0] >= west_edge]
+    roofs = rasterize([(g, 1) for g in east_roofs], out_shape=size, transform=transform,
+                      fill=0, dtype="uint8") == 1 if east_roofs else np.zeros(size, bool)
+    return scene, transform, label, parks, roofs
+
+
+def valencia_scores(path, scene, parks, roofs, tmp):
+    from ugs_plugin.core.mapping.predict import predict_raster
+    model, card = load_model(path, "cpu")
+    out = Path(tmp) / "valencia_map.tif"
+    predict_raster(scene, out, model, card)
+    with rasterio.open(out) as ds:
+        green = ds.read(1) == 1
+    east = np.zeros(parks.shape, bool)
+    east[:, VALENCIA_SPLIT_COLUMN:] = True
+    inside, outside = parks & east, ~parks & east
+    tp = (green & inside).sum()
+    precision = tp / max(1, (green & east).sum())
+    recall = tp / max(1, inside.sum())
+    return {"inside": float(green[inside].mean()), "outside": float(green[outside].mean()),
+            "park_f1": float(2 * precision * recall / max(1e-9, precision + recall)),
+            "roofs": float(green[roofs].mean()) if roofs.any() else None}
+
+
+def valencia(recipes, counts, seeds, base_cfg):
+    scene, transform, label, parks, roofs = valencia_labels()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        before = valencia_scores(None, scene, parks, roofs, tmp)
+        with rasterio.open(scene) as src:
+            base_map = predict_tiles(load_model(None, "cpu")[0], [src.read()], 1.0)[0]
+        print(f"\nValencia (PNOA), marks on the west half, scored on the east: base parks "
+              f"mapped green {before['inside']:.3f}, rest {before['outside']:.3f}, park F1 "
+              f"{before['park_f1']:.3f}", flush=True)
+        for count in counts:
+            for seed in seeds:
+                marks = naip_eval.user_squares(base_map, label, count,
+                                               np.random.default_rng(seed),
+                                               transform=transform)
+                for recipe in recipes:
+                    cfg = replace(base_cfg, seed=seed, **RECIPES[recipe])
+                    out, result, minutes = run_once(scene, marks, cfg, tmp,
+                                                    f"v_{recipe}_{count}_{seed}")
+                    after = valencia_scores(out, scene, parks, roofs, tmp)
+                    rows.append(record(recipe, count, seed, result, minutes, **after))
+                    print(f"  {recipe:8s} {count:2d}/class seed {seed} "
+                          f"({len(marks)} squares): parks {after['inside']:.3f}, rest "
+                          f"{after['outside']:.3f}, park F1 {after['park_f1']:.3f}; "
+                          f"{'accepted' if result.accepted else 'base kept'}; "
+                          f"{minutes:.1f} min", flush=True)
+    summary(rows, "park_f1", before["park_f1"])
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        inside = [r["inside"] for r in rows if r["recipe"] == recipe]
+        print(f"  {recipe}: parks mapped green {before['inside']:.3f} -> mean "
+              f"{np.mean(inside):.3f}, lowest {np.min(inside):.3f}")
+    return {"base": before, "rows": rows}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipes", default="today,guarded")
+    ap.add_argument("--counts", default="5,10,20")
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--marks-count", type=int, default=10,
+                    help="squares per class (on average) for guided vs random")
+    ap.add_argument("--config", default="{}", help="JSON of FinetuneConfig overrides")
+    ap.add_argument("--only", choices=("controlled", "valencia", "marks"))
+    ap.add_argument("--json", help="write the rows here")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    cfg = FinetuneConfig(**json.loads(args.config))
+    recipes = args.recipes.split(",")
+    counts = [int(c) for c in args.counts.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = {}
+    if args.only in (None, "controlled"):
+        out["controlled"] = controlled(recipes, counts, seeds, cfg)
+    if args.only in (None, "valencia"):
+        out["valencia"] = valencia(recipes, counts, seeds, cfg)
+    if args.only in (None, "marks"):
+        out["marks"] = guided_vs_random(seeds, args.marks_count, cfg)
     print(f"# command: {' '.join(sys.argv)}")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
+        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
 
 
 if __name__ == "__main__":

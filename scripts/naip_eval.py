@@ -208,11 +208,11 @@ def user_scene(samples, folder, cols=7):
     return path, label, transform
 
 
-def user_squares(prediction, label, count, rng, side=12, purity=0.9):
+def user_squares(prediction, label, count, rng, side=12, purity=0.9, transform=None):
     """``count`` squares per class, first where the base model is wrong, as
-    (shapely box, class) in the scene's CRS."""
+    (shapely box, class) in the scene's CRS (``transform``: the user scene's)."""
     from shapely.geometry import box
-    transform = from_origin(*USER_SCENE_ORIGIN, 1.0, 1.0)
+    transform = transform or from_origin(*USER_SCENE_ORIGIN, 1.0, 1.0)
     h, w = label.shape
     taken = np.zeros_like(label, bool)
     out = []
@@ -233,6 +233,7 @@ def user_squares(prediction, label, count, rng, side=12, purity=0.9):
                     continue
                 taken[y0:y0 + side, x0:x0 + side] = True
                 left, top = transform * (x0, y0)
-                out.append((box(left, top - side, left + side, top), cls))
+                right, bottom = transform * (x0 + side, y0 + side)
+                out.append((box(left, bottom, right, top), cls))
                 chosen += 1
     return out

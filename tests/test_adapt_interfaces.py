@@ -204,4 +204,5 @@ def test_dialog_shows_the_basics_and_hides_the_tuning(qgis_app):
     train = QgsApplication.processingRegistry().algorithmById("ugs:trainmodel")
     assert {p.name() for p in train.parameterDefinitions()
             if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced} == {
-        "BATCH_SIZE", "CROP", "LEARNING_RATE", "SEED", "VAL_FRACTION"}
+        "BATCH_SIZE", "CROP", "LEARNING_RATE", "SEED", "VAL_FRACTION", "SCALE_RANGE",
+        "VALIDATE_EVERY", "CHECKPOINT_EVERY"}

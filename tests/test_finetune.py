@@ -2,6 +2,7 @@
 colour shift, ugs:finetuneonreference through the real Processing framework and
 qgis_process, and `python -m ugs_plugin finetune`."""
 import json
+from dataclasses import replace
 import subprocess
 import sys
 
@@ -105,7 +106,8 @@ def test_labels_in_one_corner_give_finite_weights_and_a_model(shifted_scene, tmp
     corner = [(square(4, 4, 10), 1), (square(20, 4, 10), 0)]
     result = finetune_on_reference(path, corner, tmp_path / "corner.pt",
                                    cfg=FinetuneConfig(iterations=6, windows=8,
-                                                      batch_size=2, holdout=0.25),
+                                                      batch_size=2, holdout=0.25,
+                                                      accept="always"),
                                    device="cpu")
     assert result.before is None and result.holdout_polygons == 0  # too few to hold out
     model, card = load_model(tmp_path / "corner.pt", "cpu")
@@ -135,8 +137,83 @@ def test_finetuning_on_marks_where_the_map_is_wrong_raises_f1(shifted_scene, tmp
     assert after["f1"] > before["f1"] + GAIN_MARGIN, (before, after)
     assert result.holdout_polygons >= 4 and result.before["pixels"] > 0
     info = card["finetuning"]
-    assert info["holdout_before"] == result.before and card["validation"] == result.after
+    assert result.accepted and info["check"]["decision"] == "accepted"
+    assert info["holdout_before"] == result.before
+    assert card["validation"] == result.decision.chosen.scores
+    assert result.decision.chosen.f1 > result.before["f1"]
     assert info["train_polygons"] + info["holdout_polygons"] == len(shapes)
+
+
+def test_the_check_keeps_the_base_where_plain_finetuning_hurts(shifted_scene, tmp_path):
+    """A learning rate far too high on 5 marks per class: plain fine-tuning (today's
+    recipe, written without a check) maps the city's other crops far worse than the
+    base, though its held-out F1 rises (the held-out marks sit where the base is
+    wrong, so even an all-green map beats it there). The guarded recipe on the same
+    marks sees how far the map moved away from them and writes the base again, or a
+    model no worse on the other crops."""
+    from ugs_plugin.core.config import TODAY_RECIPE
+    path, label, prediction, scored = shifted_scene
+    images = [s.image for s in scored]
+
+    def other_crops_f1(model_path):
+        model, _ = load_model(model_path, "cpu")
+        return naip_eval.score(predict_tiles(model, images, SCALE), scored)["f1"]
+    base_f1 = other_crops_f1(None)
+    shapes = marks(label, prediction, 5)
+    harsh = FinetuneConfig(iterations=40, lr=0.05, windows=64, seed=1)
+    plain = finetune_on_reference(path, shapes, tmp_path / "plain.pt", device="cpu",
+                                  cfg=replace(harsh, **TODAY_RECIPE))
+    assert plain.accepted and other_crops_f1(tmp_path / "plain.pt") < base_f1 - 0.05
+    guarded = finetune_on_reference(path, shapes, tmp_path / "guarded.pt", device="cpu",
+                                    cfg=harsh, candidate=tmp_path / "candidate.pt")
+    assert other_crops_f1(tmp_path / "guarded.pt") >= base_f1 - 0.01
+    card = json.loads((tmp_path / "guarded.json").read_text())
+    check = card["finetuning"]["check"]
+    assert len(check["candidates"]) == 4 and all(c["moved"] is not None
+                                                 for c in check["candidates"])
+    if not guarded.accepted:
+        base, _ = load_model(None, "cpu")
+        kept, _ = load_model(tmp_path / "guarded.pt", "cpu")
+        assert all(torch.equal(v, kept.state_dict()[k])
+                   for k, v in base.state_dict().items())
+        assert check["decision"] == "kept the base model"
+        assert other_crops_f1(tmp_path / "candidate.pt") < base_f1
+
+
+def test_rounds_start_from_the_last_model_and_keep_their_history(shifted_scene,
+                                                                  tmp_path):
+    path, label, prediction, _ = shifted_scene
+    quick = replace(QUICK, accept="always", guard_windows=2)
+    finetune_on_reference(path, marks(label, prediction, 3), tmp_path / "r1.pt",
+                          device="cpu", cfg=quick)
+    second = finetune_on_reference(path, marks(label, prediction, 5),
+                                   tmp_path / "r2.pt", base_model=tmp_path / "r1.pt",
+                                   device="cpu", cfg=quick)
+    rounds = json.loads((tmp_path / "r2.json").read_text())["finetuning_rounds"]
+    assert second.round == 2 and [r["round"] for r in rounds] == [1, 2]
+    assert [r["marks"] for r in rounds] == [6, 10]
+    assert rounds[1]["holdout_f1_before"] == (second.before or {}).get("f1")
+
+
+def test_decide_accepts_only_a_real_gain_within_the_allowed_move():
+    from ugs_plugin.core.learning.check import Candidate, decide
+    before = {"f1": 0.50}
+
+    def cands(*rows):
+        return [Candidate(a, {"f1": f}, m) for a, f, m in rows]
+    ok = decide(before, cands((0.5, 0.55, 0.05), (1.0, 0.60, 0.10)), 0.15)
+    assert ok.accepted and ok.chosen.alpha == 1.0
+    too_far = decide(before, cands((0.5, 0.52, 0.30), (1.0, 0.70, 0.40)), 0.15)
+    assert not too_far.accepted and too_far.best.alpha == 1.0 and "changes more" in \
+        too_far.reason
+    partly = decide(before, cands((0.5, 0.55, 0.05), (1.0, 0.70, 0.40)), 0.15)
+    assert partly.accepted and partly.chosen.alpha == 0.5
+    worse = decide(before, cands((0.5, 0.50, 0.01), (1.0, 0.45, 0.02)), 0.15)
+    assert not worse.accepted and "did not rise" in worse.reason
+    unchecked = decide(None, [Candidate(1.0, None, 0.2)], 0.15)
+    assert not unchecked.accepted and "no held-out" in unchecked.reason
+    asked = decide(before, cands((1.0, 0.45, 0.5)), 0.15, accept="always")
+    assert asked.accepted and asked.chosen.alpha == 1.0
 
 
 def test_clear_errors_for_bad_input(shifted_scene, tmp_path):

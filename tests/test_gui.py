@@ -39,7 +39,8 @@ def test_toolbar_actions_and_algorithms(desktop_result):
         "ugs:extractframegrid", "ugs:extracturbangreenspace",
         "ugs:finetuneonreference", "ugs:greenspacechange",
         "ugs:greenspaceindicators", "ugs:greenspacestatistics",
-        "ugs:maskbyurbanboundary", "ugs:stratifiedsample", "ugs:trainmodel"]
+        "ugs:maskbyurbanboundary", "ugs:stratifiedsample", "ugs:suggestplacestomark",
+        "ugs:trainmodel"]
 
 
 def test_toolbar_buttons_open_prefilled_dialogs(desktop_result):
@@ -121,8 +122,17 @@ def test_finetune_button_opens_the_dialog_prefilled(desktop_result):
     r = desktop_result
     dialog = r["finetune_dialog"]
     assert dialog["algorithm"] == "ugs:finetuneonreference"
+    work = r["workdir"]
     assert dialog["params"] == {"INPUT": r["layer_ids"]["raster"],
-                                "REFERENCE": r["reference_id"]}
+                                "REFERENCE": r["reference_id"],
+                                "MODEL": f"{work}/ugs_round_1.pt",  # the last round's
+                                "OUTPUT": f"{work}/ugs_round_2.pt"}
+
+
+def test_one_click_marks_a_suggested_square(desktop_result):
+    mark = desktop_result["suggestion_mark"]
+    assert mark == {"added": 1, "same_square": True, "class": 1, "suggestion_class": 1,
+                    "vertices_left": 0}
 
 
 def test_dependency_installer_and_diagnostics_in_the_desktop(desktop_result):
@@ -160,7 +170,7 @@ def zip_desktop(tmp_path, with_dependencies):
     result = json.loads(out.read_text())
     assert "error" not in result, result["error"]
     assert str(plugins) in result["plugin_dir"]  # the unzipped copy, not this checkout
-    assert result["provider"] and result["algorithms"] == 12
+    assert result["provider"] and result["algorithms"] == 13
     assert result["reloaded"] and result["provider_after_reload"] and result["unloaded"]
     return result
 

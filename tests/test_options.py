@@ -97,7 +97,7 @@ def test_cli_arguments_carry_the_same_defaults_and_help(qgis_app):
             if option.kind == "choice":
                 assert action.default == option.default
                 assert tuple(action.choices) == option.choices
-    assert commands == 11
+    assert commands == 12
 
 
 def test_cli_and_processing_defaults_give_the_same_request(qgis_app, tmp_path):

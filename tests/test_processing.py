@@ -230,7 +230,7 @@ def test_every_algorithm_follows_the_toolbox_conventions(qgis_app):
     anchors = {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
                for line in readme.splitlines() if line.startswith("#")}
     algorithms = QgsApplication.processingRegistry().providerById("ugs").algorithms()
-    assert len(algorithms) == 12
+    assert len(algorithms) == 13
     groups = set()
     for alg in algorithms:
         groups.add(alg.groupId())

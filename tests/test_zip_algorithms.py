@@ -119,6 +119,12 @@ def test_every_algorithm_runs_from_the_zip_through_qgis_process(zip_env, tmp_pat
     assert (tmp_path / "finetuned.json").exists()
     done.append("finetuneonreference")
 
+    places = run("suggestplacestomark", INPUT=SAMPLE_SCENE,
+                 MODEL=tmp_path / "finetuned.pt", PREVIOUS_MODEL=tmp_path / "trained.pt",
+                 COUNT=4, DEVICE=1, OUTPUT=tmp_path / "places.gpkg")
+    assert places["COUNT_WRITTEN"] == 4 and (tmp_path / "places.gpkg").exists()
+    done.append("suggestplacestomark")
+
     run("adapttoregion", INPUT=SAMPLE_SCENE, REGION=region, ITERATIONS=2, DEVICE=1,
         OUTPUT=tmp_path / "adapted.pt")
     assert (tmp_path / "adapted.json").exists()
@@ -128,4 +134,4 @@ def test_every_algorithm_runs_from_the_zip_through_qgis_process(zip_env, tmp_pat
                             capture_output=True, text=True, timeout=300).stdout
     provided = sorted(line.split()[0][len("ugs:"):] for line in listed.splitlines()
                       if line.strip().startswith("ugs:"))
-    assert sorted(done) == provided and len(provided) == 12
+    assert sorted(done) == provided and len(provided) == 13

@@ -18,6 +18,7 @@ class UgsPlugin:
         self.mark_tool = None
         self.mark_green = True
         self.marks = []  # (layer id, feature id) of the marks, for undo
+        self.snapped = None  # the suggested square the next mark takes, if any
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         find_engine_packages()
@@ -195,6 +196,7 @@ class UgsPlugin:
             return
         if self.mark_tool is None:
             self.mark_tool = RegionMapTool(canvas)
+            self.mark_tool.snap_to = self.suggested_square_at
             self.mark_tool.regionDrawn.connect(self.mark_drawn)
             self.mark_tool.canceled.connect(
                 lambda: canvas.unsetMapTool(self.mark_tool))
@@ -207,6 +209,24 @@ class UgsPlugin:
         self.mark_actions[green].setChecked(True)
         if canvas.mapTool() is not self.mark_tool:
             canvas.setMapTool(self.mark_tool)
+
+    def suggested_square_at(self, point):
+        """The suggested square (ugs:suggestplacestomark) under a click, which the
+        mark then takes whole; None elsewhere."""
+        from qgis.core import QgsCoordinateTransform, QgsProject
+
+        from .gui.reference_marks import suggestion_at
+        project = QgsProject.instance()
+        canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs()
+        found = suggestion_at(project, point, canvas_crs)
+        self.snapped = found
+        if found is None:
+            return None
+        layer, feature = found
+        geometry = feature.geometry()
+        if layer.crs() != canvas_crs:
+            geometry.transform(QgsCoordinateTransform(layer.crs(), canvas_crs, project))
+        return geometry
 
     def mark_drawn(self, geometry):
         """Write the shape into the reference layer (found or created) with its
@@ -229,6 +249,10 @@ class UgsPlugin:
             self.iface.messageBar().pushCritical("Urban Green Space", str(err))
             return
         self.marks.append((layer.id(), fid))
+        snapped, self.snapped = self.snapped, None
+        if snapped is not None:
+            from .gui.reference_marks import settle_suggestion
+            settle_suggestion(*snapped, self.mark_green)
         what = "green space" if self.mark_green else "not green space"
         self.iface.messageBar().pushInfo(
             "Urban Green Space", f"marked {what} in {layer.name()} "
@@ -246,13 +270,19 @@ class UgsPlugin:
         return False
 
     def open_finetune_dialog(self):
-        """Pre-filled with the reference layer and the raster under it."""
+        """Pre-filled with the reference layer and the raster under it, as the next
+        round: from the last round's model (all marks so far) to the next round's
+        file, with the round's before/after maps set to load."""
         import processing
         from qgis.core import QgsProject
 
-        from .gui.reference_marks import find_reference_layer
+        from .gui.reference_marks import find_reference_layer, rounds
         project = QgsProject.instance()
         params = {"OUTPUT_MAP": "TEMPORARY_OUTPUT", "OUTPUT_BASE_MAP": "TEMPORARY_OUTPUT"}
+        last, following = rounds(project)
+        params["OUTPUT"] = str(following)
+        if last is not None:
+            params["MODEL"] = str(last)
         reference = find_reference_layer(project, self.iface.activeLayer())
         if reference is not None:
             params["REFERENCE"] = reference.id()

@@ -63,6 +63,7 @@ GEOMETRY_POINT = _enum("Qgis.GeometryType.Point", "QgsWkbTypes.GeometryType.Poin
 GEOMETRY_POLYGON = _enum("Qgis.GeometryType.Polygon",
                          "QgsWkbTypes.GeometryType.PolygonGeometry")
 WKB_POINT = _enum("Qgis.WkbType.Point", "QgsWkbTypes.Type.Point")
+WKB_POLYGON = _enum("Qgis.WkbType.Polygon", "QgsWkbTypes.Type.Polygon")
 WKB_MULTIPOLYGON = _enum("Qgis.WkbType.MultiPolygon", "QgsWkbTypes.Type.MultiPolygon")
 WKB_NO_GEOMETRY = _enum("Qgis.WkbType.NoGeometry", "QgsWkbTypes.Type.NoGeometry")
 LAYER_RASTER = _enum("Qgis.LayerType.Raster", "QgsMapLayerType.RasterLayer")

@@ -2,6 +2,7 @@
 $UGS_GUI_RESULT, quit. Driven by tests/test_gui.py."""
 import json
 import os
+import shutil
 import traceback
 
 import qgis.utils
@@ -28,7 +29,8 @@ def capture(key):
         RESULT[key] = {"algorithm": dialog.algorithm().id(),
                        "params": {k: getattr(v, "name", lambda: str(v))()
                                   for k, v in params.items()
-                                  if k in ("INPUT", "REFERENCE", "REGION")}}
+                                  if k in ("INPUT", "REFERENCE", "REGION", "MODEL",
+                                           "OUTPUT")}}
         dialog.reject()
     return read
 
@@ -150,8 +152,50 @@ def mark_references(raster):
     RESULT["reference_id"] = layer.id()
     tool.keyPressEvent(QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier))
     RESULT["mark_tool_after_escape"] = canvas.mapTool() is tool
+    mark_a_suggestion(raster, layer)
+    # A round done before: the button starts the next one from its model.
+    work = os.environ["UGS_GUI_WORKDIR"]
+    shutil.copy(os.path.join(os.path.dirname(os.environ["UGS_GUI_RASTER"]), "..", "..",
+                             "models", "ugsnet_light.pt"),
+                os.path.join(work, "ugs_round_1.pt"))
     QTimer.singleShot(1500, capture("finetune_dialog"))
     plugin.open_finetune_dialog()
+
+
+def mark_a_suggestion(raster, reference):
+    """Suggested squares on the canvas: one click inside one, with Mark green space
+    on, adds that whole square to the reference layer and gives it its class."""
+    import processing
+    from qgis.core import QgsPointXY, QgsVectorLayer
+    canvas = iface.mapCanvas()
+    plugin = plugins["ugs"]
+    out = os.path.join(os.environ["UGS_GUI_WORKDIR"], "places.gpkg")
+    processing.run("ugs:suggestplacestomark", {"INPUT": raster.id(), "COUNT": 3,
+                                               "DEVICE": 1, "OUTPUT": out})
+    places = QgsVectorLayer(out, "Places to mark", "ogr")
+    QgsProject.instance().addMapLayer(places)
+    first = next(places.getFeatures())
+    canvas.setExtent(first.geometry().boundingBox().buffered(200))
+    canvas.refresh()
+    QApplication.processEvents()
+    centre = first.geometry().centroid().asPoint()
+    pixel = canvas.getCoordinateTransform().transform(QgsPointXY(centre))
+    before = reference.featureCount()
+    iface.setActiveLayer(reference)
+    plugin.mark_actions[True].trigger()
+    tool = plugin.mark_tool
+    mouse(tool, QEvent.Type.MouseButtonPress, int(pixel.x()), int(pixel.y()))
+    mouse(tool, QEvent.Type.MouseButtonRelease, int(pixel.x()), int(pixel.y()))
+    added = [f for f in reference.getFeatures()][before:]
+    RESULT["suggestion_mark"] = {
+        "added": reference.featureCount() - before,
+        "same_square": bool(added) and added[-1].geometry().symDifference(
+            first.geometry()).area() < 0.01 * first.geometry().area(),
+        "class": added[-1]["class"] if added else None,
+        "suggestion_class": next(places.getFeatures())["class"],
+        "vertices_left": len(tool.vertices)}
+    tool.keyPressEvent(QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape,
+                                 Qt.KeyboardModifier.NoModifier))
 
 
 def check_dependency_tools():

@@ -20,13 +20,14 @@ from . import (
     mask,
     sample,
     stats,
+    suggest,
     train,
 )
 from .terminal import TerminalFeedback
 
 # In the order --help lists them.
 COMMANDS = (extract, frames, mask, stats, indicators, change, assess, diagnostics,
-            sample, train, adapt, finetune)
+            sample, train, adapt, finetune, suggest)
 
 
 def build_parser():

@@ -16,6 +16,8 @@ def add_parser(sub):
     ex.add_argument("output")
     ex.add_argument("--boundary", help="polygons (any vector format/CRS); outside → nodata")
     ex.add_argument("--probability", help="also write the green probability (%%) here")
+    ex.add_argument("--uncertainty", help="also write the uncertainty here: 100 - the "
+                    "margin between the two classes (%%), where to mark next")
     add_options(ex, OPTIONS)
     ex.add_argument("--quicklook", help="also write a PNG quick-look here")
     add_output_arguments(ex)
@@ -26,7 +28,8 @@ def run(args, feedback):
     from ..core.workflows import extract
     result = extract.run(build_request(
         args, OPTIONS, image=args.image, output=args.output,
-        probability=args.probability, boundary=optional_layer(args.boundary),
+        probability=args.probability, uncertainty=args.uncertainty,
+        boundary=optional_layer(args.boundary),
         quicklook=args.quicklook), feedback)
     summary = dict(result.summary, model=result.model_name)
     if result.quicklook:

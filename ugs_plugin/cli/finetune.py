@@ -24,6 +24,8 @@ def add_parser(sub):
     ft.add_argument("--map", help="also map the polygons' extent with the fine-tuned "
                     "model here")
     ft.add_argument("--base-map", help="... and with the base model here")
+    ft.add_argument("--candidate", help="also write the fine-tuned model here (.pt), "
+                    "whether the check accepts it or keeps the base")
     add_output_arguments(ft, "one JSON object: before, after (f1, precision, recall), "
                          "seconds")
     ft.set_defaults(func=run)
@@ -34,7 +36,8 @@ def run(args, feedback):
     from ..core.workflows import finetune
     result = finetune.run(build_request(
         args, OPTIONS, image=args.image, reference=read_layer(args.reference),
-        output=args.output, finetuned_map=args.map, base_map=args.base_map), feedback)
+        output=args.output, finetuned_map=args.map, base_map=args.base_map,
+        candidate=args.candidate), feedback)
 
     def scores(s):
         return None if s is None else {k: s[k] for k in ("f1", "precision", "recall",
@@ -43,6 +46,10 @@ def run(args, feedback):
     summary = {"model": args.output, "before": scores(result.before),
                "after": scores(result.after), "train_polygons": result.train_polygons,
                "holdout_polygons": result.holdout_polygons,
+               "accepted": result.accepted, "round": result.round,
+               "reason": result.decision.reason if result.decision else None,
+               "alpha": result.decision.chosen.alpha
+               if result.decision and result.decision.chosen else None,
                "seconds": round(result.seconds, 1),
                **{f"{k}_map": v for k, v in maps.items()}}
     if args.json:
@@ -50,10 +57,14 @@ def run(args, feedback):
     elif result.before and result.after:
         def fmt(v):
             return "undefined" if v is None else f"{v:.3f}"
-        print(f"{args.output}: held-out F1 {fmt(result.before['f1'])} -> "
-              f"{fmt(result.after['f1'])} ({result.holdout_polygons} polygons), "
-              f"{result.seconds:.0f} s")
+        verdict = ("fine-tuned model written" if result.accepted
+                   else "kept the base model")
+        print(f"{args.output}: round {result.round}, {verdict}; held-out F1 "
+              f"{fmt(result.before['f1'])} -> {fmt(result.after['f1'])} "
+              f"({result.holdout_polygons} polygons), {result.seconds:.0f} s")
     else:
-        print(f"{args.output}: fine-tuned in {result.seconds:.0f} s (no polygons held "
-              "out, gain not measured)")
+        verdict = ("fine-tuned model written, unchecked" if result.accepted
+                   else "kept the base model")
+        print(f"{args.output}: round {result.round}, {verdict}: no polygons held out, "
+              f"the gain was not measured; {result.seconds:.0f} s")
     return 0

@@ -127,3 +127,22 @@ def write_points(path, result):
                                 ("map_class", stratum)):
                 feature.SetField(name, value)
             layer.CreateFeature(feature)
+
+
+def write_suggestions(path, result):
+    """The suggested squares as a GeoPackage polygon layer, ``class`` empty."""
+    ogr, _ = ogr_modules()
+    with new_geopackage(path, "places_to_mark", result.crs, ogr.wkbPolygon) as layer:
+        for name, kind in fields.SUGGESTION_FIELDS:
+            layer.CreateField(ogr.FieldDefn(name, ogr_field_type(ogr, kind)))
+        for s in result.suggestions:
+            left, bottom, right, top = s.bounds
+            feature = ogr.Feature(layer.GetLayerDefn())
+            feature.SetGeometry(ogr.CreateGeometryFromWkt(
+                f"POLYGON (({left!r} {bottom!r}, {right!r} {bottom!r}, {right!r} "
+                f"{top!r}, {left!r} {top!r}, {left!r} {bottom!r}))"))
+            feature.SetField("rank", s.rank)
+            feature.SetField("uncertainty", round(s.uncertainty, 4))
+            if s.disagreement is not None:
+                feature.SetField("disagreement", round(s.disagreement, 4))
+            layer.CreateFeature(feature)

@@ -76,6 +76,21 @@ class FinetuneConfig:
     lambda_adv: float = 0.0        # adversarial term (adapt.py); 0 = off
     context: int = 192             # px mapped around held-out polygons when scoring
     freeze_batchnorm: bool = False  # keep BatchNorm statistics of the base model
+    # The guarded recipe (benchmarks/bench_finetune.py; TODAY_RECIPE turns it off):
+    distill: float = 1.0           # keep the base's map on unmarked pixels of the crops
+    l2sp: float = 0.01             # pull towards the base weights (L2-SP)
+    head_first: float = 0.2        # share of steps training decoder and heads only
+    interpolate: bool = True       # pick a mix of base and fine-tuned weights (WiSE-FT)
+    seconds: float = 0.0           # time budget of the training steps; 0: iterations
+    accept: str = "if better"      # "if better": keep the base unless the check passes
+    max_moved: float = 0.15        # share of unmarked pixels the map may change
+    guard_windows: int = 12        # windows away from the marks that measure it
+
+
+ACCEPT = ("if better", "always")
+# Fine-tuning as it was before the guarded recipe: for the benchmark's comparison.
+TODAY_RECIPE = dict(distill=0.0, l2sp=0.0, head_first=0.0, interpolate=False,
+                    accept="always")
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")   # "auto": CUDA, then MPS, then CPU

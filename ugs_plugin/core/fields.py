@@ -33,6 +33,10 @@ NETWORK_FIELDS = ("straight_m",)
 CHANGE_ZONE_FIELDS = ("green_a_m2", "green_b_m2", "gain_m2", "loss_m2", "net_m2",
                       "gain_patches", "loss_patches")
 
+# Suggested places to mark: the marking tools fill in ``class``.
+SUGGESTION_FIELDS = (("rank", "int"), ("uncertainty", "double"),
+                     ("disagreement", "double"), ("class", "int"))
+
 # Stratified validation points.
 SAMPLE_POINT_FIELDS = (("id", "int"), ("stratum", "int"), ("stratum_pixels", "int64"),
                        ("map_class", "int"), ("class", "int"))
@@ -44,7 +48,7 @@ _TEXT = {"zone_id"}
 
 def kind(name: str) -> str:
     """The type of an added field: string, int, int64 or double."""
-    points = dict(SAMPLE_POINT_FIELDS)
+    points = dict(SAMPLE_POINT_FIELDS + SUGGESTION_FIELDS)
     if name in points:
         return points[name]
     return "string" if name in _TEXT else "int" if name in _COUNTS else "double"

@@ -9,6 +9,7 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeature,
     QgsField,
+    QgsGeometry,
     QgsProject,
     QgsVectorLayer,
     QgsWkbTypes,
@@ -31,15 +32,16 @@ def is_reference_layer(layer) -> bool:
 def find_reference_layer(project, active=None):
     """The active layer if it is a reference layer, else the one marks went to
     before, else the first layer made by ugs:createreferencelayer's file name."""
-    if is_reference_layer(active):
+    def usable(layer):  # suggested squares are not where marks go
+        return is_reference_layer(layer) and not is_suggestion_layer(layer)
+    if usable(active):
         return active
     layers = list(project.mapLayers().values())
     for layer in layers:
-        if is_reference_layer(layer) and layer.customProperty(REFERENCE_PROPERTY):
+        if usable(layer) and layer.customProperty(REFERENCE_PROPERTY):
             return layer
     for layer in layers:
-        if is_reference_layer(layer) and Path(layer.source().split("|")[0]).name \
-                == FILE_NAME:
+        if usable(layer) and Path(layer.source().split("|")[0]).name == FILE_NAME:
             return layer
     return None
 
@@ -110,3 +112,61 @@ def remove_mark(layer, fid) -> bool:
           else layer.dataProvider().deleteFeatures([fid]))
     layer.triggerRepaint()
     return bool(ok)
+
+
+SUGGESTION_FIELDS = ("rank", "uncertainty", "class")
+
+
+def is_suggestion_layer(layer) -> bool:
+    """A layer of ugs:suggestplacestomark (or the CLI's suggest, loaded by hand)."""
+    return (is_reference_layer(layer)
+            and all(layer.fields().indexOf(n) >= 0 for n in SUGGESTION_FIELDS))
+
+
+def suggestion_at(project, point, crs):
+    """(layer, feature) of the suggested square under ``point`` (in ``crs``) in a
+    visible suggestion layer, or None."""
+    from qgis.core import QgsFeatureRequest
+    root = project.layerTreeRoot()
+    for layer in project.mapLayers().values():
+        if not is_suggestion_layer(layer):
+            continue
+        node = root.findLayer(layer.id())
+        if node is not None and not node.isVisible():
+            continue
+        here = QgsGeometry.fromPointXY(point)
+        if crs != layer.crs():
+            here.transform(QgsCoordinateTransform(crs, layer.crs(), project))
+        request = QgsFeatureRequest().setFilterRect(here.boundingBox())
+        for feature in layer.getFeatures(request):
+            if feature.geometry().contains(here):
+                return layer, feature
+    return None
+
+
+def settle_suggestion(layer, feature, green: bool):
+    """Give a suggested square the class it was marked with, so it shows as done."""
+    index = layer.fields().indexOf("class")
+    value = class_value(layer, green)
+    if layer.isEditable():
+        layer.changeAttributeValue(feature.id(), index, value)
+    else:
+        layer.dataProvider().changeAttributeValues({feature.id(): {index: value}})
+    layer.triggerRepaint()
+
+
+ROUND_PREFIX = "ugs_round_"
+
+
+def rounds(project) -> tuple:
+    """(the last round's model file or None, the next round's file): the toolbar's
+    fine-tuning rounds, ``ugs_round_<n>.pt`` beside the reference layer's file."""
+    folder = reference_file(project).parent
+    done = []
+    for path in folder.glob(f"{ROUND_PREFIX}*.pt"):
+        number = path.stem[len(ROUND_PREFIX):]
+        if number.isdigit():
+            done.append((int(number), path))
+    done.sort()
+    last = done[-1] if done else (0, None)
+    return last[1], folder / f"{ROUND_PREFIX}{last[0] + 1}.pt"

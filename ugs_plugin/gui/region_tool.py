@@ -45,6 +45,8 @@ class RegionMapTool(QgsMapTool):
         self.band.setStrokeColor(QColor(255, 140, 0))
         self.band.setWidth(2)
         self.swallow_release = False
+        # point (canvas CRS) -> a geometry to take whole on a single click, or None
+        self.snap_to = None
         self.reset()
 
     def reset(self):
@@ -85,6 +87,11 @@ class RegionMapTool(QgsMapTool):
                 self.regionDrawn.emit(QgsGeometry.fromRect(rect))
             return
         self.press = None
+        if not self.vertices and self.snap_to is not None:
+            whole = self.snap_to(QgsPointXY(event.mapPoint()))
+            if whole is not None:  # one click inside a suggested square
+                self.regionDrawn.emit(whole)
+                return
         self.vertices.append(QgsPointXY(event.mapPoint()))
         self._show_polygon(self.vertices)
 

@@ -58,6 +58,9 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_PROBABILITY", self.tr("Green space probability"), optional=True,
             createByDefault=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "OUTPUT_UNCERTAINTY", self.tr("Uncertainty (where to mark next)"),
+            optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterVectorDestination(
             "OUTPUT_POLYGONS", self.tr("Green space polygons"),
             qgis_compat.SOURCE_VECTOR_POLYGON, optional=True, createByDefault=False))
@@ -73,6 +76,8 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
             output=self.parameterAsOutputLayer(parameters, "OUTPUT", context),
             probability=self.parameterAsOutputLayer(parameters, "OUTPUT_PROBABILITY",
                                                     context) or None,
+            uncertainty=self.parameterAsOutputLayer(parameters, "OUTPUT_UNCERTAINTY",
+                                                    context) or None,
             boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True))
 
     def outputs(self, result, parameters, context, feedback):
@@ -83,6 +88,9 @@ class ExtractUrbanGreenSpace(UgsAlgorithm):
         if result.probability:
             results["OUTPUT_PROBABILITY"] = result.probability
             attach_style(context, result.probability, "green_probability.qml")
+        if result.uncertainty:
+            results["OUTPUT_UNCERTAINTY"] = result.uncertainty
+            attach_style(context, result.uncertainty, "uncertainty.qml")
         polygons = self.parameterAsOutputLayer(parameters, "OUTPUT_POLYGONS", context)
         if polygons:
             results["OUTPUT_POLYGONS"] = self._polygonize(result.output, polygons,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterRasterDestination,
@@ -68,6 +69,15 @@ class FinetuneOnReference(UgsAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT_BASE_MAP", self.tr("Green space, base model"), optional=True,
             createByDefault=False))
+        candidate = QgsProcessingParameterFileDestination(
+            "OUTPUT_CANDIDATE", self.tr("Fine-tuned model, kept or not"),
+            fileFilter="UGSNet model (*.pt)", optional=True, createByDefault=False)
+        candidate.setFlags(candidate.flags() | qgis_compat.FLAG_ADVANCED)
+        self.addParameter(candidate)
+        self.addOutput(QgsProcessingOutputNumber(
+            "ACCEPTED", self.tr("Fine-tuned model accepted (1) or base kept (0)")))
+        self.addOutput(QgsProcessingOutputString("DECISION", self.tr("Why")))
+        self.addOutput(QgsProcessingOutputNumber("ROUND", self.tr("Round")))
         for when in ("BEFORE", "AFTER"):
             for score in SCORES:
                 self.addOutput(QgsProcessingOutputNumber(
@@ -82,19 +92,25 @@ class FinetuneOnReference(UgsAlgorithm):
             reference=self.vector_layer(parameters, "REFERENCE", context),
             output=value("OUTPUT", "FileOutput"),
             finetuned_map=value("OUTPUT_MAP", "OutputLayer") or None,
-            base_map=value("OUTPUT_BASE_MAP", "OutputLayer") or None)
+            base_map=value("OUTPUT_BASE_MAP", "OutputLayer") or None,
+            candidate=value("OUTPUT_CANDIDATE", "FileOutput") or None)
 
     def outputs(self, result, parameters, context, feedback):
         results = {"OUTPUT": self.parameterAsFileOutput(parameters, "OUTPUT", context),
-                   "SECONDS": round(result.seconds, 1)}
+                   "SECONDS": round(result.seconds, 1), "ACCEPTED": int(result.accepted),
+                   "DECISION": result.decision.reason if result.decision else "",
+                   "ROUND": result.round}
+        candidate = self.parameterAsFileOutput(parameters, "OUTPUT_CANDIDATE", context)
+        if candidate:
+            results["OUTPUT_CANDIDATE"] = candidate
         for when, scores in (("BEFORE", result.before), ("AFTER", result.after)):
             for score in SCORES:
                 results[f"{score}_{when}"] = (scores or {}).get(score.lower())
-        for key, which, name in (("OUTPUT_MAP", "finetuned", "fine-tuned"),
-                                 ("OUTPUT_BASE_MAP", "base", "base")):
+        tuned = "fine-tuned" if result.accepted else "fine-tuned, not accepted"
+        for key, name in (("OUTPUT_MAP", tuned), ("OUTPUT_BASE_MAP", "base")):
             path = self.parameterAsOutputLayer(parameters, key, context)
             if path:
-                attach_style(context, path, "green_space.qml", f"Green space ({name} "
-                             "model)")
+                attach_style(context, path, "green_space.qml",
+                             f"Green space, round {result.round} ({name})")
                 results[key] = path
         return results

@@ -14,6 +14,7 @@ from .green_space_indicators import GreenSpaceIndicators
 from .green_space_statistics import GreenSpaceStatistics
 from .mask_by_boundary import MaskByUrbanBoundary
 from .stratified_sample import StratifiedSample
+from .suggest_places import SuggestPlacesToMark
 from .train_model import TrainModel
 
 
@@ -59,6 +60,7 @@ class UgsProvider(QgsProcessingProvider):
         self.addAlgorithm(AssessAccuracy())
         self.addAlgorithm(CreateReferenceLayer())
         self.addAlgorithm(StratifiedSample())
+        self.addAlgorithm(SuggestPlacesToMark())
         self.addAlgorithm(MaskByUrbanBoundary())
         self.addAlgorithm(ExtractFrameGrid())
         self.addAlgorithm(GreenSpaceStatistics())

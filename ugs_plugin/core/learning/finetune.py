@@ -20,6 +20,7 @@ What an analyst does when the map is wrong: draw a few polygons where it is wron
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 import shutil
@@ -37,17 +38,17 @@ from rasterio.windows import Window
 from shapely.ops import unary_union
 
 from ..accuracy.metrics import binary_metrics, ConfusionMatrix
-from ..config import FinetuneConfig, PredictOptions, TrainConfig
+from ..config import FinetuneConfig, TrainConfig
 from ..errors import Cancelled, UgsError
 from ..feedback import Feedback, SILENT
 from ..mapping import imagery
 from ..model.ugsnet import PatchDiscriminator
 from ..outputs import remove_quietly
-from .region import predict_window, window_around
+from . import check
+from .region import NO_OVERVIEWS, predict_window, window_around
 from .train import augment, poly_lr, segmentation_loss
 from .training_tiles import IGNORE
 
-NO_OVERVIEWS = PredictOptions(overviews=False)
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
 
 
@@ -70,6 +71,9 @@ class FinetuneResult:
     seconds: float
     history: list = field(default_factory=list)
     extent: tuple | None = None    # bounds of all the polygons, in the raster's CRS
+    accepted: bool = True          # False: the check kept the base model
+    decision: object = None        # check.Decision
+    round: int = 1
 
     @property
     def gain(self):
@@ -181,16 +185,55 @@ def read_training_crops(src, reader, shapes, count, crop, rng):
 
 
 def _target_batch(crops, picks, rng):
-    images, labels = [], []
+    """(images, labels, base probabilities of green or None), rotated and flipped
+    together."""
+    images, labels, teacher = [], [], []
     for i in picks:
         image, label = torch.from_numpy(crops[i][0]), torch.from_numpy(crops[i][1])
+        prob = torch.from_numpy(crops[i][2]) if len(crops[i]) > 2 else None
         k = int(rng.integers(4))
         image, label = torch.rot90(image, k, (1, 2)), torch.rot90(label, k, (0, 1))
+        prob = None if prob is None else torch.rot90(prob, k, (0, 1))
         if rng.random() < 0.5:
             image, label = image.flip(2), label.flip(1)
+            prob = None if prob is None else prob.flip(1)
         images.append(image)
         labels.append(label.long())
-    return torch.stack(images), torch.stack(labels)
+        teacher.append(prob)
+    return (torch.stack(images), torch.stack(labels),
+            None if teacher[0] is None else torch.stack(teacher).float())
+
+
+@torch.inference_mode()
+def base_probabilities(model, crops, scaling, batch_size: int = 16):
+    """The crops with the (base) model's probability of green added, float16."""
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for start in range(0, len(crops), batch_size):
+        chunk = crops[start:start + batch_size]
+        x = imagery.to_model_input(torch.from_numpy(np.stack([c[0] for c in chunk])),
+                                   scaling).to(device)
+        prob = torch.softmax(model(x).float(), 1)[:, 1].cpu().numpy().astype(np.float16)
+        out += [(c[0], c[1], p) for c, p in zip(chunk, prob)]
+    return out
+
+
+def distillation_loss(output, labels, teacher):
+    """Cross-entropy to the base's probabilities on the pixels no mark labels: the
+    model keeps its map where nobody said it was wrong."""
+    coarse = F.interpolate(output["coarse"].float(), size=labels.shape[1:],
+                           mode="bilinear", align_corners=True)
+    free = (labels == IGNORE).float()
+    if free.sum() == 0:
+        return coarse.sum() * 0.0
+    log_p = F.log_softmax(coarse, 1)
+    target = torch.stack([1 - teacher, teacher], 1)
+    per_pixel = -(target * log_p).sum(1)
+    return (per_pixel * free).sum() / free.sum()
+
+
+HEAD_MODULES = ("decoder", "pointhead")
 
 
 def class_balance(labels):
@@ -214,12 +257,18 @@ def _part(output, part):
 def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = FinetuneConfig(),
                    *, source_scale: float = 1.0, scaling: str = "minus_one_one",
                    feedback: Feedback = SILENT):
-    """Fine-tune ``model`` in place on ``crops`` (unit image, label) from the raster,
-    with ``source_samples`` (train.Sample) mixed in. Returns the loss history."""
+    """Fine-tune ``model`` in place on ``crops`` (unit image, label[, base
+    probability]) from the raster, with ``source_samples`` (train.Sample) mixed in.
+    The recipe's terms (FinetuneConfig): distillation of the base's map on unmarked
+    pixels, an L2 pull to the base weights, the decoder and heads first. With
+    ``cfg.seconds`` the number of steps is what fits in that time (at most
+    ``cfg.iterations``). Returns the loss history (one dict per step)."""
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     device = next(model.parameters()).device
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    anchor = ([(p, p.detach().clone()) for p in model.parameters()]
+              if cfg.l2sp > 0 else [])
     use_source = bool(source_samples) and cfg.source_weight > 0 and cfg.source_per_batch > 0
     source_cfg = TrainConfig(crop=cfg.crop, scale_range=(source_scale,) * 2)
     restyle = None
@@ -238,12 +287,21 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.eval()
-    for step in range(cfg.iterations):
+    head = {n for n, _ in model.named_parameters() if n.split(".")[0] in HEAD_MODULES}
+    total, t0, step = cfg.iterations, time.perf_counter(), 0
+    while step < total:
         if feedback.is_cancelled():
             raise FinetuneCancelled(f"cancelled at step {step}; no model written")
+        if cfg.seconds and step == 5:  # the budget in steps, from the first five
+            per_step = (time.perf_counter() - t0) / 5
+            total = int(min(cfg.iterations, max(10, cfg.seconds / per_step)))
+        heads_only = step < cfg.head_first * total
+        for name, p in model.named_parameters():
+            p.requires_grad_(not heads_only or name in head)
         for group in opt.param_groups:
-            group["lr"] = poly_lr(cfg.lr, step, cfg.iterations, cfg.poly_power)
-        x_t, y_t = _target_batch(crops, rng.integers(0, len(crops), cfg.batch_size), rng)
+            group["lr"] = poly_lr(cfg.lr, step, total, cfg.poly_power)
+        x_t, y_t, teacher = _target_batch(crops, rng.integers(0, len(crops),
+                                                              cfg.batch_size), rng)
         xs, ys = [x_t], [y_t]
         if use_source:
             batch = [augment(source_samples[i].image, source_samples[i].mask, source_cfg,
@@ -262,6 +320,14 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
         loss = segmentation_loss(_part(output, target), y[target],
                                  pixel_weight=class_balance(y[target]))
         record = {"target": loss.item()}
+        if teacher is not None and cfg.distill > 0:
+            kept = distillation_loss(_part(output, target), y[target], teacher.to(device))
+            loss = loss + cfg.distill * kept
+            record["distill"] = kept.item()
+        if anchor:
+            pull = sum(((p - p0) ** 2).sum() for p, p0 in anchor)
+            loss = loss + cfg.l2sp * pull
+            record["l2sp"] = pull.item()
         if use_source:
             source = slice(n_t, None)
             loss_s = segmentation_loss(_part(output, source), y[source])
@@ -290,9 +356,11 @@ def finetune_model(model, crops, source_samples=(), cfg: FinetuneConfig = Finetu
             loss_d.backward()
             opt_d.step()
         history.append(record)
-        feedback.progress(100.0 * (step + 1) / cfg.iterations,
-                          f"step {step + 1}/{cfg.iterations}: "
-                          + ", ".join(f"{k} {v:.4f}" for k, v in record.items()))
+        step += 1
+        feedback.progress(100.0 * step / total, f"step {step}/{total}: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in record.items()))
+    for p in model.parameters():
+        p.requires_grad_(True)
     model.eval()
     return history
 
@@ -354,12 +422,18 @@ def holdout_scores(image_path, shapes, model, card, context: int, scratch, *,
 
 def finetune_on_reference(image_path, reference, output, *, base_model=None,
                           cfg: FinetuneConfig = FinetuneConfig(), device="auto",
-                          bands=(), source=None, reference_crs=None,
+                          bands=(), source=None, reference_crs=None, candidate=None,
                           feedback: Feedback = SILENT) -> FinetuneResult:
     """Fine-tune ``base_model`` (default: the bundled one) on ``reference``
     ((geometry, 1 green / 0 other) in the raster's CRS) over ``image_path``, write
     ``output`` (a .pt path the caller checked, card beside it), and score base and
-    fine-tuned model on held-out polygons. Progress once per training step."""
+    fine-tuned model on held-out polygons. Progress once per training step.
+
+    The check (check.py) decides what ``output`` holds: the fine-tuned model (or a
+    mix of it with the base) when it beats the base on the held-out polygons without
+    moving the map far away from the marks, else the base model again, with the
+    reason in its card; ``candidate``, when given, receives the fine-tuned model
+    either way. The card keeps the rounds: the base's rounds and this one."""
     from ..mapping.imagery import BandPlanReader
     from ..model.files import choose_device, default_model, load_model, save_model
     from .training_tiles import load_source_tiles
@@ -418,57 +492,125 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         pixel_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds) or 1.0
         rng = np.random.default_rng(cfg.seed)
         crops = read_training_crops(src, reader, train_shapes, cfg.windows, cfg.crop, rng)
+        guards = check.guard_windows(src, cfg.guard_windows if held_shapes else 0,
+                                     seed=cfg.seed)
+        away = check.away_from(src, guards, [g for g, _ in shapes],
+                               check.GUARD_MARGIN * abs(src.transform.a))
     labelled = int(sum((c[1] != IGNORE).sum() for c in crops))
-    feedback.info(f"{len(train_shapes)} training polygons ({sum(c for _, c in train_shapes)} "
-        f"green), {len(held_shapes)} held out; {len(crops)} crops of {cfg.crop} px, "
-        f"{labelled} labelled pixels in them")
+    feedback.info(f"{len(train_shapes)} training polygons "
+                  f"({sum(c for _, c in train_shapes)} green), {len(held_shapes)} held "
+                  f"out; {len(crops)} crops of {cfg.crop} px, {labelled} labelled "
+                  "pixels in them")
+    scaling = parent.get("input_scaling", "minus_one_one")
+    if cfg.distill > 0:
+        crops = base_probabilities(model, crops, scaling)
     source_samples, source_scale = (), 1.0
     if cfg.source_weight > 0 and cfg.source_per_batch > 0:
         source_samples, source_size = load_source_tiles(source, feedback=feedback)
         source_scale = source_size / pixel_size
+    base_state = copy.deepcopy(model.state_dict())
 
     scratch = tempfile.mkdtemp(prefix=".ugs_finetune_", dir=Path(output).parent)
     try:
-        before = after = None
-        scoring = feedback.part(0, 5)
+        before = None
         if held_shapes:
             feedback.info("Scoring the base model on the held-out polygons…")
             before = holdout_scores(image_path, held_shapes, model, parent, cfg.context,
-                                    scratch, feedback=scoring)
+                                    scratch, feedback=feedback.part(0, 3))
             feedback.info(_describe("base model", before))
+        base_maps = check.map_windows(image_path, guards, model, parent, scratch,
+                                      feedback=feedback.part(3, 5))
+        t_train = time.time()
         history = finetune_model(model, crops, source_samples, cfg,
-                                 source_scale=source_scale,
-                                 scaling=parent.get("input_scaling", "minus_one_one"),
-                                 feedback=feedback.part(5, 95))
+                                 source_scale=source_scale, scaling=scaling,
+                                 feedback=feedback.part(5, 85))
+        train_seconds = time.time() - t_train
+        feedback.info(f"{len(history)} training steps in {train_seconds:.0f} s"
+                      + (f" (budget {cfg.seconds:g} s)" if cfg.seconds else ""))
+        tuned_state = copy.deepcopy(model.state_dict())
         card = _card(parent, base_path, base_model, image_path, cfg, train_shapes,
                      held_shapes, labelled, history, reference_crs or src.crs.to_string(),
                      device=str(next(model.parameters()).device))
-        if held_shapes:
-            feedback.info("Scoring the fine-tuned model on the held-out polygons…")
-            after = holdout_scores(image_path, held_shapes, model, card, cfg.context,
-                                   scratch, feedback=feedback.part(95, 100))
-            feedback.info(_describe("fine-tuned model", after))
-        card["finetuning"]["holdout_before"] = before
-        card["finetuning"]["holdout_after"] = after
-        card["finetuning"]["seconds"] = round(time.time() - t0, 1)
-        card["validation"] = after
+        alphas = check.ALPHAS if cfg.interpolate and held_shapes else (1.0,)
+        candidates = []
+        for n, alpha in enumerate(alphas):
+            model.load_state_dict(check.mix(base_state, tuned_state, alpha))
+            part = feedback.part(85 + 15 * n / len(alphas), 85 + 15 * (n + 1) / len(alphas))
+            scores = holdout_scores(image_path, held_shapes, model, card, cfg.context,
+                                    scratch, feedback=part.part(0, 50)) \
+                if held_shapes else None
+            maps = check.map_windows(image_path, guards, model, card, scratch,
+                                     feedback=part.part(50, 100))
+            candidates.append(check.Candidate(alpha, scores,
+                                              check.moved_share(base_maps, maps, away)))
+        decision = check.decide(before, candidates, cfg.max_moved, cfg.accept)
+        after = decision.best.scores if decision.best else None
+        feedback.info(_describe_candidates(before, candidates))
         if feedback.is_cancelled():
             raise FinetuneCancelled("cancelled before the model was written")
-        save_model(model, card, output, warn=feedback.warning)
+        best = decision.best or candidates[-1]
+        info = card["finetuning"]
+        info.update(holdout_before=before, holdout_after=after,
+                    steps=len(history), train_seconds=round(train_seconds, 1),
+                    check=decision.as_card(), seconds=round(time.time() - t0, 1))
+        if candidate:
+            model.load_state_dict(check.mix(base_state, tuned_state, best.alpha))
+            save_model(model, dict(card, validation=best.scores,
+                                   name=card["name"] + " (candidate)"),
+                       candidate, warn=feedback.warning)
+        round_entry = _round(parent, info, decision, best)
+        card["finetuning_rounds"] = list(parent.get("finetuning_rounds", [])) + [
+            round_entry]
+        if decision.accepted:
+            model.load_state_dict(check.mix(base_state, tuned_state,
+                                            decision.chosen.alpha))
+            card["validation"] = decision.chosen.scores
+            save_model(model, card, output, warn=feedback.warning)
+        else:
+            model.load_state_dict(base_state)
+            kept = {k: v for k, v in parent.items() if k not in ("onnx", "sha256")}
+            kept.update(finetuning_rounds=card["finetuning_rounds"],
+                        finetuning=info, name=parent.get("name", "UGSNet") +
+                        f" (round {round_entry['round']} kept it)")
+            save_model(model, kept, output, warn=feedback.warning)
+            feedback.warning(
+                f"kept the base model: {decision.reason}. {output} holds the base "
+                "model again" + (f"; the fine-tuned candidate is in {candidate}"
+                                 if candidate else "; ask for the candidate to get "
+                                 "the fine-tuned model anyway") + ". Mark more, and "
+                "more varied, places (Suggest places to mark shows where), then run "
+                "again.")
     except Cancelled:
         raise FinetuneCancelled("cancelled; no model written") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result = FinetuneResult(card, before, after, len(train_shapes), len(held_shapes),
-                            labelled, time.time() - t0, history,
-                            extent=unary_union([g for g, _ in shapes]).bounds)
-    if result.gain is not None and result.gain < 0:
-        feedback.warning(
-            f"held-out F1 dropped from {before['f1']:.3f} to {after['f1']:.3f}: the "
-            "fine-tuned model is worse on polygons it did not see. Mark more (and more "
-            "varied) polygons, lower the iterations or the learning rate, and keep "
-            "using the base model until the held-out F1 rises.")
-    return result
+    return FinetuneResult(card, before, after, len(train_shapes), len(held_shapes),
+                          labelled, time.time() - t0, history,
+                          extent=unary_union([g for g, _ in shapes]).bounds,
+                          accepted=decision.accepted, decision=decision,
+                          round=round_entry["round"])
+
+
+def _round(parent, info, decision, best):
+    """One entry of the card's round history."""
+    rounds = parent.get("finetuning_rounds", [])
+    return {"round": len(rounds) + 1, "marks": info["train_polygons"]
+            + info["holdout_polygons"], "train_polygons": info["train_polygons"],
+            "holdout_polygons": info["holdout_polygons"],
+            "holdout_f1_before": (info["holdout_before"] or {}).get("f1"),
+            "holdout_f1_after": best.f1, "alpha": best.alpha, "moved": best.moved,
+            "decision": decision.as_card()["decision"], "date": info["date"]}
+
+
+def _describe_candidates(before, candidates):
+    def fmt(v, percent=False):
+        if v is None:
+            return "n/a"
+        return f"{100 * v:.1f} %" if percent else f"{v:.3f}"
+    rows = [f"mix {c.alpha:g}: held-out F1 {fmt(c.f1)}, map moved {fmt(c.moved, True)}"
+            for c in candidates]
+    return (f"Candidates (base held-out F1 {fmt((before or {}).get('f1'))}): "
+            + "; ".join(rows))
 
 
 def _describe(what, scores):

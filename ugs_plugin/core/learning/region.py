@@ -6,8 +6,11 @@ import numpy as np
 import rasterio
 
 from ..mapping import imagery
+from ..config import PredictOptions
 from ..errors import UgsError
 from ..feedback import Feedback, SILENT
+
+NO_OVERVIEWS = PredictOptions(overviews=False)   # small window maps
 
 
 class RegionError(UgsError):

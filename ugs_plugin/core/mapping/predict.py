@@ -60,6 +60,7 @@ def _overview_factors(height, width):
 
 def predict_raster(image_path: str | Path, output_path: str | Path, model, card: dict,
                    *, probability_path: str | Path | None = None,
+                   uncertainty_path: str | Path | None = None,
                    options: PredictOptions | None = None, boundary=None,
                    feedback: Feedback = SILENT) -> dict:
     """Map green space in ``image_path`` with ``model`` (an engines.Engine, or a
@@ -71,7 +72,12 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
     """
     options = options or PredictOptions()
     image_path, output_path = Path(image_path), Path(output_path)
-    targets = [output_path] + ([Path(probability_path)] if probability_path else [])
+    # Roles, in this order: the class map, then the optional percent rasters.
+    roles = ["class"] + [role for role, path in (("probability", probability_path),
+                                                  ("uncertainty", uncertainty_path))
+                         if path]
+    targets = [output_path] + [Path(p) for p in (probability_path, uncertainty_path)
+                               if p]
     tile = int(options.tile_size or card.get("tile_size", 512))
     overlap = int(options.overlap if options.overlap is not None else tile // 8)
     if tile < MIN_SIDE or tile % 16:
@@ -121,13 +127,14 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
         except OutputError as err:
             raise PredictError(str(err)) from None
         with rasterio.Env(**bounded_gdal_cache()):
-            summary = _run(src, model, reader, temps, tile, overlap, options, card,
-                           feedback)
+            summary = _run(src, model, reader, dict(zip(roles, temps)), tile, overlap,
+                           options, card, feedback)
             if options.overviews:
                 factors = _overview_factors(src.height, src.width)
                 if factors:
-                    for tmp, method in zip(temps, (Resampling.mode,
-                                                   Resampling.average)):
+                    for tmp, role in zip(temps, roles):
+                        method = Resampling.mode if role == "class" \
+                            else Resampling.average
                         with rasterio.open(tmp, "r+") as dst:
                             dst.build_overviews(factors, method)
         for tmp, target in zip(temps, targets):
@@ -140,6 +147,7 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
     summary.update({
         "output": str(output_path),
         "probability": str(probability_path) if probability_path else None,
+        "uncertainty": str(uncertainty_path) if uncertainty_path else None,
         "seconds": seconds,
         "megapixels_per_second": summary["pixels"] / 1e6 / seconds if seconds else 0.0,
         "pixel_size_m": size_m, "tile_size": tile, "overlap": overlap,
@@ -164,22 +172,25 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
     green = valid_total = 0
 
     profile = _creation_profile(src, NODATA)
-    writers = [rasterio.open(temps[0], "w", **profile)]
-    if len(temps) > 1:
-        writers.append(rasterio.open(temps[1], "w", **profile))
+    writers = {role: rasterio.open(path, "w", **profile) for role, path in temps.items()}
     try:
         # TIFF palettes carry no alpha: "other" is light grey, not black, in
         # software that shows the palette (QGIS uses the QML style instead).
-        writers[0].write_colormap(1, {OTHER: (235, 235, 235, 255), GREEN: GREEN_RGBA,
+        writers["class"].write_colormap(1, {OTHER: (235, 235, 235, 255), GREEN: GREEN_RGBA,
                                       NODATA: (255, 255, 255, 255)})
-        writers[0].set_band_description(1, "green space (1) / other (0)")
+        writers["class"].set_band_description(1, "green space (1) / other (0)")
         tags = {"UGS_MODEL": card.get("name", ""), "UGS_VARIANT": card.get("variant", ""),
                 "UGS_TILE_SIZE": str(tile), "UGS_OVERLAP": str(overlap),
                 "UGS_THRESHOLD": str(options.threshold)}
-        writers[0].update_tags(**tags)
-        if len(writers) > 1:
-            writers[1].set_band_description(1, "probability of green space (%)")
-            writers[1].update_tags(**tags, UGS_UNITS="percent")
+        writers["class"].update_tags(**tags)
+        if "probability" in writers:
+            writers["probability"].set_band_description(
+                1, "probability of green space (%)")
+            writers["probability"].update_tags(**tags, UGS_UNITS="percent")
+        if "uncertainty" in writers:
+            writers["uncertainty"].set_band_description(
+                1, "uncertainty: 100 - margin between the classes (%)")
+            writers["uncertainty"].update_tags(**tags, UGS_UNITS="percent")
 
         def read_batch(y, batch_xs):
             """(inputs, valid masks, x of each) of the tiles with data in a batch."""
@@ -236,7 +247,7 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
                 green, valid_total = _flush(writers, acc, wsum, r0, height, cx0, bx0,
                                             bx1, options.threshold, green, valid_total)
     finally:
-        for w in writers:
+        for w in writers.values():
             w.close()
     return {"pixels": height * width, "valid_pixels": valid_total,
             "green_pixels": green,
@@ -257,9 +268,14 @@ def _flush(writers, acc, wsum, r0, r1, cx0, bx0, bx1, threshold, green, valid_to
     classes[valid] = OTHER
     classes[is_green] = GREEN
     window = Window(bx0, r0, bx1 - bx0, r1 - r0)
-    writers[0].write(classes, 1, window=window)
-    if len(writers) > 1:
+    writers["class"].write(classes, 1, window=window)
+    if "uncertainty" in writers:
+        margin = np.abs(2 * prob[valid] - 1)  # p(green) - p(other), unsigned
+        unsure = np.full(prob.shape, NODATA, np.uint8)
+        unsure[valid] = np.rint((1 - margin) * 100).astype(np.uint8)
+        writers["uncertainty"].write(unsure, 1, window=window)
+    if "probability" in writers:
         percent = np.full(prob.shape, NODATA, np.uint8)
         percent[valid] = np.rint(prob[valid] * 100).astype(np.uint8)
-        writers[1].write(percent, 1, window=window)
+        writers["probability"].write(percent, 1, window=window)
     return green + int(is_green.sum()), valid_total + int(valid.sum())

@@ -17,6 +17,7 @@ class ExtractRequest:
     output: str
     model: str | None = None        # None: the bundled model
     probability: str | None = None  # also write the green probability (%) here
+    uncertainty: str | None = None  # ... and 100 - the margin between the classes
     boundary: VectorLayer | None = None
     device: str = "auto"
     engine: str = "auto"            # auto: ONNX Runtime on the CPU, PyTorch on a GPU
@@ -50,6 +51,7 @@ class ExtractResult:
     output: str
     probability: str | None
     quicklook: str | None
+    uncertainty: str | None
     model_name: str
     device: str
     engine: str
@@ -78,8 +80,11 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
     from ..mapping.predict import predict_raster
     image = require_file(request.image, "input raster")
     check_output_path(request.output, [image])
-    if request.probability:
-        check_output_path(request.probability, [image, request.output])
+    extra = [request.output]
+    for path in (request.probability, request.uncertainty):
+        if path:
+            check_output_path(path, [image, *extra])
+            extra.append(path)
     if request.quicklook:
         check_output_path(request.quicklook, [image, request.output], (".png",))
     with file_errors(image):
@@ -96,6 +101,7 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
                       f"UGSNet), engine {model.describe()}")
         summary = predict_raster(image, request.output, model, card,
                                  probability_path=request.probability,
+                                 uncertainty_path=request.uncertainty,
                                  options=request.options, boundary=boundary,
                                  feedback=feedback)
         if summary["valid_pixels"] == 0:
@@ -109,6 +115,7 @@ def run(request: ExtractRequest, feedback: Feedback = SILENT) -> ExtractResult:
     pixel_area = _pixel_area(image)
     result = ExtractResult(
         output=str(request.output), probability=request.probability,
+        uncertainty=request.uncertainty,
         quicklook=request.quicklook, model_name=str(card.get("name")),
         device=str(summary.get("device")), engine=summary["engine"],
         precision=summary["precision"], green_fraction=summary["green_fraction"],
