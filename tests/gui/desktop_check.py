@@ -22,15 +22,14 @@ def open_dialog():
             if w.isVisible() and hasattr(w, "algorithm")][0]
 
 
-def capture(key):
+def capture(key, extra=()):
     def read():
         dialog = open_dialog()
         params = dialog.mainWidget().createProcessingParameters()
         RESULT[key] = {"algorithm": dialog.algorithm().id(),
                        "params": {k: getattr(v, "name", lambda: str(v))()
                                   for k, v in params.items()
-                                  if k in ("INPUT", "REFERENCE", "REGION", "MODEL",
-                                           "OUTPUT")}}
+                                  if k in ("INPUT", "REFERENCE", "REGION", *extra)}}
         dialog.reject()
     return read
 
@@ -158,7 +157,7 @@ def mark_references(raster):
     shutil.copy(os.path.join(os.path.dirname(os.environ["UGS_GUI_RASTER"]), "..", "..",
                              "models", "ugsnet_light.pt"),
                 os.path.join(work, "ugs_round_1.pt"))
-    QTimer.singleShot(1500, capture("finetune_dialog"))
+    QTimer.singleShot(1500, capture("finetune_dialog", ("MODEL", "OUTPUT")))
     plugin.open_finetune_dialog()
 
 
