@@ -208,6 +208,10 @@ def test_decide_accepts_only_a_real_gain_within_the_allowed_move():
         too_far.reason
     partly = decide(before, cands((0.5, 0.55, 0.05), (1.0, 0.70, 0.40)), 0.15)
     assert partly.accepted and partly.chosen.alpha == 0.5
+    # Of the mixes that pass, the one furthest from the base, not the luckiest.
+    furthest = decide(before, cands((0.25, 0.70, 0.02), (0.75, 0.52, 0.08),
+                                    (1.0, 0.49, 0.09)), 0.15)
+    assert furthest.accepted and furthest.chosen.alpha == 0.75
     worse = decide(before, cands((0.5, 0.50, 0.01), (1.0, 0.45, 0.02)), 0.15)
     assert not worse.accepted and "did not rise" in worse.reason
     unchecked = decide(None, [Candidate(1.0, None, 0.2)], 0.15)

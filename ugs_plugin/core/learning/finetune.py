@@ -569,17 +569,12 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         else:
             model.load_state_dict(base_state)
             kept = {k: v for k, v in parent.items() if k not in ("onnx", "sha256")}
-            kept.update(finetuning_rounds=card["finetuning_rounds"],
-                        finetuning=info, name=parent.get("name", "UGSNet") +
-                        f" (round {round_entry['round']} kept it)")
+            kept.update(finetuning_rounds=card["finetuning_rounds"], finetuning=info)
             save_model(model, kept, output, warn=feedback.warning)
             feedback.warning(
                 f"kept the base model: {decision.reason}. {output} holds the base "
-                "model again" + (f"; the fine-tuned candidate is in {candidate}"
-                                 if candidate else "; ask for the candidate to get "
-                                 "the fine-tuned model anyway") + ". Mark more, and "
-                "more varied, places (Suggest places to mark shows where), then run "
-                "again.")
+                "model again. Mark more, and more varied, places (Suggest places to "
+                "mark shows where), then run again.")
     except Cancelled:
         raise FinetuneCancelled("cancelled; no model written") from None
     finally:

@@ -109,6 +109,11 @@ def run(request: FinetuneRequest, feedback: Feedback = SILENT):
                 bands=request.bands, source=request.source,
                 reference_crs=crs.to_wkt() if crs else None, candidate=candidate,
                 feedback=feedback.part(0, share))
+            if not result.accepted:
+                feedback.info(f"The fine-tuned model is in {request.candidate}"
+                              if request.candidate else "To get the fine-tuned model "
+                              "anyway, ask for the candidate file (--candidate, "
+                              "OUTPUT_CANDIDATE) or write it always (accept: always)")
             comparison_maps(image, maps, {"fine-tuned": candidate or request.output,
                                           "base": request.model},
                             request.device, feedback.part(share, 100), request.output,
