@@ -151,6 +151,20 @@ class UgsAlgorithm(QgsProcessingAlgorithm):
             sink.addFeature(out, qgis_compat.FAST_INSERT)
         return dest
 
+    def schema_sink(self, parameters, name, context, schema, wkb_type, crs):
+        """(sink, id, fields) of a new layer with the fields of ``schema`` ((name,
+        kind) pairs from core.fields)."""
+        from qgis.core import QgsFields
+
+        from ..core.errors import UgsError
+        fields = QgsFields()
+        for field_name, kind in schema:
+            fields.append(qgis_compat.field(field_name, kind))
+        sink, dest = self.parameterAsSink(parameters, name, context, fields, wkb_type, crs)
+        if sink is None:
+            raise UgsError(self.invalidSinkError(parameters, name))
+        return sink, dest, fields
+
     def device(self, parameters, context):
         return DEVICES[self.parameterAsEnum(parameters, "DEVICE", context)]
 

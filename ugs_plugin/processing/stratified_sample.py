@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsFeature,
-    QgsFields,
     QgsGeometry,
     QgsPointXY,
     QgsProcessingOutputNumber,
@@ -14,7 +13,6 @@ from qgis.core import (
 
 from .. import qgis_compat
 from ..core.fields import SAMPLE_POINT_FIELDS
-from ..core.errors import UgsError
 from ..core.workflows import sampling
 from .common import ACCURACY, UgsAlgorithm, attach_reference_style
 from .options import add_options
@@ -57,14 +55,9 @@ class StratifiedSample(UgsAlgorithm):
             boundary=self.vector_layer(parameters, "BOUNDARY", context, optional=True))
 
     def outputs(self, result, parameters, context, feedback):
-        fields = QgsFields()
-        for name, kind in SAMPLE_POINT_FIELDS:
-            fields.append(qgis_compat.field(name, kind))
         crs = self.parameterAsRasterLayer(parameters, "INPUT", context).crs()
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                          qgis_compat.WKB_POINT, crs)
-        if sink is None:
-            raise UgsError(self.invalidSinkError(parameters, "OUTPUT"))
+        sink, dest, fields = self.schema_sink(parameters, "OUTPUT", context, SAMPLE_POINT_FIELDS,
+                                              qgis_compat.WKB_POINT, crs)
         for i, (x, y, stratum) in enumerate(result.points, start=1):
             feature = QgsFeature(fields)
             feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))

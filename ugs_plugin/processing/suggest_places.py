@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsFeature,
-    QgsFields,
     QgsGeometry,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputNumber,
@@ -14,7 +13,6 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
-from ..core.errors import UgsError
 from ..core.fields import SUGGESTION_FIELDS
 from ..core.workflows import suggest
 from .common import MODELS, UgsAlgorithm, attach_post_processor
@@ -58,14 +56,9 @@ class SuggestPlacesToMark(UgsAlgorithm):
             parameters, context, image=self.raster_path(parameters, "INPUT", context))
 
     def outputs(self, result, parameters, context, feedback):
-        fields = QgsFields()
-        for name, kind in SUGGESTION_FIELDS:
-            fields.append(qgis_compat.field(name, kind))
         crs = self.parameterAsRasterLayer(parameters, "INPUT", context).crs()
-        sink, dest = self.parameterAsSink(parameters, "OUTPUT", context, fields,
-                                          qgis_compat.WKB_POLYGON, crs)
-        if sink is None:
-            raise UgsError(self.invalidSinkError(parameters, "OUTPUT"))
+        sink, dest, fields = self.schema_sink(parameters, "OUTPUT", context, SUGGESTION_FIELDS,
+                                              qgis_compat.WKB_POLYGON, crs)
         for s in result.suggestions:
             feature = QgsFeature(fields)
             feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(*s.bounds)))

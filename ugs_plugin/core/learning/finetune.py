@@ -75,13 +75,6 @@ class FinetuneResult:
     decision: object = None        # check.Decision
     round: int = 1
 
-    @property
-    def gain(self):
-        if not self.before or not self.after or self.before["f1"] is None \
-                or self.after["f1"] is None:
-            return None
-        return self.after["f1"] - self.before["f1"]
-
 
 # ---------------------------------------------------------------- held-out split
 
