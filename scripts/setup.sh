@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES="qgis python3-qgis qgis-providers python3-rasterio python3-shapely \
 python3-gdal python3-venv python3-pip python3-pytest xvfb xauth"
 TORCH_PIN="torch==2.13.0"   # this pin takes the CPU wheel; a looser one pulls CUDA
-# Mapping's engine (ONNX Runtime) and the exporter's ONNX package.
-ONNX_PINS="onnxruntime==1.32.0 onnx==1.23.2"
+# Mapping's engines (ONNX Runtime; OpenVINO, the default on CPUs where it is measured
+# faster: config.CPU_DEFAULTS) and the exporter's ONNX package.
+ONNX_PINS="onnxruntime==1.32.0 openvino==2026.4.1 onnx==1.23.2"
 # The scans the official plugin repository runs on upload, for the package test.
 SCAN_PINS="bandit==1.9.4 detect-secrets==1.5.0"
 # Real PyQt6 for the test that checks every Qt name against Qt6 (QGIS 4).
@@ -67,5 +68,5 @@ if ! .venv/pyqt6/bin/python -c "import PyQt6.QtWidgets" 2>/dev/null; then
   /usr/bin/python3 -m venv --clear .venv/pyqt6
   .venv/pyqt6/bin/python -m pip install -q --disable-pip-version-check "$PYQT6_PIN"
 fi
-.venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, shapely, qgis.core; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| shapely', shapely.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
+.venv/bin/python -c "import torch, onnxruntime, numpy, rasterio, shapely, qgis.core; import openvino; print('setup: ok, torch', torch.__version__, '| onnxruntime', onnxruntime.__version__, '| openvino', openvino.__version__.split('-')[0], '| numpy', numpy.__version__, '| rasterio', rasterio.__version__, '| shapely', shapely.__version__, '| QGIS', qgis.core.Qgis.QGIS_VERSION)"
 touch .venv/.setup-done

@@ -11,8 +11,9 @@ import rasterio
 from rasterio.windows import Window
 
 from conftest import REPO, cli, SAMPLE_SCENE, naip_mosaic, write_raster
-from ugs_plugin.core.model.engines import (EngineError, load_engine, OnnxRuntimeEngine,
-                                           resolve_engine, TorchEngine)
+from ugs_plugin.core.model.engines import (cpu_choice, cpu_family, EngineError, installed,
+                                           load_engine, OnnxRuntimeEngine, resolve_engine,
+                                           TorchEngine)
 from ugs_plugin.core.errors import UgsError
 from ugs_plugin.core.mapping.imagery import BandPlanReader
 from ugs_plugin.core.model.card import DEFAULT_MODEL
@@ -137,7 +138,7 @@ def test_a_raster_smaller_than_a_tile_runs_on_pytorch_when_auto(tmp_path):
     engine, _ = load_engine(None, "cpu", "auto", raster_size=(300, 900))
     assert isinstance(engine, TorchEngine)
     engine, _ = load_engine(None, "cpu", "auto", raster_size=(900, 900))
-    assert isinstance(engine, OnnxRuntimeEngine)
+    assert (engine.name, engine.precision) == cpu_choice()[:2]
     # Forced onto ONNX Runtime, a small tile is padded and cropped back.
     onnx, card = load_engine(None, "cpu", "onnxruntime")
     assert onnx([np.zeros((3, 100, 200), np.float32)]).shape == (1, 100, 200)
@@ -168,3 +169,68 @@ def test_processing_engine_parameter_gives_the_same_map(qgis_app, tmp_path):
         assert any(f"engine {name} (fp32)" in line for line in log.lines), log.lines
     with rasterio.open(maps["onnxruntime"]) as a, rasterio.open(maps["torch"]) as b:
         assert (a.read(1) == b.read(1)).mean() >= 0.9999
+
+
+def test_cpu_families_and_the_measured_default_of_each(monkeypatch):
+    """The family is the fastest instruction set the CPU reports; auto takes the
+    family's entry in CPU_DEFAULTS where its engine is installed, else ONNX Runtime
+    fp32, and an explicit fp32 or engine always wins."""
+    from ugs_plugin.core.config import CPU_DEFAULTS
+    assert cpu_family({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}) == "avx512_bf16"
+    assert cpu_family({"avx2", "avx512f", "avx512_vnni", "amx_int8"}) == "amx"
+    assert cpu_family({"avx2", "avx_vnni"}) == "avx_vnni"
+    assert cpu_family({"avx2", "fma"}) == "avx2" and cpu_family(set()) == "baseline"
+    assert cpu_choice("auto", "auto", "avx2")[:2] == ("onnxruntime", "fp32")
+    for family, (engine, precision) in CPU_DEFAULTS.items():
+        chosen = cpu_choice("auto", "auto", family)
+        expected = (engine, precision) if installed(engine) else ("onnxruntime", "fp32")
+        assert chosen[:2] == expected and family in chosen[2]
+        assert cpu_choice("auto", "fp32", family)[:2] == ("onnxruntime", "fp32")
+        assert cpu_choice("onnxruntime", "auto", family)[:2] == ("onnxruntime", "fp32")
+    monkeypatch.setenv("UGS_CPU_FAMILY", "baseline")
+    engine, _ = load_engine(None, "cpu", "auto")
+    assert (engine.name, engine.precision) == ("onnxruntime", "fp32")
+    assert "auto: fp32" in engine.describe() and "baseline" in engine.describe()
+    with pytest.raises(EngineError, match="precision 'int4'"):
+        load_engine(None, "cpu", "auto", precision="int4")
+
+
+@pytest.mark.parametrize("engine_name", ["onnxruntime", "openvino"])
+def test_int8_maps_nearly_as_fp32_and_says_what_ran(engine_name):
+    """The shipped int8 graph on real tiles: >= 99 % of pixels in the class of fp32
+    (benchmarks/RESULTS.md has its held-out F1), and the engine reports int8 read
+    back from what runs (OpenVINO: its convolutions' runtime precision)."""
+    if not installed(engine_name):
+        pytest.skip(f"{engine_name} is not installed")
+    int8, card = load_engine(None, "cpu", engine_name, precision="int8")
+    fp32, _ = load_engine(None, "cpu", "onnxruntime", precision="fp32")
+    tiles = scene_tiles(card, count=2)
+    assert int8.precision == "int8"
+    if engine_name == "openvino":
+        assert "int8: 51 of 51 convolutions in int8" in int8.describe()
+    agree = ((int8(tiles) > 0.5) == (fp32(tiles) > 0.5)).mean()
+    assert 0.99 <= agree < 1.0
+
+
+def test_a_saved_model_is_quantized_once_and_again_when_its_graph_changes(tmp_path):
+    from ugs_plugin.core.feedback import Recording
+    model, card = load_model(None, "cpu")
+    out = save_model(model, {**card, "name": "copy"}, tmp_path / "copy.pt")
+    first, again = Recording(), Recording()
+    engine, _ = load_engine(out, "cpu", "onnxruntime", precision="int8", feedback=first)
+    assert any("quantizing copy.pt to int8" in m for m in first.messages)
+    graph = tmp_path / "copy.int8.onnx"
+    stamp = json.loads((tmp_path / "copy.int8.onnx.json").read_text())
+    assert graph.exists() and "source sample" in stamp["calibration"]
+    load_engine(out, "cpu", "onnxruntime", precision="int8", feedback=again)
+    assert not again.messages
+    # The same weights quantized here and for the bundled model's shipped graph.
+    tiles = scene_tiles(card, count=1)
+    shipped, _ = load_engine(None, "cpu", "onnxruntime", precision="int8")
+    assert ((engine(tiles) > 0.5) == (shipped(tiles) > 0.5)).mean() >= 0.999
+    # A new fp32 graph (the model saved again) makes a new int8 graph.
+    (tmp_path / "copy.int8.onnx.json").write_text(json.dumps({**stamp,
+                                                              "graph_sha256": "x"}))
+    third = Recording()
+    load_engine(out, "cpu", "onnxruntime", precision="int8", feedback=third)
+    assert any("quantizing" in m for m in third.messages)

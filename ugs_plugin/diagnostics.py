@@ -23,7 +23,7 @@ def _version(dist: str) -> str:
 
 
 def report(qgis_version: str | None = None, profile_dir=None) -> str:
-    from .core.model.engines import installed, resolve_engine
+    from .core.model.engines import cpu_choice, cpu_family, installed, resolve_engine
     from .core.model.card import file_sha256, MODELS_DIR, read_card
     from .dependencies import candidate_folders
     lines = [f"UGS plugin {plugin_version()} at {PLUGIN_DIR}",
@@ -35,6 +35,11 @@ def report(qgis_version: str | None = None, profile_dir=None) -> str:
         lines.append(f"engine for device auto: {resolve_engine('auto', 'auto')}")
     except Exception as err:  # the report must never fail
         lines.append(f"engine for device auto: none ({err})")
+    try:
+        engine, precision, why = cpu_choice()
+        lines.append(f"CPU family {cpu_family()}: maps with {engine} {precision} ({why})")
+    except Exception as err:
+        lines.append(f"CPU family: unknown ({err})")
     if installed("torch") and "torch" in sys.modules:
         torch = sys.modules["torch"]
         cuda = torch.cuda.is_available()

@@ -1,8 +1,9 @@
 """Installing the engine's packages from inside QGIS, for users without a terminal.
 
-Two levels: *mapping* (ONNX Runtime, ~15 MB) and *training and adaptation*
-(PyTorch, a CPU build, or the CUDA build when ``nvidia-smi`` reports a GPU, plus
-ONNX for the exporter). Packages go with pip, run by the real Python interpreter of
+Three levels: *mapping* (ONNX Runtime, ~15 MB), *faster mapping* (OpenVINO, ~60 MB,
+the default engine on CPUs where it is measured faster: core/config.CPU_DEFAULTS)
+and *training and adaptation* (PyTorch, a CPU build, or the CUDA build when
+``nvidia-smi`` reports a GPU, plus ONNX for the exporter). Packages go with pip, run by the real Python interpreter of
 QGIS (on Windows and macOS ``sys.executable`` is the QGIS program itself), into a
 folder of the profile per Python version and platform, which ``dependencies.py``
 searches. A constraints file pins numpy and every package QGIS has already imported
@@ -23,15 +24,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAPPING, TRAINING = "mapping", "training"
+MAPPING, FAST, TRAINING = "mapping", "fast", "training"
 PACKAGES = {
     MAPPING: ["onnxruntime==1.32.0"],
+    FAST: ["openvino==2026.4.1"],
     TRAINING: ["torch==2.13.0", "onnx==1.23.2"],
 }
+LEVELS = tuple(PACKAGES)
 TORCH_INDEX = {"cpu": "https://download.pytorch.org/whl/cpu",
                "cuda": "https://download.pytorch.org/whl/cu128"}
 # Never pinned: pip itself and what we install.
-NOT_PINNED = {"pip", "setuptools", "wheel", "onnxruntime", "torch", "onnx"}
+NOT_PINNED = {"pip", "setuptools", "wheel", "onnxruntime", "openvino", "torch", "onnx"}
 
 
 def platform_tag(version=None, system=None, machine=None) -> str:
@@ -180,7 +183,7 @@ def has_nvidia_gpu(run=subprocess.run) -> bool:
 def pip_command(python, target, level, constraints_file, gpu=False) -> list:
     """The pip call (a fixed argument list) that installs ``level`` into ``target``."""
     if level not in PACKAGES:
-        raise ValueError(f"level {level!r}: choose {MAPPING} or {TRAINING}")
+        raise ValueError(f"level {level!r}: choose {', '.join(LEVELS)}")
     command = [str(python), "-m", "pip", "install", "--target", str(target),
                "--upgrade", "--no-input", "--disable-pip-version-check",
                "--no-warn-script-location", "-c", str(constraints_file)]
@@ -206,7 +209,7 @@ def main(argv=None):
         prog="python -m ugs_plugin.installer",
         description="Install the plugin's deep-learning packages into a QGIS profile.")
     parser.add_argument("--profile", required=True, help="the QGIS profile folder")
-    parser.add_argument("--level", choices=(MAPPING, TRAINING), default=MAPPING)
+    parser.add_argument("--level", choices=LEVELS, default=MAPPING)
     parser.add_argument("--cpu", action="store_true", help="CPU build of PyTorch even "
                         "with an NVIDIA GPU")
     args = parser.parse_args(argv)

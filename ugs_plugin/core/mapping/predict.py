@@ -22,7 +22,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..config import GREEN, NODATA, OTHER, PredictOptions
+from ..config import GREEN, NODATA, OTHER, OVERLAP_DIVISOR, PredictOptions
 from ..errors import Cancelled, UgsError
 from ..feedback import Feedback, SILENT
 from ..model.engines import as_engine
@@ -40,13 +40,16 @@ class PredictError(UgsError):
     """Bad input or output for a prediction; the message says how to fix it."""
 
 
-def _creation_profile(src, nodata):
+def _creation_profile(src, nodata, role="class"):
+    """Deflate at level 1: 40 % less writing time than level 6 for files of about the
+    same size (benchmarks/RESULTS.md); the horizontal predictor only for the percent
+    rasters, since class codes do not vary smoothly."""
     return {
         "driver": "GTiff", "dtype": "uint8", "count": 1, "nodata": nodata,
         "width": src.width, "height": src.height, "crs": src.crs,
         "transform": src.transform, "tiled": True, "blockxsize": BLOCK,
-        "blockysize": BLOCK, "compress": "deflate", "predictor": 2,
-        "BIGTIFF": "IF_SAFER",
+        "blockysize": BLOCK, "compress": "deflate", "zlevel": 1,
+        "predictor": 1 if role == "class" else 2, "BIGTIFF": "IF_SAFER",
     }
 
 
@@ -79,7 +82,8 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
     targets = [output_path] + [Path(p) for p in (probability_path, uncertainty_path)
                                if p]
     tile = int(options.tile_size or card.get("tile_size", 512))
-    overlap = int(options.overlap if options.overlap is not None else tile // 8)
+    overlap = int(options.overlap if options.overlap is not None
+                  else tile // OVERLAP_DIVISOR)
     if tile < MIN_SIDE or tile % 16:
         raise PredictError(f"tile size {tile} must be a multiple of 16 and at least "
                            f"{MIN_SIDE}")
@@ -129,14 +133,13 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
         with rasterio.Env(**bounded_gdal_cache()):
             summary = _run(src, model, reader, dict(zip(roles, temps)), tile, overlap,
                            options, card, feedback)
-            if options.overviews:
-                factors = _overview_factors(src.height, src.width)
-                if factors:
-                    for tmp, role in zip(temps, roles):
-                        method = Resampling.mode if role == "class" \
-                            else Resampling.average
-                        with rasterio.open(tmp, "r+") as dst:
-                            dst.build_overviews(factors, method)
+        factors = _overview_factors(src.height, src.width) if options.overviews else []
+        # Built when the engine is idle: on every core.
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", **bounded_gdal_cache()):
+            for tmp, role in zip(temps if factors else [], roles):
+                method = Resampling.mode if role == "class" else Resampling.average
+                with rasterio.open(tmp, "r+") as dst:
+                    dst.build_overviews(factors, method)
         for tmp, target in zip(temps, targets):
             os.replace(tmp, target)
         temps = []
@@ -171,8 +174,8 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
     done = 0
     green = valid_total = 0
 
-    profile = _creation_profile(src, NODATA)
-    writers = {role: rasterio.open(path, "w", **profile) for role, path in temps.items()}
+    writers = {role: rasterio.open(path, "w", **_creation_profile(src, NODATA, role))
+               for role, path in temps.items()}
     try:
         # TIFF palettes carry no alpha: "other" is light grey, not black, in
         # software that shows the palette (QGIS uses the QML style instead).
@@ -237,7 +240,7 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
                     if inputs:
                         probs = forward(inputs)
                         for x, prob, valid in zip(keep, probs, valids):
-                            w = weights * valid
+                            w = weights if valid.all() else weights * valid
                             rows = slice(y - r0, y - r0 + tile_h)
                             cols = slice(x - cx0, x - cx0 + tile_w)
                             acc[rows, cols] += prob * w

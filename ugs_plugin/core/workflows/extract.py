@@ -20,7 +20,7 @@ class ExtractRequest:
     uncertainty: str | None = None  # ... and 100 - the margin between the classes
     boundary: VectorLayer | None = None
     device: str = "auto"
-    engine: str = "auto"            # auto: ONNX Runtime on the CPU, PyTorch on a GPU
+    engine: str = "auto"            # auto: PyTorch on a GPU, else engines.cpu_choice
     options: PredictOptions = field(default_factory=PredictOptions)
     quicklook: str | None = None    # also write a PNG quick-look here
 
@@ -31,14 +31,17 @@ MAPPING_OPTIONS = (
     spec.BANDS.but(target="options.bands", advanced=False),
     spec.DEVICE,
     spec.Option("engine", "ENGINE", "Inference engine", "choice", choices=ENGINES,
-                advanced=True, help="auto: ONNX Runtime on the CPU, PyTorch on a GPU"),
+                advanced=True, help="auto: PyTorch on a GPU; on the CPU the engine "
+                "measured fastest for its family (OpenVINO or ONNX Runtime)"),
     spec.Option("options.precision", "PRECISION", "Precision", "choice",
-                choices=PRECISIONS, advanced=True, help="bf16/fp16 on the openvino "
-                "engine or a CUDA GPU (torch), said in the log"),
+                choices=PRECISIONS, advanced=True, help="auto: the measured default "
+                "for this CPU (int8 where measured faster at the same F1, else fp32); "
+                "fp32: full precision; int8 on openvino/onnxruntime, bf16/fp16 on "
+                "openvino or a CUDA GPU; the log says what ran"),
     spec.Option("options.tile_size", "TILE_SIZE", "Tile size (px)", minimum=32,
                 maximum=4096, unset=0, unset_means="the model card's", advanced=True),
     spec.Option("options.overlap", "OVERLAP", "Tile overlap (px)", minimum=0,
-                maximum=2048, unset=-1, unset_means="tile size / 8", advanced=True),
+                maximum=2048, unset=-1, unset_means="tile size / 16", advanced=True),
     spec.Option("options.batch_size", "BATCH_SIZE", "Batch size (tiles)", minimum=1,
                 maximum=256, advanced=True),
     spec.Option("options.threshold", "THRESHOLD", "Probability threshold for green",
