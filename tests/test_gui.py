@@ -140,6 +140,11 @@ def test_dependency_installer_and_diagnostics_in_the_desktop(desktop_result):
     assert dialog["title"] == "Install deep-learning dependencies"
     assert dialog["mapping_default"] and "ONNX Runtime" in dialog["levels"][0]
     assert "PyTorch" in dialog["levels"][1]
+    from ugs_plugin.core.config import CPU_DEFAULTS
+    from ugs_plugin.core.model.engines import cpu_family
+    assert "OpenVINO" in dialog["levels"][2]
+    assert dialog["fast_default"] == (
+        CPU_DEFAULTS.get(cpu_family(), ("",))[0] == "openvino")
     assert desktop_result["install_action"] == "Install deep-learning dependencies…"
     assert desktop_result["diagnostics_on_clipboard"]
     assert desktop_result["diagnostics_first_line"].startswith("QGIS 3.")

@@ -62,6 +62,14 @@ def test_pip_call_is_a_fixed_list_with_the_constraints(tmp_path):
         installer.pip_command("py", tmp_path, "everything", "c")
 
 
+def test_openvino_is_one_pinned_version_in_setup_the_installer_and_the_engine():
+    from ugs_plugin.core.model.engines import OPENVINO_PIN
+    assert installer.PACKAGES[installer.FAST] == [OPENVINO_PIN]
+    assert OPENVINO_PIN in (REPO / "scripts" / "setup.sh").read_text()
+    fast = installer.pip_command("py", "t", installer.FAST, "c")
+    assert fast[-1] == OPENVINO_PIN and "-c" in fast
+
+
 def test_loaded_packages_are_pinned_to_their_versions():
     pins = installer.loaded_pins({"numpy", "rasterio", "shapely.geometry", "torch"})
     assert f"numpy=={np.__version__}" in pins

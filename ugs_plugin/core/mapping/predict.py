@@ -133,9 +133,8 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
         with rasterio.Env(**bounded_gdal_cache()):
             summary = _run(src, model, reader, dict(zip(roles, temps)), tile, overlap,
                            options, card, feedback)
-        factors = _overview_factors(src.height, src.width) if options.overviews else []
-        # Built when the engine is idle: on every core.
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", **bounded_gdal_cache()):
+            factors = _overview_factors(src.height, src.width) \
+                if options.overviews else []
             for tmp, role in zip(temps if factors else [], roles):
                 method = Resampling.mode if role == "class" else Resampling.average
                 with rasterio.open(tmp, "r+") as dst:
