@@ -165,7 +165,8 @@ def worker(candidate, raster, folder, args):
     engine_name, precision, overlap = parse(candidate)
     tile, batch = args.tile, args.batch
     path = args.model
-    engine, card = load_engine(path, "cpu", engine_name, precision=precision, tile=tile)
+    engine, card = load_engine(path, args.device, engine_name, precision=precision,
+                               tile=tile)
     opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch)
     # Engine start-up (compilation, memory planning) out of the timing: a tile first.
     warm = Path(folder) / f"warm_{os.getpid()}.tif"
@@ -216,7 +217,7 @@ def cli_run(candidate, raster, folder, args):
     """Wall seconds of a whole CLI extraction, Python's start-up included. "today":
     the checkout given by --today with its own defaults (no engine flags)."""
     command = [sys.executable, "-m", "ugs_plugin", "extract", str(raster),
-               str(Path(folder) / "cli_map.tif"), "--device", "cpu", "--quiet"]
+               str(Path(folder) / "cli_map.tif"), "--device", args.device, "--quiet"]
     if candidate != "today":
         engine, precision, overlap = parse(candidate)
         command += ["--engine", engine, "--precision", precision, "--overlap",
@@ -243,6 +244,7 @@ def main():
     ap.add_argument("--forward-tiles", type=int, default=24,
                     help="tiles timed for the bare forward (rate x the run's tiles)")
     ap.add_argument("--model", help="model file (default: the bundled one)")
+    ap.add_argument("--device", default="cpu", help="cuda: GPU rows (torch:fp16...)")
     ap.add_argument("--no-quality", action="store_true", help="speed only")
     ap.add_argument("--no-cli", action="store_true", help="skip the whole CLI runs")
     ap.add_argument("--today", help="another checkout (e.g. a git worktree of the last "
@@ -274,7 +276,8 @@ def main():
         for candidate in candidates:
             proc = subprocess.run(
                 [sys.executable, __file__, "--worker", candidate, str(raster), tmp,
-                 "--tile", str(args.tile), "--batch", str(args.batch), "--forward-tiles",
+                 "--tile", str(args.tile), "--batch", str(args.batch), "--device",
+                 args.device, "--forward-tiles",
                  str(args.forward_tiles)] + (["--model", args.model] if args.model else [])
                 + (["--no-quality"] if args.no_quality else []),
                 capture_output=True, text=True)
@@ -292,6 +295,7 @@ def main():
             times = sorted(runs[row["candidate"]])
             row["cli_s"] = times[len(times) // 2] if times else None
             row["cli_runs_s"] = times
+        for row in rows:
             print(format_row(row, rows), flush=True)
     print(f"# reference: {rows[0]['candidate']}; CLI run: median of {args.repeat} "
           "interleaved runs; x torch CLI: against torch:fp32's whole CLI run; seams: share of pixels whose class differs from a map with "
