@@ -216,7 +216,7 @@ def valencia_labels():
     from osgeo import ogr
     from rasterio.features import rasterize
     from shapely import wkb
-    from shapely.geometry import box, shape
+    from shapely.geometry import shape
     scene = SAMPLE / "valencia_sample.tif"
     with rasterio.open(scene) as src:
         transform, size = src.transform, src.shape

@@ -154,7 +154,6 @@ def seams(engine, card, raster, mapped, tile, folder):
 
 
 def worker(candidate, raster, folder, args):
-    import numpy as np
     import rasterio
     from rasterio.windows import Window
     from ugs_plugin.core.config import PredictOptions
@@ -298,8 +297,9 @@ def main():
         for row in rows:
             print(format_row(row, rows), flush=True)
     print(f"# reference: {rows[0]['candidate']}; CLI run: median of {args.repeat} "
-          "interleaved runs; x torch CLI: against torch:fp32's whole CLI run; seams: share of pixels whose class differs from a map with "
-          f"half-tile overlap; command: {' '.join(sys.argv)}")
+          "interleaved runs; x torch CLI: against torch:fp32's whole CLI run; seams: "
+          "share of pixels whose class differs from a map with half-tile overlap; "
+          f"command: {' '.join(sys.argv)}")
     for row in rows:
         print(f"# {row['candidate']}: {row['described']}")
     if args.today:

@@ -3,10 +3,10 @@
 Three levels: *mapping* (ONNX Runtime, ~15 MB), *faster mapping* (OpenVINO, ~60 MB,
 the default engine on CPUs where it is measured faster: core/config.CPU_DEFAULTS)
 and *training and adaptation* (PyTorch, a CPU build, or the CUDA build when
-``nvidia-smi`` reports a GPU, plus ONNX for the exporter). Packages go with pip, run by the real Python interpreter of
-QGIS (on Windows and macOS ``sys.executable`` is the QGIS program itself), into a
-folder of the profile per Python version and platform, which ``dependencies.py``
-searches. A constraints file pins numpy and every package QGIS has already imported
+``nvidia-smi`` reports a GPU, plus ONNX for the exporter). Packages go with pip,
+run by the real Python interpreter of QGIS (on Windows and macOS ``sys.executable``
+is the QGIS program itself), into a folder of the profile per Python version and
+platform, which ``dependencies.py`` searches. A constraints file pins numpy and every package QGIS has already imported
 to its loaded version, so an install can never replace them. Commands are fixed
 argument lists: no shell.
 

@@ -27,7 +27,7 @@ import numpy as np
 from ..config import CPU_DEFAULTS, ENGINES, GREEN, PRECISIONS
 from ..errors import UgsError
 from ..feedback import Feedback, SILENT
-from .onnx_export import export_onnx, importable, onnx_beside
+from .onnx_export import export_onnx, importable
 from .card import (DEFAULT_MODEL, file_sha256, ModelFileError, MODELS_DIR, read_card,
                    verify_sha256)
 
