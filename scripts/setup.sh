@@ -11,7 +11,9 @@ python3-gdal python3-venv python3-pip python3-pytest xvfb xauth"
 TORCH_PIN="torch==2.13.0"   # this pin takes the CPU wheel; a looser one pulls CUDA
 # Mapping's engines (ONNX Runtime; OpenVINO, the default on CPUs where it is measured
 # faster: config.CPU_DEFAULTS) and the exporter's ONNX package.
-ONNX_PINS="onnxruntime==1.32.0 openvino==2026.4.1 onnx==1.23.2"
+# ml_dtypes: needed by ONNX Runtime's quantizer (the int8 graph of a model), and
+# not a dependency of Debian's python3-onnx.
+ONNX_PINS="onnxruntime==1.32.0 openvino==2026.4.1 onnx==1.23.2 ml_dtypes==0.5.4"
 # The scans the official plugin repository runs on upload, for the package test.
 SCAN_PINS="bandit==1.9.4 detect-secrets==1.5.0"
 # Real PyQt6 for the test that checks every Qt name against Qt6 (QGIS 4).

@@ -73,10 +73,12 @@ def quantize_graph(fp32_graph, target, card: dict, tile: int) -> dict:
                                               QuantFormat, QuantType, quantize_static)
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as err:
+        missing = err.name or "onnx"
         raise QuantizationUnavailable(
-            f"the int8 graph needs ONNX Runtime's quantization tools ({err.name or err} "
-            "is missing): pip install onnxruntime==1.32.0 onnx==1.23.2, or use "
-            "precision fp32") from None
+            f"making the int8 graph of this model needs ONNX Runtime's quantization "
+            f"tools, which need the Python package '{missing}' (pip install "
+            f"{missing}, or the installer's training level); or use precision "
+            "fp32") from None
     tiles = calibration_tiles(card, tile)
 
     class Tiles(CalibrationDataReader):
