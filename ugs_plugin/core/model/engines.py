@@ -87,10 +87,11 @@ def cpu_flags() -> set:
 
 
 def cpu_family(flags=None) -> str:
-    """The instruction-set family the CPU belongs to (CPU_FAMILIES), else
-    "baseline". UGS_CPU_FAMILY overrides it (to try another family's default)."""
+    """The instruction-set family of ``flags`` (default: this CPU's; CPU_FAMILIES),
+    else "baseline". For this CPU, UGS_CPU_FAMILY overrides it (to try another
+    family's default)."""
     forced = os.environ.get("UGS_CPU_FAMILY", "").strip()
-    if forced:
+    if flags is None and forced:
         return forced
     flags = cpu_flags() if flags is None else set(flags)
     for name, marks in CPU_FAMILIES:
