@@ -230,7 +230,9 @@ class OpenVinoEngine(_FixedTile):
         except OSError:
             pass
         try:
-            self.compiled = core.compile_model(str(onnx_path), "CPU", config)
+            # From the read model: the cache is keyed by its content, not its path.
+            self.compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU",
+                                               config)
         except RuntimeError as err:
             raise EngineError(f"OpenVINO cannot compile {Path(onnx_path).name} "
                               f"({str(err).strip().splitlines()[-1][:200]}); use the "
