@@ -1,12 +1,13 @@
 """The int8 graph of a model for CPUs with int8 dot-product instructions (VNNI, AMX):
 ONNX Runtime's static post-training quantization, in QDQ form (weights per output
 channel, activations per tensor), calibrated on the shipped source sample brought to
-the model's pixel size. ONNX Runtime and OpenVINO run its convolutions in int8; on
-request only (precision int8): benchmarks/RESULTS.md has what it costs in accuracy.
+the model's pixel size. ONNX Runtime and OpenVINO run its convolutions in int8: the
+CPU default where measured faster at the same held-out F1 (config.CPU_DEFAULTS),
+else on request (precision int8); benchmarks/RESULTS.md has the figures.
 
-The bundled light model ships its int8 graph (``scripts/quantize_models.py`` writes
-it and its card entry); any other model's is made here on first use, beside the model
-or in the cache folder, like its fp32 graph.
+The bundled light model ships its int8 graph (``scripts/export_onnx.py --int8``
+writes it and its card entry); any other model's is made here on first use, beside
+the model or in the cache folder, like its fp32 graph.
 """
 from __future__ import annotations
 
