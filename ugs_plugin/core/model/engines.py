@@ -518,6 +518,7 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto", *,
             name = "torch"
     if name == "torch":
         return _torch_engine(path, device, precision, feedback.warning)
+    asked = precision
     name, precision, reason = cpu_choice(engine if engine != "auto" else (
         "auto" if name == "onnxruntime" else name), precision)
     if not installed(name):
@@ -545,7 +546,7 @@ def load_engine(path=None, device: str = "auto", engine: str = "auto", *,
         try:
             graph = ensure_int8(model_path, card, tile, graph, feedback.info)
         except QuantizationUnavailable as err:
-            if not reason.startswith("auto"):
+            if asked != "auto":
                 raise EngineError(str(err)) from None
             feedback.warning(f"{err}; mapping in fp32 instead")
             precision, reason = "fp32", f"{reason}, but no int8 graph: fp32"
