@@ -220,6 +220,22 @@ def test_decide_accepts_only_a_real_gain_within_the_allowed_move():
     assert asked.accepted and asked.chosen.alpha == 1.0
 
 
+def test_decide_holds_back_a_mix_that_changes_where_the_base_was_sure():
+    """Valencia's case (benchmarks/RESULTS.md): the full fine-tuned model moves little
+    of the map overall, but much of it where the base was sure; a smaller mix that
+    leaves those pixels is written instead, and the reason says why none passes."""
+    from ugs_plugin.core.learning.check import Candidate, decide
+    before = {"f1": 0.10}
+    rows = [Candidate(0.5, {"f1": 0.30}, 0.02, 0.001),
+            Candidate(1.0, {"f1": 0.60}, 0.09, 0.034)]
+    held = decide(before, rows, 0.15, max_moved_sure=0.005)
+    assert held.accepted and held.chosen.alpha == 0.5 and "where the base was sure" \
+        in held.reason
+    assert decide(before, rows, 0.15).chosen.alpha == 1.0
+    none = decide(before, rows[1:], 0.15, max_moved_sure=0.005)
+    assert not none.accepted and "base model was sure" in none.reason
+
+
 def test_clear_errors_for_bad_input(shifted_scene, tmp_path):
     path, label, prediction, _ = shifted_scene
     only_green = [(square(50, 50), 1), (square(150, 150), 1)]

@@ -89,6 +89,7 @@ class FinetuneConfig:
     seconds: float = 0.0           # time budget of the training steps; 0: iterations
     accept: str = "if better"      # "if better": keep the base unless the check passes
     max_moved: float = 0.15        # share of unmarked pixels the map may change
+    max_moved_sure: float = 0.005  # ... change where the base was sure (p < .1, > .9)
     guard_windows: int = 12        # windows away from the marks that measure it
 
 

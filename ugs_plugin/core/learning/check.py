@@ -1,10 +1,13 @@
 """The accept-or-keep check of a fine-tuning round. Candidates are mixes of the base
 and the fine-tuned weights (WiSE-FT: alpha 0 is the base, 1 the fine-tuned model);
 each is scored on the held-out marks and measured for how far it moves the map away
-from every mark. Of the candidates that move the map no more than allowed and beat
-the base on the held-out marks, the one furthest from the base is written (a few
-held-out marks rank close candidates by chance; the move is what guards the map);
-when none does, the base stays."""
+from every mark: all of it, and the part where the base model was sure (probability
+of green under 10 % or over 90 %). An unsure base may change broadly when the marks
+show it wrong; where it was sure and nobody marked, a change is what fine-tuning on
+marks that disagree with the imagery does (Valencia, benchmarks/RESULTS.md). Of the
+candidates within both allowances that beat the base on the held-out marks, the one
+furthest from the base is written (a few held-out marks rank close candidates by
+chance; the moves are what guard the map); when none does, the base stays."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from ..outputs import remove_quietly
 ALPHAS = (0.25, 0.5, 0.75, 1.0)
 GUARD_SIDE = 192   # px of a window measuring the map's move
 GUARD_MARGIN = 24  # px around the marks left out of that measure
+SURE = 40          # the base is sure where its probability of green is this far from 50 %
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Candidate:
     alpha: float
     scores: dict | None            # held-out scores (holdout_scores), None: no hold-out
     moved: float | None            # share of guard pixels whose class changed
+    moved_sure: float | None = None  # ... changed where the base was sure
 
     @property
     def f1(self):
@@ -47,7 +52,8 @@ class Decision:
                 "reason": self.reason,
                 "alpha": None if self.chosen is None else self.chosen.alpha,
                 "candidates": [{"alpha": c.alpha, "holdout_f1": c.f1,
-                                "moved": c.moved} for c in self.candidates]}
+                                "moved": c.moved, "moved_sure": c.moved_sure}
+                               for c in self.candidates]}
 
 
 def mix(base_state: dict, tuned_state: dict, alpha: float) -> dict:
@@ -93,41 +99,58 @@ def _overlap(a, b) -> bool:
                 or a.row_off + a.height <= b.row_off or b.row_off + b.height <= a.row_off)
 
 
-def map_windows(image_path, windows, model, card, scratch, *,
-                feedback: Feedback = SILENT) -> list:
+def map_windows(image_path, windows, model, card, scratch, *, sure: bool = False,
+                feedback: Feedback = SILENT):
     """The model's class map of each window (uint8 arrays), as the extraction maps
-    them."""
+    them; with ``sure``, (maps, masks of the pixels where the model is sure)."""
     from .region import NO_OVERVIEWS, predict_window
-    maps = []
+    maps, sure_masks = [], []
     for n, window in enumerate(windows):
         out = Path(scratch) / f"guard_{n}.tif"
+        probability = Path(scratch) / f"guard_{n}_p.tif" if sure else None
         try:
             predict_window(image_path, window, out, model, card, options=NO_OVERVIEWS,
+                           probability_path=probability,
                            feedback=feedback.part(100 * n / len(windows),
                                                   100 * (n + 1) / len(windows),
                                                   quiet=True))
             with rasterio.open(out) as ds:
                 maps.append(ds.read(1))
+            if sure:
+                with rasterio.open(probability) as ds:
+                    percent = ds.read(1, masked=True)
+                sure_masks.append(np.abs(percent.filled(50).astype(np.int16) - 50)
+                                  > SURE)
         finally:
             remove_quietly(out)
-    return maps
+            if probability:
+                remove_quietly(probability)
+    return (maps, sure_masks) if sure else maps
 
 
-def moved_share(base_maps, maps, masks) -> float | None:
-    """Share of the pixels valid in both (and in ``masks``) whose class differs."""
+def moved_share(base_maps, maps, masks, only=None) -> float | None:
+    """Share of the pixels valid in both (and in ``masks``) whose class differs;
+    with ``only`` (masks too), counting changes only there."""
     changed = valid = 0
-    for a, b, away in zip(base_maps, maps, masks):
+    for n, (a, b, away) in enumerate(zip(base_maps, maps, masks)):
         both = (a != NODATA) & (b != NODATA) & away
-        changed += int((both & (a != b)).sum())
+        counted = both if only is None else both & only[n]
+        changed += int((counted & (a != b)).sum())
         valid += int(both.sum())
     return changed / valid if valid else None
 
 
 def decide(before: dict | None, candidates: list, max_moved: float,
-           accept: str = "if better") -> Decision:
+           accept: str = "if better", max_moved_sure: float | None = None) -> Decision:
     """The candidate to write, or the base. ``before``: the base's held-out scores
-    (None without a hold-out)."""
-    within = [c for c in candidates if c.moved is None or c.moved <= max_moved]
+    (None without a hold-out). ``max_moved`` bounds the share of the pixels away
+    from the marks that change class, ``max_moved_sure`` the share of them that change
+    where the base was sure."""
+    def sure_ok(c):
+        return max_moved_sure is None or c.moved_sure is None or \
+            c.moved_sure <= max_moved_sure
+    within = [c for c in candidates
+              if (c.moved is None or c.moved <= max_moved) and sure_ok(c)]
     scored = [c for c in candidates if c.f1 is not None]
     best = max(scored, key=lambda c: (c.f1, -c.alpha)) if scored else None
     best_within = max((c for c in within if c.f1 is not None),
@@ -142,10 +165,17 @@ def decide(before: dict | None, candidates: list, max_moved: float,
                         "against: mark at least 4 polygons, 2 of each class, spread "
                         "over the raster", candidates)
     if best_within is None:
+        if all(c.moved is not None and c.moved > max_moved for c in candidates):
+            return Decision(False, None, best, "every candidate changes more than "
+                            f"{100 * max_moved:.0f} % of the map away from the marks "
+                            f"(least {100 * min(c.moved for c in candidates):.1f} %)",
+                            candidates)
+        least = min(c.moved_sure for c in candidates if c.moved_sure is not None)
         return Decision(False, None, best, "every candidate changes more than "
-                        f"{100 * max_moved:.0f} % of the map away from the marks "
-                        f"(least {100 * min(c.moved for c in candidates):.1f} %)",
-                        candidates)
+                        f"{100 * max_moved_sure:.1f} % of the map, away from the marks, "
+                        "where the base model was sure (least "
+                        f"{100 * least:.1f} %): the marks may disagree with what the "
+                        "imagery shows there", candidates)
     if best_within.f1 <= base_f1:
         return Decision(False, None, best, f"held-out F1 did not rise: base "
                         f"{base_f1:.3f}, best candidate {best_within.f1:.3f}",
@@ -154,5 +184,7 @@ def decide(before: dict | None, candidates: list, max_moved: float,
                  key=lambda c: c.alpha)
     moved = "" if chosen.moved is None else \
         f", {100 * chosen.moved:.1f} % of the map away from the marks changed"
+    if chosen.moved_sure is not None:
+        moved += f" ({100 * chosen.moved_sure:.2f} % where the base was sure)"
     return Decision(True, chosen, best, f"held-out F1 {base_f1:.3f} -> "
                     f"{chosen.f1:.3f} (mix {chosen.alpha:g}){moved}", candidates)

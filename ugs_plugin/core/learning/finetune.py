@@ -511,8 +511,9 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
             before = holdout_scores(image_path, held_shapes, model, parent, cfg.context,
                                     scratch, feedback=feedback.part(0, 3))
             feedback.info(_describe("base model", before))
-        base_maps = check.map_windows(image_path, guards, model, parent, scratch,
-                                      feedback=feedback.part(3, 5))
+        base_maps, base_sure = check.map_windows(image_path, guards, model, parent,
+                                                 scratch, sure=True,
+                                                 feedback=feedback.part(3, 5))
         t_train = time.time()
         history = finetune_model(model, crops, source_samples, cfg,
                                  source_scale=source_scale, scaling=scaling,
@@ -534,9 +535,11 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                 if held_shapes else None
             maps = check.map_windows(image_path, guards, model, card, scratch,
                                      feedback=part.part(50, 100))
-            candidates.append(check.Candidate(alpha, scores,
-                                              check.moved_share(base_maps, maps, away)))
-        decision = check.decide(before, candidates, cfg.max_moved, cfg.accept)
+            candidates.append(check.Candidate(
+                alpha, scores, check.moved_share(base_maps, maps, away),
+                check.moved_share(base_maps, maps, away, only=base_sure)))
+        decision = check.decide(before, candidates, cfg.max_moved, cfg.accept,
+                                cfg.max_moved_sure)
         after = decision.best.scores if decision.best else None
         feedback.info(_describe_candidates(before, candidates))
         if feedback.is_cancelled():
@@ -587,6 +590,7 @@ def _round(parent, info, decision, best):
             "holdout_polygons": info["holdout_polygons"],
             "holdout_f1_before": (info["holdout_before"] or {}).get("f1"),
             "holdout_f1_after": best.f1, "alpha": best.alpha, "moved": best.moved,
+            "moved_sure": best.moved_sure,
             "decision": decision.as_card()["decision"], "date": info["date"]}
 
 
@@ -596,7 +600,7 @@ def _describe_candidates(before, candidates):
             return "n/a"
         return f"{100 * v:.1f} %" if percent else f"{v:.3f}"
     rows = [f"mix {c.alpha:g}: held-out F1 {fmt(c.f1)}, map moved {fmt(c.moved, True)}"
-            for c in candidates]
+            f" ({fmt(c.moved_sure, True)} where the base was sure)" for c in candidates]
     return (f"Candidates (base held-out F1 {fmt((before or {}).get('f1'))}): "
             + "; ".join(rows))
 

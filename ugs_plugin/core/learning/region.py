@@ -108,7 +108,7 @@ def clip_to_region(image_path, region, output, block: int = 1024):
 
 
 def predict_window(image_path, window, output, model, card, *, options=None,
-                   boundary=None, feedback: Feedback = SILENT):
+                   boundary=None, probability_path=None, feedback: Feedback = SILENT):
     """The extraction (same tiling and blending) of one window of the raster, through
     a temporary copy of that window. Returns predict_raster's summary."""
     from ..outputs import remove_quietly, temp_beside
@@ -118,7 +118,8 @@ def predict_window(image_path, window, output, model, card, *, options=None,
         with rasterio.open(image_path) as src:
             copy_window(src, window, clip)
         return predict_raster(clip, output, model, card, options=options,
-                              boundary=boundary, feedback=feedback)
+                              boundary=boundary, probability_path=probability_path,
+                              feedback=feedback)
     finally:
         remove_quietly(clip)
 

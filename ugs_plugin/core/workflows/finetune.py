@@ -72,6 +72,10 @@ OPTIONS = spec.bind(
     spec.Option("config.max_moved", "MAX_MOVED", "Largest share of the map away from "
                 "the marks that may change", "float", minimum=0.0, maximum=1.0,
                 advanced=True),
+    spec.Option("config.max_moved_sure", "MAX_MOVED_SURE", "Largest share of the map "
+                "away from the marks that may change where the base model was sure "
+                "(probability of green under 10 % or over 90 %)", "float", minimum=0.0,
+                maximum=1.0, advanced=True),
 )
 
 
