@@ -81,7 +81,9 @@ def record(recipe, count, seed, result, minutes, **scores):
             "holdout_before": before, "holdout_candidate": (result.after or {}).get("f1"),
             "written_holdout_f1": (result.decision.chosen.f1 if accepted and
                                    result.decision.chosen else before),
-            "reason": result.decision.reason, "minutes": minutes, **scores}
+            "reason": result.decision.reason,
+            "candidates": result.decision.as_card()["candidates"],
+            "minutes": minutes, **scores}
 
 
 # ---------------------------------------------------------------- controlled shift
