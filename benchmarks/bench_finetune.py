@@ -19,9 +19,15 @@ mapped green, of the rest, park F1.
 
     .venv/bin/python benchmarks/bench_finetune.py [--recipes today,guarded]
         [--counts 5,10,20] [--seeds 0,1,2,3,4] [--only controlled|valencia|marks]
-        [--marks-count 10] [--json OUT.json]
+        [--marks-count 10] [--json OUT.json] [--score-mixes] [--threads 2]
+
+``--score-mixes`` also scores every mix of base and fine-tuned weights the check
+weighed (not only the written one) on the same truth, and prints what ``decide()``
+would have written under other allowances: the caps only decide, they do not train,
+so one run measures them all.
 """
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -38,6 +44,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
 from ugs_plugin.core.config import FinetuneConfig, TODAY_RECIPE  # noqa: E402
+from ugs_plugin.core.learning import check  # noqa: E402
 from ugs_plugin.core.learning.finetune import finetune_on_reference  # noqa: E402
 from ugs_plugin.core.learning.train import predict_tiles  # noqa: E402
 from ugs_plugin.core.model.files import load_model  # noqa: E402
@@ -48,12 +55,89 @@ SAMPLE = REPO / "resources" / "sample"
 VALENCIA_SPLIT_COLUMN = 859
 
 
+SCORE_MIXES = False
+
+
+@contextlib.contextmanager
+def weights_seen():
+    """The (base, fine-tuned) weights the check mixes, caught at its first mix."""
+    seen, original = [], check.mix
+
+    def catching(base_state, tuned_state, alpha):
+        if not seen:
+            seen.append((base_state, tuned_state))
+        return original(base_state, tuned_state, alpha)
+    check.mix = catching
+    try:
+        yield seen
+    finally:
+        check.mix = original
+
+
 def run_once(scene, marks, cfg, tmp, name):
-    """Fine-tune; (written model path, result, minutes)."""
+    """Fine-tune; (written model path, result, minutes, {alpha: model} of every mix
+    the check weighed when --score-mixes, else {})."""
     out = Path(tmp) / f"{name}.pt"
     t0 = time.time()
-    result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu")
-    return out, result, (time.time() - t0) / 60
+    with weights_seen() as seen:
+        result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu")
+    minutes = (time.time() - t0) / 60
+    mixes = {}
+    if SCORE_MIXES and seen and cfg.interpolate:
+        base_state, tuned_state = seen[0]
+        for c in result.decision.candidates:
+            model, _ = load_model(None, "cpu")
+            model.load_state_dict(check.mix(base_state, tuned_state, c.alpha))
+            mixes[c.alpha] = model
+    return out, result, minutes, mixes
+
+
+def score_mixes(result, mixes, scorer):
+    """Each candidate's row of the card, with its truth scores added."""
+    out = []
+    for c in result.decision.as_card()["candidates"]:
+        if c["alpha"] in mixes:
+            c = dict(c, truth=scorer(mixes[c["alpha"]]))
+        out.append(c)
+    return out
+
+
+# Allowances re-applied to the recorded candidates: (max_moved, max_moved_sure).
+GRID = [(m, s) for m in (0.15, 0.2, 0.25, 0.3) for s in (0.0025, 0.005, 0.0075, 0.01)]
+
+
+def what_if(rows, key, base_value):
+    """Per allowance, the truth of what decide() would write on each guarded row
+    (the base when it keeps it): mean and worst gain over the rows, by count."""
+    rows = [r for r in rows if r.get("candidates") and
+            all("truth" in c for c in r["candidates"])]
+    if not rows:
+        return {}
+    table = {}
+    print(f"\n  what-if over {len(rows)} guarded runs ({key}, base {base_value:.3f}):"
+          "\n  max_moved max_sure  count  mean gain  worst  base kept")
+    for max_moved, max_sure in GRID:
+        for count in dict.fromkeys(r["count"] for r in rows):
+            gains, kept = [], 0
+            for r in (r for r in rows if r["count"] == count):
+                cands = [check.Candidate(c["alpha"], {"f1": c["holdout_f1"]}
+                                         if c["holdout_f1"] is not None else None,
+                                         c["moved"], c["moved_sure"])
+                         for c in r["candidates"]]
+                d = check.decide({"f1": r["holdout_before"]}, cands, max_moved,
+                                 max_moved_sure=max_sure)
+                if d.accepted:
+                    truth = next(c["truth"] for c in r["candidates"]
+                                 if c["alpha"] == d.chosen.alpha)[key]
+                else:
+                    truth, kept = base_value, kept + 1
+                gains.append(truth - base_value)
+            table[f"{max_moved}/{max_sure}/{count}"] = {
+                "mean": float(np.mean(gains)), "worst": float(np.min(gains)),
+                "kept": kept, "runs": len(gains)}
+            print(f"  {max_moved:9.2f} {max_sure:8.4f}  {count:5d}  "
+                  f"{np.mean(gains):+9.3f}  {np.min(gains):+.3f}  {kept} of {len(gains)}")
+    return table
 
 
 def summary(rows, key, base):
@@ -74,7 +158,7 @@ def summary(rows, key, base):
                   f"             {np.mean([r['minutes'] for r in mine]):.1f}")
 
 
-def record(recipe, count, seed, result, minutes, **scores):
+def record(recipe, count, seed, result, minutes, candidates=None, **scores):
     accepted = result.accepted
     before = (result.before or {}).get("f1")
     return {"recipe": recipe, "count": count, "seed": seed, "accepted": accepted,
@@ -82,7 +166,7 @@ def record(recipe, count, seed, result, minutes, **scores):
             "written_holdout_f1": (result.decision.chosen.f1 if accepted and
                                    result.decision.chosen else before),
             "reason": result.decision.reason,
-            "candidates": result.decision.as_card()["candidates"],
+            "candidates": candidates or result.decision.as_card()["candidates"],
             "minutes": minutes, **scores}
 
 
@@ -106,7 +190,7 @@ def controlled_setup(tmp):
 
 
 def score_model(path, scored):
-    model, _ = load_model(path, "cpu")
+    model = load_model(path, "cpu")[0] if isinstance(path, (str, Path)) else path
     return naip_eval.score(predict_tiles(model, [s.image for s in scored], SCALE), scored)
 
 
@@ -123,10 +207,12 @@ def controlled(recipes, counts, seeds, base_cfg):
                                                np.random.default_rng(seed))
                 for recipe in recipes:
                     cfg = replace(base_cfg, seed=seed, **RECIPES[recipe])
-                    out, result, minutes = run_once(scene, marks, cfg, tmp,
-                                                    f"{recipe}_{count}_{seed}")
+                    out, result, minutes, mixes = run_once(scene, marks, cfg, tmp,
+                                                           f"{recipe}_{count}_{seed}")
                     after = score_model(out, scored)
-                    rows.append(record(recipe, count, seed, result, minutes,
+                    cands = score_mixes(result, mixes,
+                                        lambda m: score_model(m, scored))
+                    rows.append(record(recipe, count, seed, result, minutes, cands,
                                        f1=after["f1"], tree_recall=after["tree_recall"]))
                     print(f"  {recipe:8s} {count:2d}/class seed {seed}: F1 "
                           f"{before['f1']:.3f} -> {after['f1']:.3f}, trees "
@@ -134,7 +220,7 @@ def controlled(recipes, counts, seeds, base_cfg):
                           f"{'accepted' if result.accepted else 'base kept'} "
                           f"({result.decision.reason}); {minutes:.1f} min", flush=True)
     summary(rows, "f1", before["f1"])
-    return {"base": before, "rows": rows}
+    return {"base": before, "rows": rows, "what_if": what_if(rows, "f1", before["f1"])}
 
 
 # ---------------------------------------------------------------- guided vs random
@@ -193,7 +279,7 @@ def guided_vs_random(seeds, count, base_cfg):
                           "skipped", flush=True)
                     continue
                 cfg = replace(base_cfg, seed=seed)
-                out, res, minutes = run_once(scene, marks, cfg, tmp, f"{kind}_{seed}")
+                out, res, minutes, _ = run_once(scene, marks, cfg, tmp, f"{kind}_{seed}")
                 after = score_model(out, scored)
                 rows.append(record(kind, len(marks), seed, res, minutes, f1=after["f1"],
                                    tree_recall=after["tree_recall"]))
@@ -246,7 +332,10 @@ def valencia_labels():
 
 def valencia_scores(path, scene, parks, roofs, tmp):
     from ugs_plugin.core.mapping.predict import predict_raster
-    model, card = load_model(path, "cpu")
+    if isinstance(path, torch.nn.Module):     # a mix: the base's card describes it
+        model, card = path, load_model(None, "cpu")[1]
+    else:
+        model, card = load_model(path, "cpu")
     out = Path(tmp) / "valencia_map.tif"
     predict_raster(scene, out, model, card)
     with rasterio.open(out) as ds:
@@ -279,10 +368,13 @@ def valencia(recipes, counts, seeds, base_cfg):
                                                transform=transform)
                 for recipe in recipes:
                     cfg = replace(base_cfg, seed=seed, **RECIPES[recipe])
-                    out, result, minutes = run_once(scene, marks, cfg, tmp,
-                                                    f"v_{recipe}_{count}_{seed}")
+                    out, result, minutes, mixes = run_once(scene, marks, cfg, tmp,
+                                                           f"v_{recipe}_{count}_{seed}")
                     after = valencia_scores(out, scene, parks, roofs, tmp)
-                    rows.append(record(recipe, count, seed, result, minutes, **after))
+                    cands = score_mixes(result, mixes, lambda m: valencia_scores(
+                        m, scene, parks, roofs, tmp))
+                    rows.append(record(recipe, count, seed, result, minutes, cands,
+                                       **after))
                     print(f"  {recipe:8s} {count:2d}/class seed {seed} "
                           f"({len(marks)} squares): parks {after['inside']:.3f}, rest "
                           f"{after['outside']:.3f}, park F1 {after['park_f1']:.3f}; "
@@ -293,7 +385,9 @@ def valencia(recipes, counts, seeds, base_cfg):
         inside = [r["inside"] for r in rows if r["recipe"] == recipe]
         print(f"  {recipe}: parks mapped green {before['inside']:.3f} -> mean "
               f"{np.mean(inside):.3f}, lowest {np.min(inside):.3f}")
-    return {"base": before, "rows": rows}
+    return {"base": before, "rows": rows,
+            "what_if": {key: what_if(rows, key, before[key])
+                        for key in ("park_f1", "inside")}}
 
 
 def main():
@@ -307,8 +401,13 @@ def main():
     ap.add_argument("--config", default="{}", help="JSON of FinetuneConfig overrides")
     ap.add_argument("--only", choices=("controlled", "valencia", "marks"))
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--score-mixes", action="store_true",
+                    help="score every mix the check weighed, and the allowances' what-if")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    global SCORE_MIXES
+    SCORE_MIXES = args.score_mixes
+    torch.set_num_threads(args.threads)
     cfg = FinetuneConfig(**json.loads(args.config))
     recipes = args.recipes.split(",")
     counts = [int(c) for c in args.counts.split(",")]
