@@ -24,8 +24,9 @@ def add_parser(sub):
     ft.add_argument("--map", help="also map the polygons' extent with the fine-tuned "
                     "model here")
     ft.add_argument("--base-map", help="... and with the base model here")
-    ft.add_argument("--candidate", help="also write the fine-tuned model here (.pt), "
-                    "whether the check accepts it or keeps the base")
+    ft.add_argument("--candidate", help="also write the best candidate here (.pt: the mix "
+                    "with the highest held-out F1), whether the check accepts it or "
+                    "keeps the base")
     add_output_arguments(ft, "one JSON object: before, after (f1, precision, recall), "
                          "seconds")
     ft.set_defaults(func=run)
