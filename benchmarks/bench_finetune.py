@@ -102,8 +102,11 @@ def score_mixes(result, mixes, scorer):
     return out
 
 
-# Allowances re-applied to the recorded candidates: (max_moved, max_moved_sure).
-GRID = [(m, s) for m in (0.15, 0.2, 0.25, 0.3) for s in (0.0025, 0.005, 0.0075, 0.01)]
+# Allowances re-applied to the recorded candidates: (max_moved, max_moved_sure,
+# min_gain): 0.6.1's, today's default (FinetuneConfig), and their neighbours.
+GRID = [(0.15, 0.005, 0.0), (0.2, 0.005, 0.0), (0.2, 0.0025, 0.05), (0.2, 0.005, 0.05),
+        (0.2, 0.0075, 0.05), (0.2, 0.01, 0.05), (0.25, 0.005, 0.05), (0.2, 0.005, 0.1),
+        (0.25, 1.0, 0.0)]
 
 
 def what_if(rows, key, base_value):
@@ -115,8 +118,8 @@ def what_if(rows, key, base_value):
         return {}
     table = {}
     print(f"\n  what-if over {len(rows)} guarded runs ({key}, base {base_value:.3f}):"
-          "\n  max_moved max_sure  count  mean gain  worst  base kept")
-    for max_moved, max_sure in GRID:
+          "\n  max_moved max_sure min_gain  count  mean gain  worst  base kept")
+    for max_moved, max_sure, min_gain in GRID:
         for count in dict.fromkeys(r["count"] for r in rows):
             gains, kept = [], 0
             for r in (r for r in rows if r["count"] == count):
@@ -125,17 +128,17 @@ def what_if(rows, key, base_value):
                                          c["moved"], c["moved_sure"])
                          for c in r["candidates"]]
                 d = check.decide({"f1": r["holdout_before"]}, cands, max_moved,
-                                 max_moved_sure=max_sure)
+                                 max_moved_sure=max_sure, min_gain=min_gain)
                 if d.accepted:
                     truth = next(c["truth"] for c in r["candidates"]
                                  if c["alpha"] == d.chosen.alpha)[key]
                 else:
                     truth, kept = base_value, kept + 1
                 gains.append(truth - base_value)
-            table[f"{max_moved}/{max_sure}/{count}"] = {
+            table[f"{max_moved}/{max_sure}/{min_gain}/{count}"] = {
                 "mean": float(np.mean(gains)), "worst": float(np.min(gains)),
                 "kept": kept, "runs": len(gains)}
-            print(f"  {max_moved:9.2f} {max_sure:8.4f}  {count:5d}  "
+            print(f"  {max_moved:9.2f} {max_sure:8.4f} {min_gain:8.2f}  {count:5d}  "
                   f"{np.mean(gains):+9.3f}  {np.min(gains):+.3f}  {kept} of {len(gains)}")
     return table
 
@@ -279,10 +282,12 @@ def guided_vs_random(seeds, count, base_cfg):
                           "skipped", flush=True)
                     continue
                 cfg = replace(base_cfg, seed=seed)
-                out, res, minutes, _ = run_once(scene, marks, cfg, tmp, f"{kind}_{seed}")
+                out, res, minutes, mixes = run_once(scene, marks, cfg, tmp,
+                                                    f"{kind}_{seed}")
                 after = score_model(out, scored)
-                rows.append(record(kind, len(marks), seed, res, minutes, f1=after["f1"],
-                                   tree_recall=after["tree_recall"]))
+                cands = score_mixes(res, mixes, lambda m: score_model(m, scored))
+                rows.append(record(kind, len(marks), seed, res, minutes, cands,
+                                   f1=after["f1"], tree_recall=after["tree_recall"]))
                 print(f"  {kind:6s} seed {seed}: {len(marks)} usable squares "
                       f"({sum(c for _, c in marks)} green): F1 {before['f1']:.3f} -> "
                       f"{after['f1']:.3f}; "

@@ -88,7 +88,8 @@ class FinetuneConfig:
     interpolate: bool = True       # pick a mix of base and fine-tuned weights (WiSE-FT)
     seconds: float = 0.0           # time budget of the training steps; 0: iterations
     accept: str = "if better"      # "if better": keep the base unless the check passes
-    max_moved: float = 0.15        # share of unmarked pixels the map may change
+    min_gain: float = 0.05         # held-out F1 rise a mix must show to be written
+    max_moved: float = 0.20        # share of unmarked pixels the map may change
     max_moved_sure: float = 0.005  # ... change where the base was sure (p < .1, > .9)
     guard_windows: int = 12        # windows away from the marks that measure it
 

@@ -539,7 +539,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                 alpha, scores, check.moved_share(base_maps, maps, away),
                 check.moved_share(base_maps, maps, away, only=base_sure)))
         decision = check.decide(before, candidates, cfg.max_moved, cfg.accept,
-                                cfg.max_moved_sure)
+                                cfg.max_moved_sure, cfg.min_gain)
         after = decision.best.scores if decision.best else None
         feedback.info(_describe_candidates(before, candidates))
         if feedback.is_cancelled():

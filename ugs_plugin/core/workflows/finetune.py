@@ -69,6 +69,9 @@ OPTIONS = spec.bind(
                 advanced=True),
     spec.Option("config.interpolate", "INTERPOLATE", "Try mixes of the base and the "
                 "fine-tuned weights", "bool", advanced=True, flag="--no-interpolate"),
+    spec.Option("config.min_gain", "MIN_GAIN", "Held-out F1 rise a fine-tuned model "
+                "must show to be written (smaller rises are within the hold-out's "
+                "noise)", "float", minimum=0.0, maximum=1.0, advanced=True),
     spec.Option("config.max_moved", "MAX_MOVED", "Largest share of the map away from "
                 "the marks that may change", "float", minimum=0.0, maximum=1.0,
                 advanced=True),
