@@ -153,6 +153,9 @@ def decide(before: dict | None, candidates: list, max_moved: float,
     def sure_ok(c):
         return max_moved_sure is None or c.moved_sure is None or \
             c.moved_sure <= max_moved_sure
+
+    def gains(c):  # rounded: a rise of exactly min_gain counts
+        return c.f1 is not None and round(c.f1 - base_f1, 9) >= max(min_gain, 1e-9)
     within = [c for c in candidates
               if (c.moved is None or c.moved <= max_moved) and sure_ok(c)]
     scored = [c for c in candidates if c.f1 is not None]
@@ -180,8 +183,6 @@ def decide(before: dict | None, candidates: list, max_moved: float,
                         "where the base model was sure (least "
                         f"{100 * least:.1f} %): the marks may disagree with what the "
                         "imagery shows there", candidates)
-    def gains(c):  # rounded: a rise of exactly min_gain counts
-        return c.f1 is not None and round(c.f1 - base_f1, 9) >= max(min_gain, 1e-9)
     if not gains(best_within):
         enough = f" by at least {min_gain:.2f}" if min_gain > 0 else ""
         return Decision(False, None, best, f"held-out F1 did not rise{enough}: base "

@@ -426,7 +426,8 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
     mix of it with the base) when it beats the base on the held-out polygons without
     moving the map far away from the marks, else the base model again, with the
     reason in its card; ``candidate``, when given, receives the best candidate (the
-    mix with the highest held-out F1) either way. The card keeps the rounds: the base's rounds and this one."""
+    mix with the highest held-out F1) either way. The card keeps the rounds: the
+    base's rounds and this one."""
     from ..mapping.imagery import BandPlanReader
     from ..model.files import choose_device, default_model, load_model, save_model
     from .training_tiles import load_source_tiles
