@@ -127,7 +127,9 @@ def what_if(rows, key, base_value):
                                          if c["holdout_f1"] is not None else None,
                                          c["moved"], c["moved_sure"])
                          for c in r["candidates"]]
-                d = check.decide({"f1": r["holdout_before"]}, cands, max_moved,
+                before = None if r["holdout_before"] is None else \
+                    {"f1": r["holdout_before"]}
+                d = check.decide(before, cands, max_moved,
                                  max_moved_sure=max_sure, min_gain=min_gain)
                 if d.accepted:
                     truth = next(c["truth"] for c in r["candidates"]
