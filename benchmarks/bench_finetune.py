@@ -75,8 +75,8 @@ def weights_seen():
 
 
 def run_once(scene, marks, cfg, tmp, name):
-    """Fine-tune; (written model path, result, minutes, {alpha: model} of every mix
-    the check weighed when --score-mixes, else {})."""
+    """Fine-tune; (written model path, result, minutes, {alpha: weights} of every
+    mix the check weighed when --score-mixes, else {})."""
     out = Path(tmp) / f"{name}.pt"
     t0 = time.time()
     with weights_seen() as seen:
@@ -85,19 +85,21 @@ def run_once(scene, marks, cfg, tmp, name):
     mixes = {}
     if SCORE_MIXES and seen and cfg.interpolate:
         base_state, tuned_state = seen[0]
-        for c in result.decision.candidates:
-            model, _ = load_model(None, "cpu")
-            model.load_state_dict(check.mix(base_state, tuned_state, c.alpha))
-            mixes[c.alpha] = model
+        mixes = {c.alpha: check.mix(base_state, tuned_state, c.alpha)
+                 for c in result.decision.candidates}
     return out, result, minutes, mixes
 
 
 def score_mixes(result, mixes, scorer):
-    """Each candidate's row of the card, with its truth scores added."""
+    """Each candidate's row of the card, with its truth scores added:
+    ``scorer(model, card)`` on the base model (loaded once) given each mix's
+    weights."""
     out = []
+    model, card = load_model(None, "cpu") if mixes else (None, None)
     for c in result.decision.as_card()["candidates"]:
         if c["alpha"] in mixes:
-            c = dict(c, truth=scorer(mixes[c["alpha"]]))
+            model.load_state_dict(mixes[c["alpha"]])
+            c = dict(c, truth=scorer(model, card))
         out.append(c)
     return out
 
@@ -216,7 +218,7 @@ def controlled(recipes, counts, seeds, base_cfg):
                                                            f"{recipe}_{count}_{seed}")
                     after = score_model(out, scored)
                     cands = score_mixes(result, mixes,
-                                        lambda m: score_model(m, scored))
+                                        lambda m, _: score_model(m, scored))
                     rows.append(record(recipe, count, seed, result, minutes, cands,
                                        f1=after["f1"], tree_recall=after["tree_recall"]))
                     print(f"  {recipe:8s} {count:2d}/class seed {seed}: F1 "
@@ -287,7 +289,7 @@ def guided_vs_random(seeds, count, base_cfg):
                 out, res, minutes, mixes = run_once(scene, marks, cfg, tmp,
                                                     f"{kind}_{seed}")
                 after = score_model(out, scored)
-                cands = score_mixes(res, mixes, lambda m: score_model(m, scored))
+                cands = score_mixes(res, mixes, lambda m, _: score_model(m, scored))
                 rows.append(record(kind, len(marks), seed, res, minutes, cands,
                                    f1=after["f1"], tree_recall=after["tree_recall"]))
                 print(f"  {kind:6s} seed {seed}: {len(marks)} usable squares "
@@ -337,12 +339,11 @@ def valencia_labels():
     return scene, transform, label, parks, roofs
 
 
-def valencia_scores(path, scene, parks, roofs, tmp):
+def valencia_scores(path, scene, parks, roofs, tmp, card=None):
+    """``path``: a model file, or a model (a mix) with ``card`` describing it."""
     from ugs_plugin.core.mapping.predict import predict_raster
-    if isinstance(path, torch.nn.Module):     # a mix: the base's card describes it
-        model, card = path, load_model(None, "cpu")[1]
-    else:
-        model, card = load_model(path, "cpu")
+    model, card = (path, card) if isinstance(path, torch.nn.Module) \
+        else load_model(path, "cpu")
     out = Path(tmp) / "valencia_map.tif"
     predict_raster(scene, out, model, card)
     with rasterio.open(out) as ds:
@@ -378,8 +379,8 @@ def valencia(recipes, counts, seeds, base_cfg):
                     out, result, minutes, mixes = run_once(scene, marks, cfg, tmp,
                                                            f"v_{recipe}_{count}_{seed}")
                     after = valencia_scores(out, scene, parks, roofs, tmp)
-                    cands = score_mixes(result, mixes, lambda m: valencia_scores(
-                        m, scene, parks, roofs, tmp))
+                    cands = score_mixes(result, mixes, lambda m, card: valencia_scores(
+                        m, scene, parks, roofs, tmp, card=card))
                     rows.append(record(recipe, count, seed, result, minutes, cands,
                                        **after))
                     print(f"  {recipe:8s} {count:2d}/class seed {seed} "
