@@ -150,19 +150,21 @@ def decide(before: dict | None, candidates: list, max_moved: float,
     from the marks that change class, ``max_moved_sure`` the share of them that change
     where the base was sure; ``min_gain`` is the held-out F1 rise over the base that
     counts as better."""
+    base_f1 = (before or {}).get("f1") or 0.0
+
     def sure_ok(c):
         return max_moved_sure is None or c.moved_sure is None or \
             c.moved_sure <= max_moved_sure
 
     def gains(c):  # rounded: a rise of exactly min_gain counts
         return c.f1 is not None and round(c.f1 - base_f1, 9) >= max(min_gain, 1e-9)
+
     within = [c for c in candidates
               if (c.moved is None or c.moved <= max_moved) and sure_ok(c)]
     scored = [c for c in candidates if c.f1 is not None]
     best = max(scored, key=lambda c: (c.f1, -c.alpha)) if scored else None
     best_within = max((c for c in within if c.f1 is not None),
                       key=lambda c: (c.f1, -c.alpha), default=None)
-    base_f1 = (before or {}).get("f1") or 0.0
     if accept == "always":
         chosen = best or max(candidates, key=lambda c: c.alpha)
         return Decision(True, chosen, best or chosen, "accepted as asked (accept: "
