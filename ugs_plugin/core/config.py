@@ -111,5 +111,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 # "Mapping speed by CPU"). A family not listed maps with ONNX Runtime fp32.
 CPU_DEFAULTS = {
     "avx512_bf16": ("openvino", "int8"),  # measured on an AMD EPYC (Zen 4), 2026-12-02
+    "amx": ("openvino", "int8"),          # measured on an AMX Xeon, 2026-12-02
 }
 ONNX_OPSET = 17
