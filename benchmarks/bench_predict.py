@@ -214,9 +214,13 @@ def parse(candidate):
 
 def cli_run(candidate, raster, folder, args):
     """Wall seconds of a whole CLI extraction, Python's start-up included. "today":
-    the checkout given by --today with its own defaults (no engine flags)."""
+    the checkout given by --today with its own defaults (no engine flags). The device
+    is left to the CLI's default (auto), as a user runs it, unless --device names a
+    GPU: auto's check for a GPU is part of every user's start-up."""
     command = [sys.executable, "-m", "ugs_plugin", "extract", str(raster),
-               str(Path(folder) / "cli_map.tif"), "--device", args.device, "--quiet"]
+               str(Path(folder) / "cli_map.tif"), "--quiet"]
+    if args.device != "cpu":
+        command += ["--device", args.device]
     if candidate != "today":
         engine, precision, overlap = parse(candidate)
         command += ["--engine", engine, "--precision", precision, "--overlap",

@@ -90,6 +90,37 @@ def test_cli_extracts_without_pytorch_and_says_training_needs_it(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_an_auto_run_with_cpu_only_pytorch_never_imports_it(tmp_path):
+    """PyTorch is installed here, built without a GPU: its version file tells so, and
+    a default mapping run skips the import (a second of every run's start-up). The
+    sample scene: larger than a tile, so auto does not pick PyTorch for its size."""
+    script = ("import sys; from ugs_plugin.cli import main; code = main(sys.argv[1:]); "
+              "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", script, "extract", str(SAMPLE_SCENE),
+                           str(tmp_path / "a.tif"), "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["engine"] in ("onnxruntime", "openvino")
+
+
+@pytest.mark.parametrize("build, expected", [("'12.4'", True), ("None", False)])
+def test_a_gpu_build_of_pytorch_is_told_from_its_version_file(tmp_path, build,
+                                                              expected):
+    """A package named torch whose version file names a CUDA build (or none) first on
+    the path: auto then asks PyTorch for a GPU (or does not)."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("")
+    (tmp_path / "torch" / "version.py").write_text(
+        f"__version__ = '9.9'\ncuda: Optional[str] = {build}\nhip: Optional[str] = None\n")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); "
+              "from ugs_plugin.core.model.engines import _torch_build_has_gpu; "
+              "print(_torch_build_has_gpu())")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(expected)
+
+
 def test_saved_models_carry_their_onnx_graph(tmp_path):
     model, card = load_model(None, "cpu")
     out = save_model(model, {**card, "name": "copy"}, tmp_path / "copy.pt")
@@ -234,3 +265,11 @@ def test_a_saved_model_is_quantized_once_and_again_when_its_graph_changes(tmp_pa
     third = Recording()
     load_engine(out, "cpu", "onnxruntime", precision="int8", feedback=third)
     assert any("quantizing" in m for m in third.messages)
+    # So does a graph made by an earlier recipe (its stamp has none, or an older one).
+    stamp = json.loads((tmp_path / "copy.int8.onnx.json").read_text())
+    assert stamp["recipe"] >= 2
+    del stamp["recipe"]
+    (tmp_path / "copy.int8.onnx.json").write_text(json.dumps(stamp))
+    fourth = Recording()
+    load_engine(out, "cpu", "onnxruntime", precision="int8", feedback=fourth)
+    assert any("quantizing" in m for m in fourth.messages)

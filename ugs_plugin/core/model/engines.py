@@ -20,6 +20,8 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -400,14 +402,14 @@ def _fresh(target: Path, **sources) -> bool:
 def ensure_int8(model_path, card: dict, tile: int, fp32_graph: Path, log=None) -> Path:
     """The int8 graph of ``model_path`` for ``tile`` px tiles: the one the card lists
     (bundled models), else quantized from ``fp32_graph`` once (model/quantize.py)."""
-    from .quantize import quantize_graph
+    from .quantize import quantize_graph, RECIPE
     model_path = Path(model_path)
     shipped = _shipped_graph(model_path, card, "onnx_int8", tile)
     if shipped is not None:
         return shipped
     target = _cached_onnx(model_path, card, tile, ".int8")
     graph = file_sha256(fp32_graph)
-    if _fresh(target, graph_sha256=graph):
+    if _fresh(target, graph_sha256=graph, recipe=RECIPE):
         return target
     (log or (lambda msg: None))(f"quantizing {model_path.name} to int8 ({tile} px "
                                 f"tiles) into {target.parent}; this happens once")
@@ -450,11 +452,30 @@ def ensure_onnx(model_path, card: dict, tile: int, log=None) -> Path:
 
 # ---------------------------------------------------------------- choosing
 
+def _torch_build_has_gpu() -> bool:
+    """Whether the installed PyTorch could see a GPU, read from its version file
+    without importing it: a CPU-only wheel would cost a mapping run a second of
+    start-up (a fifth of a 4096² run) for nothing. macOS (MPS) and any file not read
+    as expected count as yes."""
+    if sys.platform == "darwin":
+        return True
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    try:
+        text = (Path(list(spec.submodule_search_locations)[0]) / "version.py").read_text(
+            encoding="utf-8")
+    except OSError:
+        return True
+    builds = re.findall(r"^(cuda|hip)\b[^=\n]*=\s*(.+)$", text, re.MULTILINE)
+    return not builds or any(value.strip() != "None" for _, value in builds)
+
+
 def _torch_device_wanted(device: str) -> bool:
     """A GPU run (cuda/mps asked for, or auto with PyTorch seeing one)."""
     if device in ("cuda", "mps") or device.startswith("cuda:"):
         return True
-    if device != "auto" or not importable("torch"):
+    if device != "auto" or not _torch_build_has_gpu() or not importable("torch"):
         return False
     import torch
     mps = getattr(torch.backends, "mps", None)

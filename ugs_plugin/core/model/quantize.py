@@ -27,6 +27,12 @@ METHOD = "minmax"
 # Convolutions only: int8 residual adds and attention products cost 1 point of tree
 # recall on the held-out cities for little speed (benchmarks/RESULTS.md).
 OPS = ["Conv"]
+# Convolution inputs only: a quantized output must be dequantized before its ReLU,
+# and at the stem's full resolution OpenVINO spends an eighth of a tile's time on
+# it; float outputs fuse into the next quantized input (1.28x on an AMX Xeon).
+UNQUANTIZED_OUTPUTS = {"OpTypesToExcludeOutputQuantization": ["Conv"]}
+# Stamped on every int8 graph made: one of an earlier recipe is made again.
+RECIPE = 2   # 1: plugin 0.6.0-0.6.3, convolution outputs quantized too
 
 
 class QuantizationUnavailable(UgsError):
@@ -98,11 +104,13 @@ def quantize_graph(fp32_graph, target, card: dict, tile: int) -> dict:
                             quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8,
                             weight_type=QuantType.QInt8, op_types_to_quantize=OPS,
-                            calibrate_method=CalibrationMethod.MinMax)
+                            calibrate_method=CalibrationMethod.MinMax,
+                            extra_options=UNQUANTIZED_OUTPUTS)
         finally:
             prepared.unlink(missing_ok=True)
         digest = file_sha256(tmp)
     return {"file": Path(target).name, "sha256": digest, "tile_size": int(tile),
+            "recipe": RECIPE,
             "calibration": f"{len(tiles)} tiles of {tile} px from the source sample "
                            f"({MOSAIC}x{MOSAIC} mosaics at the model's pixel size), "
-                           f"{METHOD}, weights per channel, convolutions only (QDQ)"}
+                           f"{METHOD}, weights per channel, convolution inputs only (QDQ)"}
