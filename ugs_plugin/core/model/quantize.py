@@ -29,7 +29,7 @@ METHOD = "minmax"
 OPS = ["Conv"]
 # Convolution inputs only: a quantized output must be dequantized before its ReLU,
 # and at the stem's full resolution OpenVINO spends an eighth of a tile's time on
-# it; float outputs fuse into the next quantized input (1.28x on an AMX Xeon).
+# it; float outputs fuse into the next quantized input (1.3x on an AMX Xeon).
 UNQUANTIZED_OUTPUTS = {"OpTypesToExcludeOutputQuantization": ["Conv"]}
 # Stamped on every int8 graph made: one of an earlier recipe is made again.
 RECIPE = 2   # 1: plugin 0.6.0-0.6.3, convolution outputs quantized too
