@@ -247,8 +247,7 @@ def squares_from(bounds_list, label, transform, purity=0.9, min_labelled=0.0):
         labelled = patch[patch != 255]
         if labelled.size == 0 or labelled.size < min_labelled * patch.size:
             continue
-        patch = labelled
-        share = patch.mean()
+        share = labelled.mean()
         if share >= purity or share <= 1 - purity:
             out.append((box(left, bottom, right, top), int(share >= purity)))
     return out
@@ -410,17 +409,14 @@ def valencia_guided_vs_random(seeds, count, base_cfg):
     the suggestions leave short is topped up with the random set's own squares of
     that class: the two sets then differ only where suggest could choose."""
     from rasterio.windows import Window
+    from ugs_plugin.core.learning.region import copy_window
     from ugs_plugin.core.workflows import suggest
     scene, transform, label, parks, roofs = valencia_labels()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         west = Path(tmp) / "west.tif"
         with rasterio.open(scene) as src:
-            window = Window(0, 0, VALENCIA_SPLIT_COLUMN, src.height)
-            profile = dict(src.profile, width=window.width, height=window.height,
-                           transform=src.window_transform(window))
-            with rasterio.open(west, "w", **profile) as dst:
-                dst.write(src.read(window=window))
+            copy_window(src, Window(0, 0, VALENCIA_SPLIT_COLUMN, src.height), west)
         before = valencia_scores(None, scene, parks, roofs, tmp)
         print(f"\nValencia, guided (suggest) vs random marks: {count} squares of 16 m "
               f"per class on the west half, guarded recipe; base park F1 "
@@ -451,11 +447,12 @@ def valencia_guided_vs_random(seeds, count, base_cfg):
                 after = valencia_scores(out, scene, parks, roofs, tmp)
                 cands = score_mixes(res, mixes, lambda m, card: valencia_scores(
                     m, scene, parks, roofs, tmp, card=card))
+                guided_only = ({"suggested_green": placed[1],
+                                "suggested_other": placed[0]} if kind == "guided" else {})
                 rows.append(record(kind, len(marks), seed, res, minutes, cands,
-                                   suggested_green=placed[1], suggested_other=placed[0],
-                                   **after))
+                                   **guided_only, **after))
                 where = (f" ({placed[1]} green, {placed[0]} other where suggest put them)"
-                         if kind == "guided" else "")
+                         if guided_only else "")
                 print(f"  {kind:6s} seed {seed}: {len(marks)} squares{where}: park F1 "
                       f"{before['park_f1']:.3f} -> {after['park_f1']:.3f}, parks "
                       f"{after['inside']:.3f}, rest {after['outside']:.3f}; "
