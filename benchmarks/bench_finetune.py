@@ -20,7 +20,8 @@ mapped green, of the rest, park F1.
     .venv/bin/python benchmarks/bench_finetune.py [--recipes today,guarded]
         [--counts 5,10,20] [--seeds 0,1,2,3,4]
         [--only controlled|valencia|marks|valencia-marks]
-        [--marks-count 10] [--json OUT.json] [--score-mixes] [--threads 2]
+        [--marks-count 10] [--marks-kinds guided,random,guided+checks]
+        [--json OUT.json] [--score-mixes] [--threads 2]
 
 ``--score-mixes`` also scores every mix of base and fine-tuned weights the check
 weighed (not only the written one) on the same truth, and prints what ``decide()``
@@ -75,13 +76,15 @@ def weights_seen():
         check.mix = original
 
 
-def run_once(scene, marks, cfg, tmp, name):
-    """Fine-tune; (written model path, result, minutes, {alpha: weights} of every
-    mix the check weighed when --score-mixes, else {})."""
+def run_once(scene, marks, cfg, tmp, name, checks=()):
+    """Fine-tune (``checks``: check marks, held out); (written model path, result,
+    minutes, {alpha: weights} of every mix the check weighed when --score-mixes,
+    else {})."""
     out = Path(tmp) / f"{name}.pt"
     t0 = time.time()
     with weights_seen() as seen:
-        result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu")
+        result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu",
+                                       checks=checks)
     minutes = (time.time() - t0) / 60
     mixes = {}
     if SCORE_MIXES and seen and cfg.interpolate:
@@ -400,14 +403,21 @@ def valencia(recipes, counts, seeds, base_cfg):
                         for key in ("park_f1", "inside")}}
 
 
-def valencia_guided_vs_random(seeds, count, base_cfg):
+def valencia_guided_vs_random(seeds, count, base_cfg,
+                              kinds=("guided", "random", "guided+checks")):
     """Valencia: ``count`` squares of 16 m per class on the west half, placed where
     ``suggest`` (run on that half) puts them or at random, each labelled from the
     reference (parks green; roofs, water, bare ground and the non-green points
     other) where at least half of it is labelled; scored on the east half. The
     reference labels few non-green places (under 1 % of the half), so a class that
     the suggestions leave short is topped up with the random set's own squares of
-    that class: the two sets then differ only where suggest could choose."""
+    that class: the two sets then differ only where suggest could choose.
+
+    ``guided+checks``: all the guided squares train, and ``count // 2`` random check
+    squares per class (drawn apart from the random set, none touching a training
+    square) are the hold-out, as suggest's check squares would be once labelled.
+    They are drawn where the reference has labels, not over the whole half as
+    suggest draws them, since the reference cannot label the rest."""
     from rasterio.windows import Window
     from ugs_plugin.core.learning.region import copy_window
     from ugs_plugin.core.workflows import suggest
@@ -440,25 +450,44 @@ def valencia_guided_vs_random(seeds, count, base_cfg):
                 own = [m for m in suggested if m[1] == cls][:count]
                 placed[cls] = len(own)
                 guided += own + [m for m in random if m[1] == cls][:count - len(own)]
-            for kind, marks in (("guided", guided), ("random", random)):
+            check_rng = np.random.default_rng(1000 + seed)
+            checks = []
+            for cls in (0, 1):
+                only = np.where(label == cls, label, 255).astype(np.uint8)
+                drawn = squares_from(random_bounds(only, transform, 4 * count,
+                                                   check_rng, max_unlabelled=0.5),
+                                     label, transform, min_labelled=0.5)
+                checks += [m for m in drawn if not any(
+                    m[0].intersects(g) for g, _ in guided)][:count // 2]
+            arms = {"guided": (guided, ()), "random": (random, ()),
+                    "guided+checks": (guided, checks)}
+            for kind in kinds:
+                marks, held = arms[kind]
                 cfg = replace(base_cfg, seed=seed)
                 out, res, minutes, mixes = run_once(scene, marks, cfg, tmp,
-                                                    f"vm_{kind}_{seed}")
+                                                    f"vm_{kind}_{seed}", checks=held)
                 after = valencia_scores(out, scene, parks, roofs, tmp)
                 cands = score_mixes(res, mixes, lambda m, card: valencia_scores(
                     m, scene, parks, roofs, tmp, card=card))
                 guided_only = ({"suggested_green": placed[1],
-                                "suggested_other": placed[0]} if kind == "guided" else {})
+                                "suggested_other": placed[0]}
+                               if kind.startswith("guided") else {})
                 rows.append(record(kind, len(marks), seed, res, minutes, cands,
                                    **guided_only, **after))
                 where = (f" ({placed[1]} green, {placed[0]} other where suggest put them)"
                          if guided_only else "")
+                if held:
+                    where += f", {len(held)} random check squares held out"
+                before_f1 = (res.before or {}).get("f1")
+                after_f1 = (res.after or {}).get("f1")
+                where += (f"; held-out F1 {before_f1:.3f} -> {after_f1:.3f}"
+                          if before_f1 is not None and after_f1 is not None else "")
                 print(f"  {kind:6s} seed {seed}: {len(marks)} squares{where}: park F1 "
                       f"{before['park_f1']:.3f} -> {after['park_f1']:.3f}, parks "
                       f"{after['inside']:.3f}, rest {after['outside']:.3f}; "
                       f"{'accepted' if res.accepted else 'base kept'}; "
                       f"{minutes:.1f} min", flush=True)
-    for kind in ("guided", "random"):
+    for kind in kinds:
         gains = np.array([r["park_f1"] - before["park_f1"] for r in rows
                           if r["recipe"] == kind])
         if len(gains):
@@ -482,6 +511,8 @@ def main():
     ap.add_argument("--score-mixes", action="store_true",
                     help="score every mix the check weighed, and the allowances' what-if")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--marks-kinds", default="guided,random,guided+checks",
+                    help="valencia-marks: the arms to run")
     args = ap.parse_args()
     global SCORE_MIXES
     SCORE_MIXES = args.score_mixes
@@ -498,7 +529,8 @@ def main():
     if args.only in (None, "marks"):
         out["marks"] = guided_vs_random(seeds, args.marks_count, cfg)
     if args.only in (None, "valencia-marks"):
-        out["valencia_marks"] = valencia_guided_vs_random(seeds, args.marks_count, cfg)
+        out["valencia_marks"] = valencia_guided_vs_random(
+            seeds, args.marks_count, cfg, kinds=args.marks_kinds.split(","))
     print(f"# command: {' '.join(sys.argv)}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))

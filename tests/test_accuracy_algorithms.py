@@ -55,6 +55,8 @@ def test_create_reference_layer_is_ready_to_digitize(processing, tmp_path):
     assert setup.type() == "ValueMap"  # stored in the GeoPackage as default style
     values = {list(d.values())[0] for d in setup.config()["map"]}
     assert values == {"1", "0"}
+    check = layer.editorWidgetSetup(layer.fields().indexOf("check"))
+    assert check.type() == "CheckBox" and check.config()["CheckedState"] == "1"
     assert layer.renderer().type() == "categorizedSymbol"
 
 

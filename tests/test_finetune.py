@@ -61,9 +61,23 @@ def marks(label, prediction, per_class, seed=0):
     return user_squares(prediction, label, per_class, np.random.default_rng(seed))
 
 
-def reference_gpkg(path, shapes, crs="EPSG:26911", field_type="int"):
-    return write_vector(path, [(g, {"class": c}) for g, c in shapes], crs,
-                        {"class": field_type}, "Polygon", "reference")
+def reference_gpkg(path, shapes, crs="EPSG:26911", field_type="int", checks=()):
+    """Marks as a GeoPackage; ``checks`` (more marks) with 1 in a ``check`` field."""
+    if not checks:
+        return write_vector(path, [(g, {"class": c}) for g, c in shapes], crs,
+                            {"class": field_type}, "Polygon", "reference")
+    rows = [(g, {"class": c, "check": 0}) for g, c in shapes] + \
+        [(g, {"class": c, "check": 1}) for g, c in checks]
+    return write_vector(path, rows, crs, {"class": field_type, "check": "int"},
+                        "Polygon", "reference")
+
+
+def check_marks(label, prediction, train, per_class=2, seed=5):
+    """Other squares, none touching a training mark: ``per_class`` of each class."""
+    drawn = [m for m in marks(label, prediction, 3 * per_class, seed)
+             if not any(m[0].intersects(g) for g, _ in train)]
+    return [m for m in drawn if m[1] == 1][:per_class] + \
+        [m for m in drawn if m[1] == 0][:per_class]
 
 
 # ---------------------------------------------------------------- engine
@@ -195,6 +209,40 @@ def test_rounds_start_from_the_last_model_and_keep_their_history(shifted_scene,
     assert rounds[1]["holdout_f1_before"] == (second.before or {}).get("f1")
 
 
+def test_check_marks_are_the_hold_out_and_every_other_mark_trains(shifted_scene,
+                                                                  tmp_path):
+    """Check marks (suggest's random check squares, once marked) replace the spatial
+    split: the base is scored on exactly them, and no mark is held back from
+    training. Checks of one class cannot check; they join the marks, with a
+    warning."""
+    from ugs_plugin.core.learning.finetune import holdout_scores
+    path, label, prediction, _ = shifted_scene
+    train = marks(label, prediction, 4)
+    checks = check_marks(label, prediction, train)
+    assert {c for _, c in checks} == {0, 1}
+    quick = replace(QUICK, guard_windows=2)
+    result = finetune_on_reference(path, train, tmp_path / "c.pt", cfg=quick,
+                                   device="cpu", checks=checks)
+    info = json.loads((tmp_path / "c.json").read_text())["finetuning"]
+    assert (result.train_polygons, result.holdout_polygons) == (len(train), len(checks))
+    assert info["holdout_from"] == "check marks"
+    base, card = load_model(None, "cpu")
+    assert result.before == holdout_scores(path, checks, base, card, quick.context,
+                                           tmp_path)
+    feedback = Recording()
+    one_class = [m for m in checks if m[1] == 1]
+    mixed = finetune_on_reference(path, train, tmp_path / "m.pt", cfg=quick,
+                                  device="cpu", checks=one_class, feedback=feedback)
+    assert any("need" in w and "both classes" in w for w in feedback.warnings)
+    assert mixed.train_polygons + mixed.holdout_polygons == len(train) + len(one_class)
+    assert json.loads((tmp_path / "m.json").read_text())["finetuning"][
+        "holdout_from"] == "spatial blocks of the marks"
+    with pytest.raises(FinetuneError, match="no polygons with a class to train on.*"
+                       "check marks only check"):
+        finetune_on_reference(path, [], tmp_path / "x.pt", cfg=quick, device="cpu",
+                              checks=checks)
+
+
 def test_decide_accepts_only_a_real_gain_within_the_allowed_move():
     from ugs_plugin.core.learning.check import Candidate, decide
     before = {"f1": 0.50}
@@ -282,8 +330,10 @@ def test_algorithm_reports_before_after_and_loads_both_maps(qgis_app, shifted_sc
     import processing
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback
     path, label, prediction, _ = shifted_scene
-    gpkg = reference_gpkg(tmp_path / "ref.gpkg", marks(label, prediction, 4),
-                          field_type="real")
+    train = marks(label, prediction, 4)
+    checks = check_marks(label, prediction, train)
+    gpkg = reference_gpkg(tmp_path / "ref.gpkg", train, field_type="real",
+                          checks=checks)
     context = QgsProcessingContext()
     result = processing.run("ugs:finetuneonreference", {
         "INPUT": str(path), "REFERENCE": str(gpkg), "FIELD": "class",
@@ -294,7 +344,10 @@ def test_algorithm_reports_before_after_and_loads_both_maps(qgis_app, shifted_sc
     card = json.loads((tmp_path / "ft.json").read_text())
     assert result["F1_BEFORE"] == card["finetuning"]["holdout_before"]["f1"]
     assert result["RECALL_AFTER"] == card["finetuning"]["holdout_after"]["recall"]
-    assert card["finetuning"]["holdout_polygons"] >= 2
+    # The layer's check field (the default name) makes its check marks the hold-out.
+    assert card["finetuning"]["holdout_polygons"] == len(checks)
+    assert card["finetuning"]["holdout_from"] == "check marks"
+    assert card["finetuning"]["train_polygons"] == len(train)
     for key in ("OUTPUT_MAP", "OUTPUT_BASE_MAP"):
         with rasterio.open(result[key]) as out:
             assert out.crs.to_epsg() == 26911
@@ -343,9 +396,11 @@ def test_cli_finetune_prints_before_and_after(shifted_scene, tmp_path):
     assert set(summary["before"]) >= {"f1", "precision", "recall"}
     assert set(summary["after"]) >= {"f1", "precision", "recall"}
     assert summary["seconds"] > 0 and (tmp_path / "cli_map.tif").exists()
-    bad = cli("finetune", path, gpkg, tmp_path / "x.pt", "--field", "nope")
-    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and \
-        "no field 'nope'" in bad.stderr
+    assert summary["holdout_from"] == "spatial blocks of the marks"  # no check field
+    for flag in ("--field", "--check-field"):
+        bad = cli("finetune", path, gpkg, tmp_path / "x.pt", flag, "nope")
+        assert bad.returncode == 1 and bad.stderr.startswith("error: ") and \
+            "no field 'nope'" in bad.stderr
     not_pt = cli("finetune", path, gpkg, tmp_path / "x.tif", "--iterations", "1")
     assert not_pt.returncode == 1 and "must end in .pt" in not_pt.stderr
     assert not (tmp_path / "x.tif").exists()

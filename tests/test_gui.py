@@ -133,6 +133,11 @@ def test_one_click_marks_a_suggested_square(desktop_result):
     mark = desktop_result["suggestion_mark"]
     assert mark == {"added": 1, "same_square": True, "class": 1, "suggestion_class": 1,
                     "vertices_left": 0}
+    check = desktop_result["check_mark"]
+    # The check square's mark says so; every mark before it (drawn by hand or a
+    # suggested place) says it is not one.
+    assert check["class"] == 0 and check["check"] == 1
+    assert check["marks"][:-1] and set(check["marks"][:-1]) == {0}
 
 
 def test_dependency_installer_and_diagnostics_in_the_desktop(desktop_result):

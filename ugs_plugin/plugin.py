@@ -236,24 +236,29 @@ class UgsPlugin:
         from .gui.reference_marks import (
             add_mark,
             find_reference_layer,
+            is_check_square,
             open_or_create_reference_layer,
         )
         project = QgsProject.instance()
         canvas_crs = self.iface.mapCanvas().mapSettings().destinationCrs()
+        snapped, self.snapped = self.snapped, None
+        check = snapped is not None and is_check_square(snapped[1])
         try:
             layer = find_reference_layer(project, self.iface.activeLayer())
             if layer is None:
                 layer = open_or_create_reference_layer(project, canvas_crs)
-            fid = add_mark(layer, geometry, canvas_crs, self.mark_green, project)
+            fid = add_mark(layer, geometry, canvas_crs, self.mark_green, project,
+                           check=check)
         except OSError as err:
             self.iface.messageBar().pushCritical("Urban Green Space", str(err))
             return
         self.marks.append((layer.id(), fid))
-        snapped, self.snapped = self.snapped, None
         if snapped is not None:
             from .gui.reference_marks import settle_suggestion
             settle_suggestion(*snapped, self.mark_green)
         what = "green space" if self.mark_green else "not green space"
+        if check:
+            what += " (a check mark: held out, never trained on)"
         self.iface.messageBar().pushInfo(
             "Urban Green Space", f"marked {what} in {layer.name()} "
             f"({layer.featureCount()} reference polygons)")

@@ -193,6 +193,19 @@ def mark_a_suggestion(raster, reference):
         "class": added[-1]["class"] if added else None,
         "suggestion_class": next(places.getFeatures())["class"],
         "vertices_left": len(tool.vertices)}
+    # A check square (placed at random): its mark carries check 1 into the reference.
+    check = next(f for f in places.getFeatures() if f["check"] == 1)
+    canvas.setExtent(check.geometry().boundingBox().buffered(200))
+    canvas.refresh()
+    QApplication.processEvents()
+    pixel = canvas.getCoordinateTransform().transform(
+        QgsPointXY(check.geometry().centroid().asPoint()))
+    plugin.mark_actions[False].trigger()
+    mouse(tool, QEvent.Type.MouseButtonPress, int(pixel.x()), int(pixel.y()))
+    mouse(tool, QEvent.Type.MouseButtonRelease, int(pixel.x()), int(pixel.y()))
+    last = list(reference.getFeatures())[-1]
+    RESULT["check_mark"] = {"class": last["class"], "check": last["check"],
+                            "marks": [f["check"] for f in reference.getFeatures()]}
     tool.keyPressEvent(QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape,
                                  Qt.KeyboardModifier.NoModifier))
 

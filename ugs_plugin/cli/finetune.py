@@ -47,6 +47,7 @@ def run(args, feedback):
     summary = {"model": args.output, "before": scores(result.before),
                "after": scores(result.after), "train_polygons": result.train_polygons,
                "holdout_polygons": result.holdout_polygons,
+               "holdout_from": result.card["finetuning"].get("holdout_from"),
                "accepted": result.accepted, "round": result.round,
                "reason": result.decision.reason if result.decision else None,
                "alpha": result.decision.chosen.alpha

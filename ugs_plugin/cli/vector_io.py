@@ -143,6 +143,7 @@ def write_suggestions(path, result):
                 f"{top!r}, {left!r} {top!r}, {left!r} {bottom!r}))"))
             feature.SetField("rank", s.rank)
             feature.SetField("uncertainty", round(s.uncertainty, 4))
+            feature.SetField("check", int(s.check))
             if s.disagreement is not None:
                 feature.SetField("disagreement", round(s.disagreement, 4))
             layer.CreateFeature(feature)

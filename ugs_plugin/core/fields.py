@@ -35,7 +35,7 @@ CHANGE_ZONE_FIELDS = ("green_a_m2", "green_b_m2", "gain_m2", "loss_m2", "net_m2"
 
 # Suggested places to mark: the marking tools fill in ``class``.
 SUGGESTION_FIELDS = (("rank", "int"), ("uncertainty", "double"),
-                     ("disagreement", "double"), ("class", "int"))
+                     ("disagreement", "double"), ("check", "int"), ("class", "int"))
 
 # Stratified validation points.
 SAMPLE_POINT_FIELDS = (("id", "int"), ("stratum", "int"), ("stratum_pixels", "int64"),

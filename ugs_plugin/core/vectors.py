@@ -90,6 +90,24 @@ def reference_classes(layer: VectorLayer, class_field: str, green_values, crs,
     return out, warnings
 
 
+CHECK_FIELD = "check"   # suggest's check squares carry it; 1: only to check a result
+YES_WORDS = ("1", "true", "yes", "y", "t")
+
+
+def split_checks(shapes, layer: VectorLayer, check_field: str):
+    """(marks to train on, check marks) of ``reference_classes``' rows: a check mark
+    has a yes value (1, true, yes) in ``check_field``. A layer without the field has
+    no check marks when the field is the default name; another name must exist."""
+    if not check_field or (check_field == CHECK_FIELD and check_field not in layer.fields):
+        return [(g, v) for g, v, _ in shapes], []
+    layer.require_fields((check_field,), "reference layer")
+    train, checks = [], []
+    for geom, value, attrs in shapes:
+        (checks if normalise_class(attrs.get(check_field)) in YES_WORDS
+         else train).append((geom, value))
+    return train, checks
+
+
 def normalise_class(value) -> str:
     """Class values as text: REAL fields' 1.0 reads as 1."""
     if value is None:

@@ -16,6 +16,7 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
+from ..core.vectors import CHECK_FIELD
 
 REFERENCE_PROPERTY = "ugs/reference_layer"
 FILE_NAME = "ugs_reference.gpkg"
@@ -77,9 +78,11 @@ def class_value(layer, green: bool):
     return value if field.isNumeric() else str(value)
 
 
-def add_mark(layer, geometry, geometry_crs, green: bool, project=None) -> int:
-    """Add ``geometry`` (in ``geometry_crs``) to ``layer`` with its class; returns the
-    new feature id. Written to the file at once unless the layer is being edited,
+def add_mark(layer, geometry, geometry_crs, green: bool, project=None,
+             check: bool = False) -> int:
+    """Add ``geometry`` (in ``geometry_crs``) to ``layer`` with its class (and check
+    1 for a check square's mark, the field added where the layer lacks it); returns
+    the new feature id. Written to the file at once unless the layer is being edited,
     in which case it joins the edit session."""
     project = project or QgsProject.instance()
     geometry = type(geometry)(geometry)  # a copy: the caller's stays in its CRS
@@ -87,9 +90,13 @@ def add_mark(layer, geometry, geometry_crs, green: bool, project=None) -> int:
         geometry.transform(QgsCoordinateTransform(geometry_crs, layer.crs(), project))
     if QgsWkbTypes.isMultiType(layer.wkbType()):
         geometry.convertToMultiType()
+    if check and layer.fields().indexOf(CHECK_FIELD) < 0:
+        _add_check_field(layer)
     feature = QgsFeature(layer.fields())
     feature.setGeometry(geometry)
     feature.setAttribute("class", class_value(layer, green))
+    if layer.fields().indexOf(CHECK_FIELD) >= 0:
+        feature.setAttribute(CHECK_FIELD, 1 if check else 0)
     layer.setCustomProperty(REFERENCE_PROPERTY, True)
     if layer.isEditable():
         if not layer.addFeature(feature):
@@ -104,6 +111,23 @@ def add_mark(layer, geometry, geometry_crs, green: bool, project=None) -> int:
         layer.updateExtents()
     layer.triggerRepaint()
     return fid
+
+
+def _add_check_field(layer):
+    field = qgis_compat.field(CHECK_FIELD, "int")
+    ok = (layer.addAttribute(field) if layer.isEditable()
+          else layer.dataProvider().addAttributes([field]))
+    layer.updateFields()
+    if not ok or layer.fields().indexOf(CHECK_FIELD) < 0:
+        raise OSError(f"could not add the field '{CHECK_FIELD}' to {layer.name()} for "
+                      "a check mark; add an integer field of that name by hand")
+
+
+def is_check_square(feature) -> bool:
+    """A suggested square placed at random to check the result (check 1)."""
+    fields = feature.fields()
+    return (fields.indexOf(CHECK_FIELD) >= 0
+            and str(feature[CHECK_FIELD]).strip() in ("1", "1.0", "true"))
 
 
 def remove_mark(layer, fid) -> bool:

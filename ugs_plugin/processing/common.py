@@ -18,6 +18,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 from .. import PLUGIN_DIR, qgis_compat
 from ..core.config import DEVICES
 from ..core.feedback import Feedback
+from ..core.vectors import CHECK_FIELD
 from ..dependencies import SETTING_KEY, ensure_onnxruntime, ensure_torch
 
 STYLES = PLUGIN_DIR / "resources" / "styles"
@@ -320,6 +321,10 @@ def apply_reference_style(layer):
         return
     layer.setEditorWidgetSetup(index, QgsEditorWidgetSetup(
         "ValueMap", {"map": [{"Green space": "1"}, {"Other": "0"}]}))
+    check = layer.fields().indexOf(CHECK_FIELD)
+    if check >= 0:  # a tick: the mark only checks a fine-tuning
+        layer.setEditorWidgetSetup(check, QgsEditorWidgetSetup(
+            "CheckBox", {"CheckedState": "1", "UncheckedState": "0"}))
     categories = []
     for value, label, colour in ((1, "Green space", "#38a800"), (0, "Other", "#b0b0b0"),
                                  (None, "not labelled", "#ff00ff")):

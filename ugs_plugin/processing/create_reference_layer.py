@@ -11,6 +11,7 @@ from qgis.core import (
 )
 
 from .. import qgis_compat
+from ..core.vectors import CHECK_FIELD
 from .common import (
     ACCURACY,
     UgsAlgorithm,
@@ -31,7 +32,9 @@ class CreateReferenceLayer(UgsAlgorithm):
     HELP = ("Creates an empty polygon layer (GeoPackage) with a <tt>class</tt> field "
             "whose form offers <i>Green space</i> (1) and <i>Other</i> (0), styled by "
             "class. Digitize reference areas on your imagery, then run <i>Assess "
-            "accuracy</i> or <i>Fine-tune model on reference polygons</i> with it. The "
+            "accuracy</i> or <i>Fine-tune model on reference polygons</i> with it. "
+            "Ticked <tt>check</tt> marks (check squares of <i>Suggest places to "
+            "mark</i> take it) only check a fine-tuning, they are never trained on. The "
             "form and style are stored in the GeoPackage, so they come back whenever "
             "the layer is opened.")
 
@@ -48,6 +51,7 @@ class CreateReferenceLayer(UgsAlgorithm):
             feedback.pushWarning("no valid CRS given: using EPSG:4326")
         fields = QgsFields()
         fields.append(qgis_compat.field("class", "int"))
+        fields.append(qgis_compat.field(CHECK_FIELD, "int"))
         fields.append(qgis_compat.field("note", "string"))
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields,
                                           qgis_compat.WKB_MULTIPOLYGON, crs)

@@ -38,6 +38,10 @@ class SuggestPlacesToMark(UgsAlgorithm):
         "times the same one.<br><br>"
         "<b>Model of the round before</b> (optional): squares also go where the "
         "current and the previous model map differently.<br><br>"
+        "<b>Check squares</b> (<tt>check</tt> 1, dashed): placed at random, half where "
+        "the map says green and half elsewhere. Mark them like the others: fine-tuning "
+        "never trains on them but holds them out to decide whether its model is "
+        "written, since the unsure places over-state what it gains.<br><br>"
         "With <i>Mark green space</i> or <i>Mark not green space</i> active, one click "
         "inside a suggested square marks the whole square with that class (and gives "
         "the square its class here). Then run <i>Fine-tune model on reference "
@@ -64,21 +68,30 @@ class SuggestPlacesToMark(UgsAlgorithm):
             feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(*s.bounds)))
             feature.setAttributes([s.rank, round(s.uncertainty, 4),
                                    None if s.disagreement is None
-                                   else round(s.disagreement, 4), None])
+                                   else round(s.disagreement, 4), int(s.check), None])
             sink.addFeature(feature, qgis_compat.FAST_INSERT)
         attach_post_processor(context, dest, SuggestionStyler())
         return {"OUTPUT": dest, "COUNT_WRITTEN": len(result.suggestions)}
 
 
 class SuggestionStyler(QgsProcessingLayerPostProcessorInterface):
-    """Magenta outlines with the rank, and the property the marking tools look for."""
+    """Magenta outlines (dashed: check squares) and the property the marking tools
+    look for."""
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
-        from qgis.core import QgsFillSymbol, QgsSingleSymbolRenderer
-        symbol = QgsFillSymbol.createSimple({"color": "255,0,255,30",
-                                             "outline_color": "255,0,255,255",
-                                             "outline_width": "0.6"})
-        layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+        from qgis.core import (
+            QgsCategorizedSymbolRenderer,
+            QgsFillSymbol,
+            QgsRendererCategory,
+        )
+        categories = []
+        for value, label, style in ((0, "place to mark", "solid"),
+                                    (1, "check square", "dash")):
+            symbol = QgsFillSymbol.createSimple({
+                "color": "255,0,255,30", "outline_color": "255,0,255,255",
+                "outline_width": "0.6", "outline_style": style})
+            categories.append(QgsRendererCategory(value, symbol, label))
+        layer.setRenderer(QgsCategorizedSymbolRenderer("check", categories))
         layer.setCustomProperty(SUGGESTIONS_PROPERTY, True)
         layer.setName("Places to mark")
         layer.triggerRepaint()

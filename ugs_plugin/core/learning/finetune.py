@@ -416,11 +416,17 @@ def holdout_scores(image_path, shapes, model, card, context: int, scratch, *,
 def finetune_on_reference(image_path, reference, output, *, base_model=None,
                           cfg: FinetuneConfig = FinetuneConfig(), device="auto",
                           bands=(), source=None, reference_crs=None, candidate=None,
-                          feedback: Feedback = SILENT) -> FinetuneResult:
+                          checks=(), feedback: Feedback = SILENT) -> FinetuneResult:
     """Fine-tune ``base_model`` (default: the bundled one) on ``reference``
     ((geometry, 1 green / 0 other) in the raster's CRS) over ``image_path``, write
     ``output`` (a .pt path the caller checked, card beside it), and score base and
     fine-tuned model on held-out polygons. Progress once per training step.
+
+    ``checks``: marks (as ``reference``) that only check the result, never trained
+    on, such as the check squares of ``suggest`` (placed at random, not where the
+    model is unsure). With both classes among them they are the hold-out, and all
+    of ``reference`` trains; else they join the marks and the hold-out is drawn
+    from all of them in spatial blocks.
 
     The check (check.py) decides what ``output`` holds: the fine-tuned model (or a
     mix of it with the base) when it beats the base on the held-out polygons without
@@ -442,10 +448,12 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
     if Path(output).resolve() == base_path.resolve():
         raise FinetuneError("the fine-tuned model would overwrite its base model; choose "
                             "another file name")
-    shapes = [(g, int(bool(v))) for g, v in reference if g is not None and not g.is_empty]
+    shapes = _usable(reference)
+    checks = _usable(checks)
     if not shapes:
-        raise FinetuneError("the reference layer has no polygons with a class; mark some "
-                            "green and some not-green areas first")
+        raise FinetuneError("the reference layer has no polygons with a class to train "
+                            "on; mark some green and some not-green areas first"
+                            + (" (check marks only check the result)" if checks else ""))
     try:
         src = rasterio.open(image_path)
     except rasterio.errors.RasterioIOError as err:
@@ -454,10 +462,14 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         if src.crs is None:
             raise FinetuneError(f"{Path(image_path).name} has no coordinate reference "
                                 "system: assign one so the polygons can be placed")
-        left, bottom, right, top = src.bounds
-        shapes = [(g, v) for g, v in shapes
-                  if g.bounds[0] < right and g.bounds[2] > left
-                  and g.bounds[1] < top and g.bounds[3] > bottom]
+        shapes = _on_raster(shapes, src.bounds)
+        checks = _on_raster(checks, src.bounds)
+        if checks and len({c for _, c in checks}) < 2:
+            feedback.warning(f"the {len(checks)} check mark(s) on this raster are all "
+                             f"{'green' if checks[0][1] else 'not green'}: a check needs "
+                             "both classes, so they join the training marks and the "
+                             "hold-out is drawn from all marks")
+            shapes, checks = shapes + checks, []
         counts = {v: sum(c == v for _, c in shapes) for v in (0, 1)}
         if not counts[0] or not counts[1]:
             missing = "green space" if not counts[1] else "not green space"
@@ -465,13 +477,20 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                 f"the reference polygons on this raster have no '{missing}' polygon "
                 f"({counts[1]} green, {counts[0]} other): mark at least one of each, "
                 "ideally where the map is wrong")
-        train_idx, held_idx = split_holdout([g for g, _ in shapes],
-                                            [c for _, c in shapes], cfg.holdout, cfg.seed)
-        if cfg.holdout > 0 and not held_idx:
-            feedback.warning(f"only {len(shapes)} polygons: too few to hold some out; the gain "
-                 "cannot be measured (mark at least 4, 2 of each class)")
-        train_shapes = [shapes[i] for i in train_idx]
-        held_shapes = [shapes[i] for i in held_idx]
+        if checks:
+            train_shapes, held_shapes = shapes, checks
+            feedback.info(f"{len(checks)} check marks hold out; all "
+                          f"{len(shapes)} other marks train")
+        else:
+            train_idx, held_idx = split_holdout([g for g, _ in shapes],
+                                                [c for _, c in shapes], cfg.holdout,
+                                                cfg.seed)
+            if cfg.holdout > 0 and not held_idx:
+                feedback.warning(f"only {len(shapes)} polygons: too few to hold some "
+                                 "out; the gain cannot be measured (mark at least 4, 2 "
+                                 "of each class)")
+            train_shapes = [shapes[i] for i in train_idx]
+            held_shapes = [shapes[i] for i in held_idx]
         fewest = min(sum(c == v for _, c in train_shapes) for v in (0, 1))
         if fewest < FEW_POLYGONS:
             feedback.warning(f"only {fewest} training polygon(s) of one class: with fewer than "
@@ -488,7 +507,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         crops = read_training_crops(src, reader, train_shapes, cfg.windows, cfg.crop, rng)
         guards = check.guard_windows(src, cfg.guard_windows if held_shapes else 0,
                                      seed=cfg.seed)
-        away = check.away_from(src, guards, [g for g, _ in shapes],
+        away = check.away_from(src, guards, [g for g, _ in shapes + checks],
                                check.GUARD_MARGIN * abs(src.transform.a))
     labelled = int(sum((c[1] != IGNORE).sum() for c in crops))
     feedback.info(f"{len(train_shapes)} training polygons "
@@ -525,7 +544,9 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         tuned_state = copy.deepcopy(model.state_dict())
         card = _card(parent, base_path, base_model, image_path, cfg, train_shapes,
                      held_shapes, labelled, history, reference_crs or src.crs.to_string(),
-                     device=str(next(model.parameters()).device))
+                     device=str(next(model.parameters()).device),
+                     holdout_from="check marks" if checks else "spatial blocks of the "
+                     "marks")
         alphas = check.ALPHAS if cfg.interpolate and held_shapes else (1.0,)
         candidates = []
         for n, alpha in enumerate(alphas):
@@ -578,7 +599,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         shutil.rmtree(scratch, ignore_errors=True)
     return FinetuneResult(card, before, after, len(train_shapes), len(held_shapes),
                           labelled, time.time() - t0, history,
-                          extent=unary_union([g for g, _ in shapes]).bounds,
+                          extent=unary_union([g for g, _ in shapes + checks]).bounds,
                           accepted=decision.accepted, decision=decision,
                           round=round_entry["round"])
 
@@ -614,8 +635,18 @@ def _describe(what, scores):
             f"({scores['pixels']} px)")
 
 
+def _usable(marks):
+    return [(g, int(bool(v))) for g, v in marks if g is not None and not g.is_empty]
+
+
+def _on_raster(marks, bounds):
+    left, bottom, right, top = bounds
+    return [(g, v) for g, v in marks if g.bounds[0] < right and g.bounds[2] > left
+            and g.bounds[1] < top and g.bounds[3] > bottom]
+
+
 def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_shapes,
-          labelled, history, crs, device):
+          labelled, history, crs, device, holdout_from):
     tail = max(1, min(20, len(history) // 5))
     keys = history[0].keys() if history else ()
     card = {k: v for k, v in parent.items()
@@ -635,6 +666,7 @@ def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_sha
             "train_polygons": len(train_shapes),
             "train_green_polygons": sum(c for _, c in train_shapes),
             "holdout_polygons": len(held_shapes),
+            "holdout_from": holdout_from,
             "labelled_pixels_in_crops": labelled,
             "config": asdict(cfg),
             "losses_first": {k: round(float(np.mean([h[k] for h in history[:tail]])), 4)

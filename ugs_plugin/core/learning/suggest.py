@@ -2,7 +2,13 @@
 rounds' models disagree), spread over the raster's kinds of surface rather than
 side by side. The raster is cut into cells, grouped by how they look (mean colour,
 how green the map is there) into as many groups as squares are wanted, and each
-group gives its most uncertain cell (none where the model is sure everywhere)."""
+group gives its most uncertain cell (none where the model is sure everywhere).
+
+Check squares, when asked for, are placed otherwise: at random, half in cells the map
+calls green and half in the others (a stratified random sample, as an accuracy
+assessment draws one). Marks placed where the model is unsure over-state what a
+fine-tuning gains on the whole map when some of them are held out (the unsure
+places are where it changes most; benchmarks/RESULTS.md); random checks do not."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ class Suggestion:
     uncertainty: float     # mean over the square, 0 (sure) .. 1 (a coin toss)
     disagreement: float | None  # share of the square the two models map differently
     rank: int = 0
+    check: bool = False    # a check square: placed at random, only to check a result
 
 
 def cell_statistics(image_path, probability_path, classes_path=None,
@@ -120,13 +127,42 @@ def pick_cells(stats, count, seed=0, min_gap: int = 3, least: float = 0.2):
     return sorted(picked, key=lambda i: -score[i])[:count]
 
 
+def pick_checks(stats, count, taken=(), seed=0, min_gap: int = 3):
+    """Indices of ``count`` cells drawn at random, alternately from the cells mapped
+    mostly green and the others (while both have cells left), none closer than
+    ``min_gap`` cells to another pick or to the cells ``taken``."""
+    rng = np.random.default_rng(seed + 7919)  # not the guided picks' stream
+    green = stats[:, 7] > 0.5
+    strata = [list(rng.permutation(np.flatnonzero(green == g))) for g in (True, False)]
+    placed = [(stats[i, 0], stats[i, 1]) for i in taken]
+    picked = []
+
+    def far(i):
+        return all(max(abs(stats[i, 0] - r), abs(stats[i, 1] - c)) >= min_gap
+                   for r, c in placed)
+    turn = 0
+    while len(picked) < count and any(strata):
+        stratum = strata[turn % 2] or strata[(turn + 1) % 2]
+        turn += 1
+        while stratum:
+            i = int(stratum.pop())
+            if far(i):
+                picked.append(i)
+                placed.append((stats[i, 0], stats[i, 1]))
+                break
+    return picked
+
+
 def suggest_squares(image_path, probability_path, count: int = 10, *,
-                    classes_path=None, other_classes_path=None, cell: int = 32,
-                    side: int = 16, seed: int = 0,
+                    checks: int = 0, classes_path=None, other_classes_path=None,
+                    cell: int = 32, side: int = 16, seed: int = 0,
                     feedback: Feedback = SILENT) -> list:
-    """``count`` Suggestions: squares of ``side`` px centred in the chosen cells."""
+    """``count`` Suggestions: squares of ``side`` px centred in the chosen cells,
+    then ``checks`` check squares (``check`` True) placed at random."""
     if count < 1:
         raise UgsError("ask for at least one suggestion")
+    if checks < 0:
+        raise UgsError("the number of check squares cannot be negative")
     stats = cell_statistics(image_path, probability_path, classes_path,
                             other_classes_path, cell, feedback)
     if len(stats) == 0:
@@ -135,7 +171,10 @@ def suggest_squares(image_path, probability_path, count: int = 10, *,
     with rasterio.open(probability_path) as src:
         transform = src.transform
     out = []
-    for rank, i in enumerate(pick_cells(stats, count, seed), start=1):
+    guided = pick_cells(stats, count, seed)
+    picks = [(i, False) for i in guided] + [
+        (i, True) for i in pick_checks(stats, checks, guided, seed)]
+    for rank, (i, is_check) in enumerate(picks, start=1):
         row, col = int(stats[i, 0]), int(stats[i, 1])
         x0 = col * cell + (cell - side) // 2
         y0 = row * cell + (cell - side) // 2
@@ -144,6 +183,6 @@ def suggest_squares(image_path, probability_path, count: int = 10, *,
         disagreement = None if np.isnan(stats[i, 3]) else float(stats[i, 3])
         out.append(Suggestion((min(left, right), min(bottom, top), max(left, right),
                                max(bottom, top)), float(stats[i, 2]), disagreement,
-                              rank))
+                              rank, is_check))
     return out
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..config import ACCEPT, FinetuneConfig
 from ..errors import check_output_path, file_errors
 from ..feedback import Feedback, SILENT
-from ..vectors import reference_classes, VectorLayer
+from ..vectors import CHECK_FIELD, reference_classes, split_checks, VectorLayer
 from . import spec
 from .common import comparison_maps, raster_frame, require_file
 
@@ -19,6 +19,7 @@ class FinetuneRequest:
     output: str                     # model file (.pt) + card
     class_field: str = "class"
     green_values: tuple = ("1",)
+    check_field: str = CHECK_FIELD  # 1 there: a mark that only checks the result
     model: str | None = None        # base model; None: the bundled one
     device: str = "auto"
     bands: tuple = ()
@@ -33,6 +34,12 @@ OPTIONS = spec.bind(
     FinetuneRequest,
     spec.class_field("REFERENCE"),
     spec.GREEN_VALUES,
+    spec.Option("check_field", "CHECK_FIELD", "Check field (1: a mark that only "
+                "checks the result)", "field", parent="REFERENCE", optional=True,
+                help="marks with 1 here are never trained on: they are the hold-out "
+                "that decides whether the fine-tuned model is written. Suggest places "
+                "to mark adds such check squares, placed at random rather than where "
+                "the model is unsure, so they measure the map as a whole"),
     spec.BASE_MODEL,
     spec.Option("config.iterations", "ITERATIONS", "Iterations", minimum=1,
                 maximum=1_000_000, help="the default takes about 2 min with the light "
@@ -110,8 +117,9 @@ def run(request: FinetuneRequest, feedback: Feedback = SILENT):
                                                  request.green_values, crs)
             for warning in warnings:
                 feedback.warning(warning)
+            marks, checks = split_checks(shapes, request.reference, request.check_field)
             result = finetune_on_reference(
-                image, [(g, v) for g, v, _ in shapes], request.output,
+                image, marks, request.output, checks=checks,
                 base_model=request.model, cfg=request.config, device=request.device,
                 bands=request.bands, source=request.source,
                 reference_crs=crs.to_wkt() if crs else None, candidate=candidate,

@@ -19,6 +19,7 @@ class SuggestRequest:
     model: str | None = None           # the current model; None: the bundled one
     previous_model: str | None = None  # the round before: where the two disagree
     count: int = 10
+    checks: int = 6                    # check squares, at random: the hold-out
     side: int = 16                     # px of a suggested square
     device: str = "auto"
     engine: str = "auto"
@@ -39,6 +40,12 @@ OPTIONS = spec.bind(
                 "(empty = none)", "file", extension="pt",
                 help="squares also go where the two models disagree"),
     spec.Option("count", "COUNT", "Squares to suggest", minimum=1, maximum=200),
+    spec.Option("checks", "CHECKS", "Check squares (placed at random, 0 = none)",
+                minimum=0, maximum=200, help="squares with check 1, half where the map "
+                "says green, half elsewhere, at random: marked like the others, they "
+                "are never trained on and decide whether the fine-tuned model is "
+                "written. Marks where the model is unsure over-state the gain when "
+                "held out; random ones measure the map as a whole"),
     spec.Option("side", "SIDE", "Side of a square (px)", minimum=4, maximum=256,
                 advanced=True),
     spec.DEVICE,
@@ -74,7 +81,10 @@ def run(request: SuggestRequest, feedback: Feedback = SILENT) -> SuggestResult:
                            feedback=feedback.part(n * share, (n + 1) * share))
         suggestions = suggest_squares(
             image, f"{tmp}/current_probability.tif", request.count,
-            classes_path=maps["current"], other_classes_path=maps.get("previous"),
+            checks=request.checks, classes_path=maps["current"], other_classes_path=maps.get("previous"),
             side=request.side, seed=request.seed, feedback=feedback.part(90, 100))
-    feedback.info(f"{len(suggestions)} places to mark, the least sure first")
+    checks = sum(s.check for s in suggestions)
+    feedback.info(f"{len(suggestions) - checks} places to mark, the least sure first"
+                  + (f", and {checks} check squares at random (check 1)" if checks
+                     else ""))
     return SuggestResult(suggestions, crs.to_wkt() if crs else None)
