@@ -121,8 +121,8 @@ def test_every_algorithm_runs_from_the_zip_through_qgis_process(zip_env, tmp_pat
 
     places = run("suggestplacestomark", INPUT=SAMPLE_SCENE,
                  MODEL=tmp_path / "finetuned.pt", PREVIOUS_MODEL=tmp_path / "trained.pt",
-                 COUNT=4, DEVICE=1, OUTPUT=tmp_path / "places.gpkg")
-    assert places["COUNT_WRITTEN"] == 4 and (tmp_path / "places.gpkg").exists()
+                 COUNT=4, CHECKS=2, DEVICE=1, OUTPUT=tmp_path / "places.gpkg")
+    assert places["COUNT_WRITTEN"] == 6 and (tmp_path / "places.gpkg").exists()
     done.append("suggestplacestomark")
 
     run("adapttoregion", INPUT=SAMPLE_SCENE, REGION=region, ITERATIONS=2, DEVICE=1,
