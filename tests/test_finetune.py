@@ -214,15 +214,17 @@ def test_check_marks_are_the_hold_out_and_every_other_mark_trains(shifted_scene,
     """Check marks (suggest's random check squares, once marked) replace the spatial
     split: the base is scored on exactly them, and no mark is held back from
     training. Checks of one class cannot check; they join the marks, with a
-    warning."""
+    warning; a check over a training mark is warned of."""
     from ugs_plugin.core.learning.finetune import holdout_scores
     path, label, prediction, _ = shifted_scene
     train = marks(label, prediction, 4)
     checks = check_marks(label, prediction, train)
     assert {c for _, c in checks} == {0, 1}
+    feedback = Recording()
     quick = replace(QUICK, guard_windows=2)
     result = finetune_on_reference(path, train, tmp_path / "c.pt", cfg=quick,
-                                   device="cpu", checks=checks)
+                                   device="cpu", checks=checks, feedback=feedback)
+    assert not any("overlap" in w for w in feedback.warnings)
     info = json.loads((tmp_path / "c.json").read_text())["finetuning"]
     assert (result.train_polygons, result.holdout_polygons) == (len(train), len(checks))
     assert info["holdout_from"] == "check marks"
@@ -237,6 +239,12 @@ def test_check_marks_are_the_hold_out_and_every_other_mark_trains(shifted_scene,
     assert mixed.train_polygons + mixed.holdout_polygons == len(train) + len(one_class)
     assert json.loads((tmp_path / "m.json").read_text())["finetuning"][
         "holdout_from"] == "spatial blocks of the marks"
+    # A check drawn over a training mark checks what was trained on: said so.
+    feedback = Recording()
+    finetune_on_reference(path, train, tmp_path / "o.pt", cfg=quick, device="cpu",
+                          checks=checks + [(train[0][0].buffer(2), train[0][1])],
+                          feedback=feedback)
+    assert any("1 check mark(s) overlap training marks" in w for w in feedback.warnings)
     with pytest.raises(FinetuneError, match="no polygons with a class to train on.*"
                        "check marks only check"):
         finetune_on_reference(path, [], tmp_path / "x.pt", cfg=quick, device="cpu",

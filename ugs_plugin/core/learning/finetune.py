@@ -481,6 +481,12 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
             train_shapes, held_shapes = shapes, checks
             feedback.info(f"{len(checks)} check marks hold out; all "
                           f"{len(shapes)} other marks train")
+            marked = unary_union([g for g, _ in shapes])
+            touching = sum(g.intersects(marked) for g, _ in checks)
+            if touching:
+                feedback.warning(f"{touching} check mark(s) overlap training marks, so "
+                                 "they partly check what was trained on: move them, or "
+                                 "clear their check field")
         else:
             train_idx, held_idx = split_holdout([g for g, _ in shapes],
                                                 [c for _, c in shapes], cfg.holdout,
