@@ -11,9 +11,9 @@ import rasterio
 from rasterio.windows import Window
 
 from conftest import REPO, cli, SAMPLE_SCENE, naip_mosaic, write_raster
-from ugs_plugin.core.model.engines import (cpu_choice, cpu_family, EngineError, installed,
-                                           load_engine, OnnxRuntimeEngine, resolve_engine,
-                                           TorchEngine)
+from ugs_plugin.core.model.engines import (cpu_choice, cpu_family, cpu_flags, EngineError,
+                                           installed, load_engine, OnnxRuntimeEngine,
+                                           resolve_engine, TorchEngine)
 from ugs_plugin.core.errors import UgsError
 from ugs_plugin.core.mapping.imagery import BandPlanReader
 from ugs_plugin.core.model.card import DEFAULT_MODEL
@@ -207,11 +207,13 @@ def test_cpu_families_and_the_measured_default_of_each(monkeypatch):
     family's entry in CPU_DEFAULTS where its engine is installed, else ONNX Runtime
     fp32, and an explicit fp32 or engine always wins."""
     from ugs_plugin.core.config import CPU_DEFAULTS
+    from ugs_plugin.core.model.engines import CPU_FAMILIES
     assert cpu_family({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}) == "avx512_bf16"
     assert cpu_family({"avx2", "avx512f", "avx512_vnni", "amx_int8"}) == "amx"
     assert cpu_family({"avx2", "avx_vnni"}) == "avx_vnni"
     assert cpu_family({"avx2", "fma"}) == "avx2" and cpu_family(set()) == "baseline"
-    assert cpu_choice("auto", "auto", "avx2")[:2] == ("onnxruntime", "fp32")
+    unmeasured = next(name for name, _ in CPU_FAMILIES if name not in CPU_DEFAULTS)
+    assert cpu_choice("auto", "auto", unmeasured)[:2] == ("onnxruntime", "fp32")
     for family, (engine, precision) in CPU_DEFAULTS.items():
         chosen = cpu_choice("auto", "auto", family)
         expected = (engine, precision) if installed(engine) else ("onnxruntime", "fp32")
@@ -224,6 +226,22 @@ def test_cpu_families_and_the_measured_default_of_each(monkeypatch):
     assert "auto: fp32" in engine.describe() and "baseline" in engine.describe()
     with pytest.raises(EngineError, match="precision 'int4'"):
         load_engine(None, "cpu", "auto", precision="int4")
+
+
+def test_without_proc_cpuinfo_the_family_comes_from_numpys_dispatch_table():
+    """Windows and macOS have no /proc/cpuinfo: numpy's own table of the CPU's
+    features names the family instead, so an AVX2 laptop gets its measured default."""
+    from ugs_plugin.core.model.engines import flags_from_numpy, numpy_cpu_features
+    features = numpy_cpu_features()
+    assert "AVX2" in features or "NEON" in features  # the table is found on numpy 1 and 2
+    assert cpu_family(flags_from_numpy({"AVX": True, "AVX2": True, "FMA3": True,
+                                        "AVX512F": False})) == "avx2"
+    assert cpu_family(flags_from_numpy({"AVX2": True, "AVX512F": True,
+                                        "AVX512VNNI": True})) == "avx512_vnni"
+    assert cpu_family(flags_from_numpy({"SSE42": True})) == "baseline"
+    here = cpu_flags()
+    assert flags_from_numpy(features) == {flag for flag in here
+                                          if flag in ("avx2", "avx512f", "avx512_vnni")}
 
 
 @pytest.mark.parametrize("engine_name", ["onnxruntime", "openvino"])

@@ -112,5 +112,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 CPU_DEFAULTS = {
     "avx512_bf16": ("openvino", "int8"),  # measured on an AMD EPYC (Zen 4), 2026-12-02
     "amx": ("openvino", "int8"),          # measured on an AMX Xeon, 2026-12-02
+    "avx2": ("openvino", "int8"),         # measured on an AMD EPYC (AVX2 only), 2026-12-03
 }
 ONNX_OPSET = 17

@@ -36,7 +36,7 @@ class InstallDependenciesDialog(QDialog):
         faster = CPU_DEFAULTS.get(family, ("onnxruntime",))[0] == "openvino"
         self.fast = QCheckBox(
             "Faster mapping: OpenVINO (about 60 MB download, 180 MB installed); "
-            + ("this CPU maps 1.5 to 1.8 times as fast with it" if faster else
+            + ("this CPU family maps 1.3 to 1.5 times as fast with it" if faster else
                "not measured faster on this CPU, for the bf16/int8 precisions on request"))
         self.fast.setChecked(faster)
         layout.addWidget(self.fast)

@@ -17,6 +17,7 @@ when PyTorch is there (beside the model, or in a cache folder).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import json
 import os
@@ -71,9 +72,14 @@ CPU_FAMILIES = (("amx", ("amx_bf16", "amx_int8")), ("avx512_bf16", ("avx512_bf16
                 ("avx512", ("avx512f",)), ("avx2", ("avx2",)))
 
 
+# numpy's names of the instruction sets it dispatches on, as Linux names them.
+NUMPY_FLAGS = {"AVX2": "avx2", "AVX512F": "avx512f", "AVX512VNNI": "avx512_vnni"}
+
+
 def cpu_flags() -> set:
     """The CPU's instruction-set flags as Linux names them (/proc/cpuinfo); elsewhere
-    what OpenVINO reports (BF16 read as avx512_bf16), or none."""
+    (Windows, macOS) what numpy's run-time dispatch found, and OpenVINO's BF16 read
+    as avx512_bf16."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
@@ -81,11 +87,27 @@ def cpu_flags() -> set:
                     return set(line.partition(":")[2].split())
     except OSError:
         pass
+    flags = flags_from_numpy(numpy_cpu_features())
     if installed("openvino"):
         import openvino as ov
         caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-        return {"avx512_bf16"} if "BF16" in caps else set()
-    return set()
+        if "BF16" in caps:
+            flags.add("avx512_bf16")
+    return flags
+
+
+def numpy_cpu_features() -> dict:
+    """numpy's {feature: present} of this CPU (a private table, moved in numpy 2)."""
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            return dict(importlib.import_module(module).__cpu_features__)
+        except (ImportError, AttributeError):
+            continue
+    return {}
+
+
+def flags_from_numpy(features: dict) -> set:
+    return {flag for name, flag in NUMPY_FLAGS.items() if features.get(name)}
 
 
 def cpu_family(flags=None) -> str:
