@@ -256,6 +256,29 @@ def squares_from(bounds_list, label, transform, purity=0.9, min_labelled=0.0):
     return out
 
 
+def squares_filled(bounds_list, label, transform, min_pixels=16):
+    """Each square as a careful user fills it: its green and its other parts as
+    polygons of their class (pieces under ``min_pixels`` dropped), so a mixed square
+    still gives marks of both classes."""
+    from rasterio import features
+    from rasterio.windows import Window, transform as window_transform
+    from shapely.geometry import shape
+    inverse = ~transform
+    out = []
+    for left, bottom, right, top in bounds_list:
+        c0, r0 = (max(int(round(v)), 0) for v in inverse * (left, top))
+        c1, r1 = (int(round(v)) for v in inverse * (right, bottom))
+        patch = label[r0:r1, c0:c1]
+        if patch.size == 0:
+            continue
+        at = window_transform(Window(c0, r0, patch.shape[1], patch.shape[0]), transform)
+        for geometry, value in features.shapes(patch, mask=patch != 255, transform=at):
+            polygon = shape(geometry)
+            if polygon.area >= min_pixels * abs(transform.a * transform.e):
+                out.append((polygon, int(value)))
+    return out
+
+
 def random_bounds(label, transform, count, rng, side=16, max_unlabelled=0.1):
     h, w = label.shape
     out = []
@@ -269,9 +292,14 @@ def random_bounds(label, transform, count, rng, side=16, max_unlabelled=0.1):
     return out
 
 
-def guided_vs_random(seeds, count, base_cfg):
+def guided_vs_random(seeds, count, base_cfg, kinds=("guided", "random", "guided+checks")):
     """``count`` squares per class on average: ``2 * count`` suggested squares
-    (labelled by the simulated user) against as many random squares."""
+    (labelled by the simulated user) against as many random squares. Here the NDVI
+    labels cover the whole raster, so suggest's own check squares (placed at random,
+    ``count`` of them) can be labelled as a user would: ``guided+checks`` trains on
+    the same guided squares and holds the check squares out, filled with both
+    classes where they are mixed (on this city few 16 m squares are 90 % green), where
+    ``guided`` and ``random`` hold out spatial blocks of their own squares."""
     from ugs_plugin.core.workflows import suggest
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -280,33 +308,48 @@ def guided_vs_random(seeds, count, base_cfg):
               f"guarded recipe; base F1 {before['f1']:.3f}", flush=True)
         for seed in seeds:
             result = suggest.run(suggest.SuggestRequest(scene, count=2 * count,
-                                                        seed=seed, device="cpu"))
-            kinds = {"guided": [s.bounds for s in result.suggestions],
-                     "random": random_bounds(label, transform, 2 * count,
-                                             np.random.default_rng(seed))}
-            for kind, bounds in kinds.items():
-                marks = squares_from(bounds, label, transform)
+                                                        checks=count, seed=seed,
+                                                        device="cpu"))
+            guided = squares_from([s.bounds for s in result.suggestions if not s.check],
+                                  label, transform)
+            checks = squares_filled([s.bounds for s in result.suggestions if s.check],
+                                    label, transform)
+            arms = {"guided": (guided, ()),
+                    "random": (squares_from(random_bounds(label, transform, 2 * count,
+                                                          np.random.default_rng(seed)),
+                                            label, transform), ()),
+                    "guided+checks": (guided, checks)}
+            for kind in kinds:
+                marks, held = arms[kind]
                 if len({c for _, c in marks}) < 2:
                     print(f"  {kind} seed {seed}: the squares hold one class only; "
                           "skipped", flush=True)
                     continue
                 cfg = replace(base_cfg, seed=seed)
                 out, res, minutes, mixes = run_once(scene, marks, cfg, tmp,
-                                                    f"{kind}_{seed}")
+                                                    f"{kind}_{seed}", checks=held)
                 after = score_model(out, scored)
                 cands = score_mixes(res, mixes, lambda m, _: score_model(m, scored))
                 rows.append(record(kind, len(marks), seed, res, minutes, cands,
-                                   f1=after["f1"], tree_recall=after["tree_recall"]))
-                print(f"  {kind:6s} seed {seed}: {len(marks)} usable squares "
-                      f"({sum(c for _, c in marks)} green): F1 {before['f1']:.3f} -> "
-                      f"{after['f1']:.3f}; "
+                                   f1=after["f1"], tree_recall=after["tree_recall"],
+                                   holdout_from=res.card["finetuning"]["holdout_from"]))
+                before_f1 = (res.before or {}).get("f1")
+                after_f1 = (res.after or {}).get("f1")
+                held_out = (f"; held-out F1 {before_f1:.3f} -> {after_f1:.3f} "
+                            f"({res.card['finetuning']['holdout_from']})"
+                            if before_f1 is not None and after_f1 is not None else "")
+                print(f"  {kind:13s} seed {seed}: {len(marks)} usable squares "
+                      f"({sum(c for _, c in marks)} green){held_out}: F1 "
+                      f"{before['f1']:.3f} -> {after['f1']:.3f}, trees "
+                      f"{after['tree_recall']:.3f}; "
                       f"{'accepted' if res.accepted else 'base kept'}; {minutes:.1f} min",
                       flush=True)
-    for kind in ("guided", "random"):
+    for kind in kinds:
         gains = np.array([r["f1"] - before["f1"] for r in rows if r["recipe"] == kind])
         if len(gains):
-            print(f"  {kind:6s}: mean gain {gains.mean():+.3f}, worst {gains.min():+.3f} "
-                  f"over {len(gains)} seeds")
+            print(f"  {kind:13s}: mean gain {gains.mean():+.3f}, worst {gains.min():+.3f} "
+                  f"over {len(gains)} seeds, accepted "
+                  f"{sum(r['accepted'] for r in rows if r['recipe'] == kind)}")
     return {"base": before, "rows": rows}
 
 
@@ -512,7 +555,7 @@ def main():
                     help="score every mix the check weighed, and the allowances' what-if")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--marks-kinds", default="guided,random,guided+checks",
-                    help="valencia-marks: the arms to run")
+                    help="marks, valencia-marks: the arms to run")
     args = ap.parse_args()
     global SCORE_MIXES
     SCORE_MIXES = args.score_mixes
@@ -527,7 +570,8 @@ def main():
     if args.only in (None, "valencia"):
         out["valencia"] = valencia(recipes, counts, seeds, cfg)
     if args.only in (None, "marks"):
-        out["marks"] = guided_vs_random(seeds, args.marks_count, cfg)
+        out["marks"] = guided_vs_random(seeds, args.marks_count, cfg,
+                                        kinds=args.marks_kinds.split(","))
     if args.only in (None, "valencia-marks"):
         out["valencia_marks"] = valencia_guided_vs_random(
             seeds, args.marks_count, cfg, kinds=args.marks_kinds.split(","))
