@@ -236,17 +236,32 @@ def controlled(recipes, counts, seeds, base_cfg):
 
 # ---------------------------------------------------------------- guided vs random
 
+def pixel_box(bounds, transform):
+    """(row0, row1, col0, col1) of map ``bounds`` (left, bottom, right, top), the
+    origin clamped to the raster (slicing clamps the far edge)."""
+    left, bottom, right, top = bounds
+    inverse = ~transform
+    c0, r0 = (max(int(round(v)), 0) for v in inverse * (left, top))
+    c1, r1 = (int(round(v)) for v in inverse * (right, bottom))
+    return r0, r1, c0, c1
+
+
+def held_out_text(result):
+    """"; held-out F1 a -> b" of a fine-tuning result, or "" without a hold-out."""
+    before, after = ((result.before or {}).get("f1"), (result.after or {}).get("f1"))
+    return ("" if before is None or after is None
+            else f"; held-out F1 {before:.3f} -> {after:.3f}")
+
+
 def squares_from(bounds_list, label, transform, purity=0.9, min_labelled=0.0):
     """The simulated user's class for each square (the label's majority), dropping
     mixed ones, as a user would draw a smaller mark there instead, and those whose
     labelled share is under ``min_labelled`` (a sparse reference cannot say)."""
     from shapely.geometry import box
-    inverse = ~transform
     out = []
     for left, bottom, right, top in bounds_list:
-        c0, r0 = (int(round(v)) for v in inverse * (left, top))
-        c1, r1 = (int(round(v)) for v in inverse * (right, bottom))
-        patch = label[max(r0, 0):r1, max(c0, 0):c1]
+        r0, r1, c0, c1 = pixel_box((left, bottom, right, top), transform)
+        patch = label[r0:r1, c0:c1]
         labelled = patch[patch != 255]
         if labelled.size == 0 or labelled.size < min_labelled * patch.size:
             continue
@@ -263,11 +278,9 @@ def squares_filled(bounds_list, label, transform, min_pixels=16):
     from rasterio import features
     from rasterio.windows import Window, transform as window_transform
     from shapely.geometry import shape
-    inverse = ~transform
     out = []
-    for left, bottom, right, top in bounds_list:
-        c0, r0 = (max(int(round(v)), 0) for v in inverse * (left, top))
-        c1, r1 = (int(round(v)) for v in inverse * (right, bottom))
+    for bounds in bounds_list:
+        r0, r1, c0, c1 = pixel_box(bounds, transform)
         patch = label[r0:r1, c0:c1]
         if patch.size == 0:
             continue
@@ -333,11 +346,9 @@ def guided_vs_random(seeds, count, base_cfg, kinds=("guided", "random", "guided+
                 rows.append(record(kind, len(marks), seed, res, minutes, cands,
                                    f1=after["f1"], tree_recall=after["tree_recall"],
                                    holdout_from=res.card["finetuning"]["holdout_from"]))
-                before_f1 = (res.before or {}).get("f1")
-                after_f1 = (res.after or {}).get("f1")
-                held_out = (f"; held-out F1 {before_f1:.3f} -> {after_f1:.3f} "
-                            f"({res.card['finetuning']['holdout_from']})"
-                            if before_f1 is not None and after_f1 is not None else "")
+                held_out = held_out_text(res)
+                if held_out:
+                    held_out += f" ({res.card['finetuning']['holdout_from']})"
                 print(f"  {kind:13s} seed {seed}: {len(marks)} usable squares "
                       f"({sum(c for _, c in marks)} green){held_out}: F1 "
                       f"{before['f1']:.3f} -> {after['f1']:.3f}, trees "
@@ -521,10 +532,7 @@ def valencia_guided_vs_random(seeds, count, base_cfg,
                          if guided_only else "")
                 if held:
                     where += f", {len(held)} random check squares held out"
-                before_f1 = (res.before or {}).get("f1")
-                after_f1 = (res.after or {}).get("f1")
-                where += (f"; held-out F1 {before_f1:.3f} -> {after_f1:.3f}"
-                          if before_f1 is not None and after_f1 is not None else "")
+                where += held_out_text(res)
                 print(f"  {kind:6s} seed {seed}: {len(marks)} squares{where}: park F1 "
                       f"{before['park_f1']:.3f} -> {after['park_f1']:.3f}, parks "
                       f"{after['inside']:.3f}, rest {after['outside']:.3f}; "
