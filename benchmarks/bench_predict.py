@@ -1,7 +1,8 @@
 """Mapping speed and accuracy per engine, precision and tile overlap, measured
 together in one run on this CPU.
 
-Each candidate (``engine:precision@overlap``) runs in a fresh process (so peak RSS is
+Each candidate (``engine:precision@overlap``, or ``...#MODEL`` for another model
+file than --model's) runs in a fresh process (so peak RSS is
 its own) and gives:
 - speed: MP/s of the whole pipeline (read, scale, forward, blend, write, overviews)
   on a raster mirrored from the sample scene, the bare forward of the same engine on
@@ -21,6 +22,8 @@ keep the choice per family in config.CPU_DEFAULTS.
 
     .venv/bin/python benchmarks/bench_predict.py
     .venv/bin/python benchmarks/bench_predict.py --candidates onnxruntime:fp32@64,openvino:int8@32
+    .venv/bin/python benchmarks/bench_predict.py --candidates \
+        onnxruntime:fp32@64,openvino:int8@32,openvino:int8@32#models/ugsnet_lean.pt
 """
 import argparse
 import json
@@ -161,9 +164,8 @@ def worker(candidate, raster, folder, args):
     from ugs_plugin.core.mapping.predict import predict_raster
     from ugs_plugin.core.mapping.tiling import tile_origins
     from ugs_plugin.core.model.engines import load_engine
-    engine_name, precision, overlap = parse(candidate)
+    engine_name, precision, overlap, path = parse(candidate, args.model)
     tile, batch = args.tile, args.batch
-    path = args.model
     engine, card = load_engine(path, args.device, engine_name, precision=precision,
                                tile=tile)
     opts = PredictOptions(tile_size=tile, overlap=overlap, batch_size=batch)
@@ -206,10 +208,13 @@ def worker(candidate, raster, folder, args):
     print(json.dumps(row))
 
 
-def parse(candidate):
+def parse(candidate, model=None):
+    """(engine, precision, overlap, model file or None) of engine:precision@overlap,
+    with #MODEL in place of ``model`` where given."""
+    candidate, _, own_model = candidate.partition("#")
     engine, _, rest = candidate.partition(":")
     precision, _, overlap = rest.partition("@")
-    return engine, precision or "fp32", int(overlap or 64)
+    return engine, precision or "fp32", int(overlap or 64), own_model or model
 
 
 def cli_run(candidate, raster, folder, args):
@@ -222,10 +227,10 @@ def cli_run(candidate, raster, folder, args):
     if args.device != "cpu":
         command += ["--device", args.device]
     if candidate != "today":
-        engine, precision, overlap = parse(candidate)
+        engine, precision, overlap, model = parse(candidate, args.model)
         command += ["--engine", engine, "--precision", precision, "--overlap",
-                    str(overlap)]
-    if args.model:
+                    str(overlap)] + (["--model", model] if model else [])
+    elif args.model:
         command += ["--model", args.model]
     t0 = time.perf_counter()
     proc = subprocess.run(command, cwd=args.today if candidate == "today" else REPO,

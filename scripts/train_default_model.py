@@ -10,6 +10,16 @@ negatives.
 
     .venv/bin/python scripts/train_default_model.py --steps 8000 --out models/ugsnet_light.pt
 
+With ``--teacher`` a model learns half from another's probabilities on the training
+tiles (distillation; the lean variant of benchmarks/RESULTS.md, two stages):
+
+    .venv/bin/python scripts/train_default_model.py --variant lean --teacher \
+        models/ugsnet_full.pt --hard-examples --hard-weight 1.5 --scale-range 0.5,1.2 \
+        --lr 2e-3 --time-budget 2700 --out build/lean/stage1.pt
+    .venv/bin/python scripts/train_default_model.py --variant lean --teacher \
+        models/ugsnet_full.pt --init build/lean/stage1.pt --hard-examples \
+        --hard-weight 1.0 --scale-range 0.5,1.2 --lr 3e-4 --steps 3000 --out build/lean/stage2.pt
+
 The full model is trained on a GPU. ../shared does not travel to a GPU machine, so
 the labelled tiles go there as one file (``--save-pack``, then ``--pack``); with
 ``--time-budget`` a short probe measures steps per second and sets ``--steps`` so
@@ -100,6 +110,34 @@ def load_pack(path):
     return samples("train"), samples("val")
 
 
+@torch.inference_mode()
+def with_teacher(samples, teacher_path, batch_size=4):
+    """Copies of ``samples`` holding the teacher model's green probability (x 255) on
+    each whole tile, predicted once at the tile's own resolution."""
+    from ugs_plugin.core.mapping.imagery import to_model_input
+    from ugs_plugin.core.model.files import load_model
+    teacher, card = load_model(teacher_path, "cpu")
+    teacher.eval()
+    # Kept between runs (minutes of a full model on the CPU), keyed by its weights.
+    cache = REPO / "build" / f"teacher_{card.get('sha256', 'unknown')[:12]}.npz"
+    known = dict(np.load(cache)) if cache.exists() else {}
+    t0 = time.time()
+    todo = [s for s in samples if s.name not in known]
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        x = torch.stack([torch.from_numpy(s.image).float() / 255 for s in chunk])
+        green = torch.softmax(teacher(to_model_input(x)), 1)[:, 1]
+        for s, p in zip(chunk, green):
+            known[s.name] = (p * 255).round().to(torch.uint8).numpy()
+    if todo:
+        cache.parent.mkdir(exist_ok=True)
+        np.savez(cache, **known)
+    print(f"teacher {card['variant']} ({Path(teacher_path).name}): {len(todo)} of "
+          f"{len(samples)} tiles predicted in {time.time() - t0:.0f} s", flush=True)
+    return [type(s)(s.image, s.mask, s.name, s.group, s.kinds, known[s.name])
+            for s in samples]
+
+
 def steps_for_budget(variant, train, cfg, device, seconds, probe_steps=12):
     """Steps that fit in ``seconds``, from the speed of a throw-away model."""
     probe = build_model(variant).to(device)
@@ -147,7 +185,7 @@ def save_fp16_parts(model, folder, parts=5):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", default="light", choices=("light", "full"))
+    ap.add_argument("--variant", default="light", choices=("light", "full", "lean"))
     ap.add_argument("--out", default=None,
                     help="model file (default: models/ugsnet_<variant>.pt)")
     ap.add_argument("--steps", type=int, default=8000)
@@ -178,6 +216,10 @@ def main():
     ap.add_argument("--scale-range", default="0.5,1.0",
                     help="resize factors of the 0.6 m crops (0.5,1.2 = 1.2-0.5 m)")
     ap.add_argument("--init", help="start from this model file's weights")
+    ap.add_argument("--teacher", help="distil from this model file (e.g. "
+                    "models/ugsnet_full.pt): its probabilities on the training tiles")
+    ap.add_argument("--distill-weight", type=float, default=0.5,
+                    help="share of the loss given to the teacher (with --teacher)")
     args = ap.parse_args()
     out = args.out or str(REPO / "models" / f"ugsnet_{args.variant}.pt")
     if args.threads:
@@ -196,6 +238,8 @@ def main():
         print(f"wrote {args.save_pack}: {counts[0]} training, {counts[1]} validation "
               "tiles")
         return
+    if args.teacher:
+        train = with_teacher(train, args.teacher)
     print(f"{len(train)} training tiles ({', '.join(naip_eval.TRAIN_CITIES)}), "
           f"{len(val)} validation tiles ({', '.join(naip_eval.VAL_CITIES)})", flush=True)
     device = choose_device(args.device)
@@ -206,7 +250,8 @@ def main():
                       lr=args.lr, seed=args.seed, scale_range=scale_range,
                       hard_negative_weight=args.hard_weight,
                       hard_examples=args.hard_examples, val_scale=0.6,
-                      checkpoint_every=500, precision=args.precision)
+                      checkpoint_every=500, precision=args.precision,
+                      distill_weight=args.distill_weight if args.teacher else 0.0)
     if args.time_budget:
         cfg.steps = steps_for_budget(args.variant, train, cfg, device, args.time_budget)
     cfg.validate_every = max(50, cfg.steps // args.validations)
@@ -271,6 +316,10 @@ def main():
                                f"dark non-vegetation pixels (water, shadow) weighted "
                                f"x{args.hard_weight:g}"),
             "initialised_from": Path(args.init).name if args.init else None,
+            "distilled_from": (f"{Path(args.teacher).name}: its green probability on "
+                               f"every training tile, {args.distill_weight:g} of the "
+                               "loss (soft cross-entropy, coarse and point outputs)"
+                               if args.teacher else None),
             "steps": cfg.steps, "batch_size": cfg.batch_size, "crop": cfg.crop,
             "optimizer": "AdamW", "lr": cfg.lr, "schedule": "poly 0.9",
             "precision": cfg.precision,

@@ -79,7 +79,7 @@ def test_authors_checkpoint_loads_unchanged_and_gives_same_output(tmp_path):
         assert torch.equal(loaded(x), reference_model(x))
 
 
-@pytest.mark.parametrize("variant", ["full", "light"])
+@pytest.mark.parametrize("variant", ["full", "light", "lean"])
 def test_eval_maps_512_to_512_two_class_logits(variant):
     model = build_model(variant).eval()
     with torch.inference_mode():

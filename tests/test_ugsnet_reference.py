@@ -134,7 +134,7 @@ def randomized_state(model, seed):
 
 
 @pytest.mark.parametrize("variant,size", [("full", (96, 160)), ("light", (160, 96)),
-                                          ("light", (128, 256))])
+                                          ("light", (128, 256)), ("lean", (112, 144))])
 def test_module_matches_the_functional_implementation(variant, size):
     model = build_model(variant).eval()
     state = randomized_state(model, seed=len(size) + size[0])

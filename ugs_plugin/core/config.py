@@ -45,6 +45,7 @@ class TrainConfig:
     checkpoint_every: int = 0         # 0 = min(250, steps / 4); < 0 = only at the end
     seed: int = 0
     precision: str = "fp32"           # "bf16": autocast on CUDA (ignored elsewhere)
+    distill_weight: float = 0.0       # share of the loss given to Sample.teacher
 
 
 @dataclass
@@ -101,7 +102,7 @@ TODAY_RECIPE = dict(distill=0.0, l2sp=0.0, head_first=0.0, interpolate=False,
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")   # "auto": CUDA, then MPS, then CPU
-VARIANTS = ("light", "full")
+VARIANTS = ("light", "full", "lean")
 LAYOUT_VERSION = 2   # weight layout of core/ugsnet.py (2: the authors' wiring)
 ENGINES = ("auto", "onnxruntime", "openvino", "torch")
 # "auto": what was measured best for this CPU's feature set (CPU_DEFAULTS), else fp32.

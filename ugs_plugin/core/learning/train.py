@@ -43,9 +43,12 @@ def _resize(arr: torch.Tensor, size, mode):
     return F.interpolate(arr[None], size=size, mode=mode, **kw)[0]
 
 
-def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator, kinds=None):
-    """One random training crop: (3,crop,crop) float 0..1, (crop,crop) int64 labels and
-    (crop,crop) uint8 hard-example kinds (tiles.HARD_KINDS; zeros when not given).
+def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator, kinds=None,
+            teacher=None):
+    """One random training crop: (3,crop,crop) float 0..1, (crop,crop) int64 labels,
+    (crop,crop) uint8 hard-example kinds (tiles.HARD_KINDS; zeros when not given) and
+    the teacher's (crop,crop) float green probability (None when not given). The
+    teacher saw the unaltered tile, so only the geometry is applied to it.
 
     ``image`` and ``mask`` are uint8 arrays or tensors; tensors stay on their device
     (the GPU, when training there, so augmentation does not starve it)."""
@@ -53,27 +56,36 @@ def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator, kinds=None)
     lab = torch.as_tensor(mask).float()[None]
     kind = (torch.zeros_like(lab) if kinds is None
             else torch.as_tensor(kinds).float()[None].to(lab.device))
+    soft = (None if teacher is None
+            else (torch.as_tensor(teacher).float() / 255.0)[None].to(lab.device))
     scale = rng.uniform(*cfg.scale_range)
     h, w = img.shape[1:]
     size = (max(cfg.crop, round(h * scale)), max(cfg.crop, round(w * scale)))
     img = _resize(img, size, "bilinear")
     lab = _resize(lab, size, "nearest")[0]
     kind = _resize(kind, size, "nearest")[0]
+    if soft is not None:
+        soft = _resize(soft, size, "bilinear")[0]
     y = rng.integers(0, size[0] - cfg.crop + 1)
     x = rng.integers(0, size[1] - cfg.crop + 1)
     img = img[:, y:y + cfg.crop, x:x + cfg.crop]
     lab = lab[y:y + cfg.crop, x:x + cfg.crop]
     kind = kind[y:y + cfg.crop, x:x + cfg.crop]
     k = int(rng.integers(4))
+    flip = rng.random() < 0.5
     img, lab, kind = (torch.rot90(img, k, (1, 2)), torch.rot90(lab, k, (0, 1)),
                       torch.rot90(kind, k, (0, 1)))
-    if rng.random() < 0.5:
+    if flip:
         img, lab, kind = img.flip(2), lab.flip(1), kind.flip(1)
+    if soft is not None:
+        soft = torch.rot90(soft[y:y + cfg.crop, x:x + cfg.crop], k, (0, 1))
+        soft = (soft.flip(1) if flip else soft).contiguous()
     if cfg.hard_examples:
         img, kind = hard_example_looks(img, lab, kind, rng)
     if cfg.colour_jitter:
         img = radiometric_jitter(img, rng)
-    return img.contiguous(), lab.long().contiguous(), kind.to(torch.uint8).contiguous()
+    return (img.contiguous(), lab.long().contiguous(), kind.to(torch.uint8).contiguous(),
+            soft)
 
 
 def _colour(values, like):
@@ -200,6 +212,20 @@ def segmentation_loss(output: dict, target: torch.Tensor, point_weight: float = 
     labelled = (point_labels != IGNORE).float()
     loss_points = (per_point * labelled).sum() / labelled.sum().clamp(min=1.0)
     return loss + point_weight * loss_points
+
+
+def distillation_loss(output: dict, teacher: torch.Tensor):
+    """Soft CE of the coarse logits (upsampled) and of the point predictions against a
+    teacher's green probability (N,H,W) in 0..1, over every pixel: the student learns
+    the teacher's confidence, labelled or not."""
+    target = torch.stack([1 - teacher, teacher], 1)
+    coarse = F.interpolate(output["coarse"].float(), size=teacher.shape[1:],
+                           mode="bilinear", align_corners=True)
+    loss = F.cross_entropy(coarse, target)
+    at_points = F.grid_sample(teacher[:, None], 2 * output["points"].unsqueeze(2) - 1,
+                              mode="bilinear", align_corners=False).squeeze(3).squeeze(1)
+    points_target = torch.stack([1 - at_points, at_points], 1)
+    return loss + F.cross_entropy(output["rend"].float(), points_target)
 
 
 def hard_negative_weights(x_unit: torch.Tensor, target: torch.Tensor, weight: float,
@@ -333,6 +359,11 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
     else:
         stored = [(s.image, s.mask, s.kinds) for s in train_samples]
     with_kinds = any(s.kinds is not None for s in train_samples)
+    distil = cfg.distill_weight > 0
+    if distil and any(s.teacher is None for s in train_samples):
+        raise TrainingError("distillation needs every training tile's teacher "
+                            "probabilities (Sample.teacher)")
+    teachers = [s.teacher if distil else None for s in train_samples]
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
                 if cfg.precision == "bf16" and device.type == "cuda"
                 else contextlib.nullcontext())
@@ -348,7 +379,8 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         for group in opt.param_groups:
             group["lr"] = poly_lr(cfg.lr, step, cfg.steps, cfg.poly_power)
         picks = rng.integers(0, len(train_samples), cfg.batch_size)
-        batch = [augment(*stored[i][:2], cfg, rng, stored[i][2]) for i in picks]
+        batch = [augment(*stored[i][:2], cfg, rng, stored[i][2], teachers[i])
+                 for i in picks]
         x_unit = torch.stack([b[0] for b in batch]).to(device)
         y = torch.stack([b[1] for b in batch]).to(device)
         weights = None
@@ -358,6 +390,10 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         with autocast:
             output = model(to_model_input(x_unit))
         loss = segmentation_loss(output, y, cfg.point_loss_weight, weights)
+        if distil:
+            soft = torch.stack([b[3] for b in batch]).to(device)
+            loss = (1 - cfg.distill_weight) * loss + \
+                cfg.distill_weight * distillation_loss(output, soft)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -36,6 +36,7 @@ class Sample:
     name: str = ""
     group: str = ""     # city / area, for the validation split
     kinds: np.ndarray | None = None  # uint8 (H, W): HARD_KINDS code per pixel, 0 none
+    teacher: np.ndarray | None = None  # uint8 (H, W): a teacher's green probability x 255
 
 
 def normalise_mask(raw: np.ndarray) -> np.ndarray:

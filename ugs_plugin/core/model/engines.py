@@ -17,6 +17,7 @@ when PyTorch is there (beside the model, or in a cache folder).
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import json
@@ -76,15 +77,16 @@ CPU_FAMILIES = (("amx", ("amx_bf16", "amx_int8")), ("avx512_bf16", ("avx512_bf16
 NUMPY_FLAGS = {"AVX2": "avx2", "AVX512F": "avx512f", "AVX512VNNI": "avx512_vnni"}
 
 
-def cpu_flags() -> set:
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset:
     """The CPU's instruction-set flags as Linux names them (/proc/cpuinfo); elsewhere
     (Windows, macOS) what numpy's run-time dispatch found, and OpenVINO's BF16 read
-    as avx512_bf16."""
+    as avx512_bf16. Read once: elsewhere it costs an OpenVINO start-up."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
                 if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
+                    return frozenset(line.partition(":")[2].split())
     except OSError:
         pass
     flags = flags_from_numpy(numpy_cpu_features())
@@ -93,7 +95,7 @@ def cpu_flags() -> set:
         caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         if "BF16" in caps:
             flags.add("avx512_bf16")
-    return flags
+    return frozenset(flags)
 
 
 def numpy_cpu_features() -> dict:
