@@ -49,7 +49,8 @@ ARCHITECTURES = {
     "full": VariantConfig(64, (64, 128, 256, 512), (3, 4, 6, 3), 96, 256),
     "light": VariantConfig(16, (16, 32, 64, 128), (1, 2, 2, 1), 32, 64),
     # Light with three quarters of its widths, one block per stage and half the
-    # fusion: 1.45x its int8 forward on an AVX2 CPU; trained by distillation.
+    # fusion: 1.45x its int8 forward on an AVX2 CPU. Distilled from the full model
+    # it finds fewer small trees than light, which stays the default (RESULTS.md).
     "lean": VariantConfig(16, (12, 24, 48, 96), (1, 1, 1, 1), 24, 32),
 }
 assert set(ARCHITECTURES) == set(VARIANTS)

@@ -33,7 +33,7 @@ OPTIONS = spec.bind(
     TrainRequest,
     spec.Option("variant", "VARIANT", "Model variant", "choice", choices=VARIANTS,
                 help="light: the CPU default; full: the method's UGSNet, for GPUs; "
-                "lean: a narrower light one, mapping 1.4x as fast on a CPU, that "
+                "lean: a narrower light one, mapping 1.3x as fast on a CPU, that "
                 "finds fewer small trees"),
     spec.BASE_MODEL.but(target="base_model", key="BASE_MODEL", label="Fine-tune this "
                         "model (empty = train anew)"),
