@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
 from ugs_plugin.core.model.files import choose_device, save_model  # noqa: E402
 from ugs_plugin.core.learning.training_tiles import IGNORE, Sample  # noqa: E402
-from ugs_plugin.core.config import TrainConfig  # noqa: E402
+from ugs_plugin.core.config import TrainConfig, VARIANTS  # noqa: E402
 from ugs_plugin.core.feedback import Feedback, Printing  # noqa: E402
 from ugs_plugin.core.learning.train import predict_tiles, train_model  # noqa: E402
 from ugs_plugin.core.model.ugsnet import build_model  # noqa: E402
@@ -113,7 +113,9 @@ def load_pack(path):
 @torch.inference_mode()
 def with_teacher(samples, teacher_path, batch_size=4):
     """Copies of ``samples`` holding the teacher model's green probability (x 255) on
-    each whole tile, predicted once at the tile's own resolution."""
+    each whole tile, predicted once at the tile's own resolution. (Not
+    finetune.base_probabilities: it keeps float16, which moves 1 % of the uint8
+    values by one.)"""
     from ugs_plugin.core.mapping.imagery import to_model_input
     from ugs_plugin.core.model.files import load_model
     teacher, card = load_model(teacher_path, "cpu")
@@ -185,7 +187,7 @@ def save_fp16_parts(model, folder, parts=5):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", default="light", choices=("light", "full", "lean"))
+    ap.add_argument("--variant", default="light", choices=VARIANTS)
     ap.add_argument("--out", default=None,
                     help="model file (default: models/ugsnet_<variant>.pt)")
     ap.add_argument("--steps", type=int, default=8000)

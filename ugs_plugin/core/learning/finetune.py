@@ -46,7 +46,7 @@ from ..model.ugsnet import PatchDiscriminator
 from ..outputs import remove_quietly
 from . import check
 from .region import NO_OVERVIEWS, predict_window, window_around
-from .train import augment, poly_lr, segmentation_loss
+from .train import augment, poly_lr, segmentation_loss, soft_cross_entropy
 from .training_tiles import IGNORE
 
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
@@ -220,10 +220,7 @@ def distillation_loss(output, labels, teacher):
     free = (labels == IGNORE).float()
     if free.sum() == 0:
         return coarse.sum() * 0.0
-    log_p = F.log_softmax(coarse, 1)
-    target = torch.stack([1 - teacher, teacher], 1)
-    per_pixel = -(target * log_p).sum(1)
-    return (per_pixel * free).sum() / free.sum()
+    return (soft_cross_entropy(coarse, teacher) * free).sum() / free.sum()
 
 
 HEAD_MODULES = ("decoder", "pointhead")

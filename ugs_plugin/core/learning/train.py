@@ -64,22 +64,17 @@ def augment(image, mask, cfg: TrainConfig, rng: np.random.Generator, kinds=None,
     img = _resize(img, size, "bilinear")
     lab = _resize(lab, size, "nearest")[0]
     kind = _resize(kind, size, "nearest")[0]
-    if soft is not None:
-        soft = _resize(soft, size, "bilinear")[0]
+    soft = None if soft is None else _resize(soft, size, "bilinear")[0]
     y = rng.integers(0, size[0] - cfg.crop + 1)
     x = rng.integers(0, size[1] - cfg.crop + 1)
-    img = img[:, y:y + cfg.crop, x:x + cfg.crop]
-    lab = lab[y:y + cfg.crop, x:x + cfg.crop]
-    kind = kind[y:y + cfg.crop, x:x + cfg.crop]
     k = int(rng.integers(4))
     flip = rng.random() < 0.5
-    img, lab, kind = (torch.rot90(img, k, (1, 2)), torch.rot90(lab, k, (0, 1)),
-                      torch.rot90(kind, k, (0, 1)))
-    if flip:
-        img, lab, kind = img.flip(2), lab.flip(1), kind.flip(1)
-    if soft is not None:
-        soft = torch.rot90(soft[y:y + cfg.crop, x:x + cfg.crop], k, (0, 1))
-        soft = (soft.flip(1) if flip else soft).contiguous()
+
+    def placed(t):  # the same crop, quarter turns and flip for every map
+        t = torch.rot90(t[..., y:y + cfg.crop, x:x + cfg.crop], k, (-2, -1))
+        return t.flip(-1) if flip else t
+    img, lab, kind = placed(img), placed(lab), placed(kind)
+    soft = None if soft is None else placed(soft).contiguous()
     if cfg.hard_examples:
         img, kind = hard_example_looks(img, lab, kind, rng)
     if cfg.colour_jitter:
@@ -214,18 +209,23 @@ def segmentation_loss(output: dict, target: torch.Tensor, point_weight: float = 
     return loss + point_weight * loss_points
 
 
+def soft_cross_entropy(logits: torch.Tensor, green: torch.Tensor) -> torch.Tensor:
+    """Per-element cross-entropy of two-class logits (N,2,...) against a probability
+    of green (N,...) in 0..1."""
+    target = torch.stack([1 - green, green], 1)
+    return -(target * F.log_softmax(logits, 1)).sum(1)
+
+
 def distillation_loss(output: dict, teacher: torch.Tensor):
     """Soft CE of the coarse logits (upsampled) and of the point predictions against a
     teacher's green probability (N,H,W) in 0..1, over every pixel: the student learns
     the teacher's confidence, labelled or not."""
-    target = torch.stack([1 - teacher, teacher], 1)
     coarse = F.interpolate(output["coarse"].float(), size=teacher.shape[1:],
                            mode="bilinear", align_corners=True)
-    loss = F.cross_entropy(coarse, target)
     at_points = F.grid_sample(teacher[:, None], 2 * output["points"].unsqueeze(2) - 1,
                               mode="bilinear", align_corners=False).squeeze(3).squeeze(1)
-    points_target = torch.stack([1 - at_points, at_points], 1)
-    return loss + F.cross_entropy(output["rend"].float(), points_target)
+    return (soft_cross_entropy(coarse, teacher).mean()
+            + soft_cross_entropy(output["rend"].float(), at_points).mean())
 
 
 def hard_negative_weights(x_unit: torch.Tensor, target: torch.Tensor, weight: float,
@@ -352,18 +352,16 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         start = ckpt["step"]
         feedback.info(f"resumed at step {start}")
     device = next(model.parameters()).device
-    if device.type == "cuda":  # the tiles are small: keep them on the GPU
-        stored = [(torch.from_numpy(s.image).to(device), torch.from_numpy(s.mask).to(device),
-                   None if s.kinds is None else torch.from_numpy(s.kinds).to(device))
-                  for s in train_samples]
-    else:
-        stored = [(s.image, s.mask, s.kinds) for s in train_samples]
-    with_kinds = any(s.kinds is not None for s in train_samples)
     distil = cfg.distill_weight > 0
     if distil and any(s.teacher is None for s in train_samples):
         raise TrainingError("distillation needs every training tile's teacher "
                             "probabilities (Sample.teacher)")
-    teachers = [s.teacher if distil else None for s in train_samples]
+    stored = [(s.image, s.mask, s.kinds, s.teacher if distil else None)
+              for s in train_samples]
+    if device.type == "cuda":  # the tiles are small: keep them on the GPU
+        stored = [tuple(None if a is None else torch.from_numpy(a).to(device) for a in s)
+                  for s in stored]
+    with_kinds = any(s.kinds is not None for s in train_samples)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
                 if cfg.precision == "bf16" and device.type == "cuda"
                 else contextlib.nullcontext())
@@ -379,8 +377,7 @@ def train_model(model, train_samples, val_samples=(), cfg: TrainConfig = TrainCo
         for group in opt.param_groups:
             group["lr"] = poly_lr(cfg.lr, step, cfg.steps, cfg.poly_power)
         picks = rng.integers(0, len(train_samples), cfg.batch_size)
-        batch = [augment(*stored[i][:2], cfg, rng, stored[i][2], teachers[i])
-                 for i in picks]
+        batch = [augment(*stored[i][:2], cfg, rng, *stored[i][2:]) for i in picks]
         x_unit = torch.stack([b[0] for b in batch]).to(device)
         y = torch.stack([b[1] for b in batch]).to(device)
         weights = None
