@@ -29,9 +29,9 @@ from ..model.engines import as_engine
 from ..outputs import OutputError, remove_quietly, temp_beside
 from . import imagery
 from .imagery import BandPlanReader, bounded_gdal_cache
+from .overviews import BLOCK, Levels, overview_factors
 from .tiling import bands_of_columns, blend_weights, tile_origins
 
-BLOCK = 256
 MIN_SIDE = 32
 GREEN_RGBA = (56, 168, 0, 255)
 
@@ -51,14 +51,6 @@ def _creation_profile(src, nodata, role="class"):
         "blockysize": BLOCK, "compress": "deflate", "zlevel": 1,
         "predictor": 1 if role == "class" else 2, "BIGTIFF": "IF_SAFER",
     }
-
-
-def _overview_factors(height, width):
-    factors, f = [], 2
-    while max(height, width) / f >= BLOCK:
-        factors.append(f)
-        f *= 2
-    return factors
 
 
 def predict_raster(image_path: str | Path, output_path: str | Path, model, card: dict,
@@ -131,11 +123,22 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
         except OutputError as err:
             raise PredictError(str(err)) from None
         with rasterio.Env(**bounded_gdal_cache()):
+            # Overviews computed as the maps are written where they fit, else by GDAL.
+            in_step = options.overviews and Levels.fit(src.height, src.width, len(roles))
+            levels = {role: Levels(src.height, src.width,
+                                   "class" if role == "class" else "percent")
+                      for role in roles} if in_step else {}
             summary = _run(src, model, reader, dict(zip(roles, temps)), tile, overlap,
-                           options, card, feedback)
-            factors = _overview_factors(src.height, src.width) \
+                           options, card, feedback, levels)
+            factors = overview_factors(src.height, src.width) \
                 if options.overviews else []
             for tmp, role in zip(temps if factors else [], roles):
+                if role in levels:
+                    try:
+                        levels[role].write(tmp)
+                    except OSError as err:
+                        raise PredictError(str(err)) from None
+                    continue
                 method = Resampling.mode if role == "class" else Resampling.average
                 with rasterio.open(tmp, "r+") as dst:
                     dst.build_overviews(factors, method)
@@ -157,7 +160,7 @@ def predict_raster(image_path: str | Path, output_path: str | Path, model, card:
     return summary
 
 
-def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
+def _run(src, model, reader, temps, tile, overlap, options, card, feedback, levels):
     forward = as_engine(model, options.precision, feedback.warning)
     height, width = src.height, src.width
     tile_h, tile_w = min(tile, height), min(tile, width)
@@ -227,9 +230,10 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
                     # Tiles start at y or later from here on: rows above are final.
                     flush_to = y - y % BLOCK
                     if flush_to > r0:
-                        green, valid_total = _flush(writers, acc, wsum, r0, flush_to,
-                                                    cx0, bx0, bx1, options.threshold,
-                                                    green, valid_total)
+                        green, valid_total = _flush(writers, levels, acc, wsum, r0,
+                                                    flush_to, cx0, bx0, bx1,
+                                                    options.threshold, green,
+                                                    valid_total)
                         shift = flush_to - r0
                         acc[:-shift] = acc[shift:].copy()
                         wsum[:-shift] = wsum[shift:].copy()
@@ -246,8 +250,9 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
                             wsum[rows, cols] += w
                     done += len(batch_xs)
                     feedback.progress(100.0 * done / total)
-                green, valid_total = _flush(writers, acc, wsum, r0, height, cx0, bx0,
-                                            bx1, options.threshold, green, valid_total)
+                green, valid_total = _flush(writers, levels, acc, wsum, r0, height,
+                                            cx0, bx0, bx1, options.threshold, green,
+                                            valid_total)
     finally:
         for w in writers.values():
             w.close()
@@ -259,7 +264,10 @@ def _run(src, model, reader, temps, tile, overlap, options, card, feedback):
             "precision": forward.precision}
 
 
-def _flush(writers, acc, wsum, r0, r1, cx0, bx0, bx1, threshold, green, valid_total):
+def _flush(writers, levels, acc, wsum, r0, r1, cx0, bx0, bx1, threshold, green,
+           valid_total):
+    """Write rows r0..r1 of the band's columns bx0..bx1 to every map and its
+    overview levels."""
     rows = slice(0, r1 - r0)
     cols = slice(bx0 - cx0, bx1 - cx0)
     weight = wsum[rows, cols]
@@ -271,13 +279,18 @@ def _flush(writers, acc, wsum, r0, r1, cx0, bx0, bx1, threshold, green, valid_to
     classes[is_green] = GREEN
     window = Window(bx0, r0, bx1 - bx0, r1 - r0)
     writers["class"].write(classes, 1, window=window)
+    maps = {"class": classes}
     if "uncertainty" in writers:
         margin = np.abs(2 * prob[valid] - 1)  # p(green) - p(other), unsigned
         unsure = np.full(prob.shape, NODATA, np.uint8)
         unsure[valid] = np.rint((1 - margin) * 100).astype(np.uint8)
         writers["uncertainty"].write(unsure, 1, window=window)
+        maps["uncertainty"] = unsure
     if "probability" in writers:
         percent = np.full(prob.shape, NODATA, np.uint8)
         percent[valid] = np.rint(prob[valid] * 100).astype(np.uint8)
         writers["probability"].write(percent, 1, window=window)
+        maps["probability"] = percent
+    for role, level in levels.items():
+        level.add(maps[role], valid, r0, bx0)
     return green + int(is_green.sum()), valid_total + int(valid.sum())
