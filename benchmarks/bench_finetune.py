@@ -19,7 +19,7 @@ mapped green, of the rest, park F1.
 
     .venv/bin/python benchmarks/bench_finetune.py [--recipes today,guarded]
         [--counts 5,10,20] [--seeds 0,1,2,3,4]
-        [--only controlled|valencia|marks|valencia-marks]
+        [--only controlled|valencia|marks|valencia-marks|frames]
         [--marks-count 10] [--marks-kinds guided,random,guided+checks]
         [--json OUT.json] [--score-mixes] [--threads 2]
 
@@ -76,15 +76,15 @@ def weights_seen():
         check.mix = original
 
 
-def run_once(scene, marks, cfg, tmp, name, checks=()):
-    """Fine-tune (``checks``: check marks, held out); (written model path, result,
-    minutes, {alpha: weights} of every mix the check weighed when --score-mixes,
-    else {})."""
+def run_once(scene, marks, cfg, tmp, name, checks=(), candidate=None):
+    """Fine-tune (``checks``: check marks, held out; ``candidate``: where the best
+    mix goes, written or not); (written model path, result, minutes, {alpha:
+    weights} of every mix the check weighed when --score-mixes, else {})."""
     out = Path(tmp) / f"{name}.pt"
     t0 = time.time()
     with weights_seen() as seen:
         result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu",
-                                       checks=checks)
+                                       checks=checks, candidate=candidate)
     minutes = (time.time() - t0) / 60
     mixes = {}
     if SCORE_MIXES and seen and cfg.interpolate:
@@ -232,6 +232,62 @@ def controlled(recipes, counts, seeds, base_cfg):
                           f"({result.decision.reason}); {minutes:.1f} min", flush=True)
     summary(rows, "f1", before["f1"])
     return {"base": before, "rows": rows, "what_if": what_if(rows, "f1", before["f1"])}
+
+
+# ---------------------------------------------------------------- frames vs blocks
+
+def right_call(row, base_f1):
+    """Accepted where the written model gains on the other crops, or the base kept
+    where the best candidate would not have."""
+    return row["f1"] > base_f1 if row["accepted"] else row["best_true_gain"] <= 0
+
+def frames_vs_blocks(seeds, count, base_cfg):
+    """The same marks on the controlled shift, held out two ways: spatial blocks of
+    the marks (the scene as one GeoTIFF) and the marks of whole frames (the scene cut
+    into 2 x 2 frames of whole crops, as a VRT). Which hold-out's gain is nearer the
+    gain on the other crops, and which decision is right?"""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        scene, label, _, base_map, scored, before = controlled_setup(tmp)
+        side = naip_eval.resample(scored[0].mask, "nearest").shape[1]
+        mosaic = naip_eval.as_frames(scene, Path(tmp), side=side)
+        print(f"Frames vs blocks (controlled shift, {count} squares per class), scored "
+              f"on {len(scored)} other crops: base F1 {before['f1']:.3f}", flush=True)
+        for seed in seeds:
+            marks = naip_eval.user_squares(base_map, label, count,
+                                           np.random.default_rng(seed))
+            cfg = replace(base_cfg, seed=seed)
+            for kind, raster in (("blocks", scene), ("frames", mosaic)):
+                best = Path(tmp) / f"{kind}_{seed}_best.pt"
+                out, result, minutes, _ = run_once(raster, marks, cfg, tmp,
+                                                   f"{kind}_{seed}", candidate=best)
+                after = score_model(out, scored)
+                # The mix the hold-out rates highest, scored on the other crops
+                # whether it was written or not: how far off the hold-out's gain is.
+                rated = result.decision.best
+                held_gain = rated.f1 - result.before["f1"]
+                true_gain = score_model(best, scored)["f1"] - before["f1"]
+                rows.append(record(kind, count, seed, result, minutes, f1=after["f1"],
+                                   held_gain=held_gain, best_true_gain=true_gain,
+                                   holdout_from=result.card["finetuning"]["holdout_from"]))
+                print(f"  {kind:6s} seed {seed}: held-out F1 {result.before['f1']:.3f} "
+                      f"-> {rated.f1:.3f} (mix {rated.alpha:g}, {held_gain:+.3f}), on "
+                      f"the other crops {true_gain:+.3f}; written "
+                      f"{after['f1'] - before['f1']:+.3f} "
+                      f"({'accepted' if result.accepted else 'base kept'}); "
+                      f"{minutes:.1f} min", flush=True)
+    print("\n  hold-out  runs  mean held-out gain  mean true gain  mean |error|  "
+          "written gain (mean, worst)  base kept  right calls")
+    for kind in ("blocks", "frames"):
+        mine = [r for r in rows if r["recipe"] == kind and r["held_gain"] is not None]
+        errors = [abs(r["held_gain"] - r["best_true_gain"]) for r in mine]
+        written = [r["f1"] - before["f1"] for r in rows if r["recipe"] == kind]
+        print(f"  {kind:8s}  {len(mine):4d}  {np.mean([r['held_gain'] for r in mine]):+18.3f}"
+              f"  {np.mean([r['best_true_gain'] for r in mine]):+14.3f}  "
+              f"{np.mean(errors):12.3f}  {np.mean(written):+13.3f}, {np.min(written):+.3f}"
+              f"  {sum(not r['accepted'] for r in mine):9d}  "
+              f"{sum(right_call(r, before['f1']) for r in mine)} of {len(mine)}")
+    return {"base": before, "rows": rows}
 
 
 # ---------------------------------------------------------------- guided vs random
@@ -557,7 +613,7 @@ def main():
                     help="squares per class (on average) for guided vs random")
     ap.add_argument("--config", default="{}", help="JSON of FinetuneConfig overrides")
     ap.add_argument("--only", choices=("controlled", "valencia", "marks",
-                                       "valencia-marks"))
+                                       "valencia-marks", "frames"))
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--score-mixes", action="store_true",
                     help="score every mix the check weighed, and the allowances' what-if")
@@ -583,6 +639,8 @@ def main():
     if args.only in (None, "valencia-marks"):
         out["valencia_marks"] = valencia_guided_vs_random(
             seeds, args.marks_count, cfg, kinds=args.marks_kinds.split(","))
+    if args.only == "frames":
+        out["frames"] = frames_vs_blocks(seeds, args.marks_count, cfg)
     print(f"# command: {' '.join(sys.argv)}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))

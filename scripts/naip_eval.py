@@ -6,6 +6,7 @@ truth; the human tree points are ground truth for tree recall.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -206,6 +207,34 @@ def user_scene(samples, folder, cols=7):
                        crs="EPSG:26911", transform=transform) as dst:
         dst.write(image)
     return path, label, transform
+
+
+def as_frames(scene, folder, side=1, parts=(2, 2)):
+    """``scene`` cut into parts[0] x parts[1] frames (GeoTIFFs) at multiples of
+    ``side`` px (the crops' side: frames of whole crops) and mosaicked again as a GDAL
+    VRT, the way a city's frames are put together; returns the VRT's path."""
+    from osgeo import gdal
+    from rasterio.windows import Window
+    folder = Path(folder)
+    frames = []
+    with rasterio.open(scene) as src:
+        def cuts(length, n):
+            return [0] + [round(length * k / n / side) * side for k in range(1, n)] + \
+                [length]
+        rows, cols = cuts(src.height, parts[0]), cuts(src.width, parts[1])
+        for r0, r1 in zip(rows, rows[1:]):
+            for c0, c1 in zip(cols, cols[1:]):
+                window = Window(c0, r0, c1 - c0, r1 - r0)
+                frames.append(str(folder / f"frame_{len(frames)}.tif"))
+                with rasterio.open(frames[-1], "w", **dict(
+                        src.profile, width=c1 - c0, height=r1 - r0,
+                        transform=src.window_transform(window))) as dst:
+                    dst.write(src.read(window=window))
+    mosaic = folder / "mosaic.vrt"
+    scope = getattr(gdal, "ExceptionMgr", None)  # GDAL 3.7+; keeps the global setting
+    with scope(useExceptions=True) if scope else contextlib.nullcontext():
+        gdal.BuildVRT(str(mosaic), frames).FlushCache()
+    return mosaic
 
 
 def user_squares(prediction, label, count, rng, side=12, purity=0.9, transform=None):

@@ -14,6 +14,7 @@ from shapely.geometry import box
 
 from ugs_plugin.core.learning.finetune import (finetune_on_reference,
                                                FinetuneCancelled, FinetuneError,
+                                               frame_of, split_by_frames,
                                                split_holdout)
 from ugs_plugin.core.config import FinetuneConfig
 from ugs_plugin.core.feedback import Recording
@@ -103,6 +104,50 @@ def test_held_out_polygons_are_whole_spatial_blocks_with_both_classes():
         same += int(np.argmin(d)) in held_set
     assert same / len(held) > len(held) / 40
     assert split_holdout(geoms, classes, 0.0) == (list(range(40)), [])
+
+
+@pytest.fixture(scope="module")
+def shifted_mosaic(shifted_scene, tmp_path_factory):
+    """The shifted scene cut into four frames of 2 x 2 crops (GeoTIFFs) and
+    mosaicked again as a GDAL VRT, the way a city's frames are put together."""
+    return naip_eval.as_frames(shifted_scene[0], tmp_path_factory.mktemp("frames"),
+                               side=shifted_scene[1].shape[0] // 4)
+
+
+def test_on_a_mosaic_the_marks_of_whole_frames_hold_out(shifted_scene, shifted_mosaic,
+                                                        tmp_path):
+    """The marks of whole frames of a VRT mosaic are held out (both classes on each
+    side), not blocks beside the training marks; the log and the card say which."""
+    from ugs_plugin.core.mapping.imagery import source_frames
+    _, label, prediction, _ = shifted_scene
+    shapes = marks(label, prediction, 10)
+    with rasterio.open(shifted_mosaic) as src:
+        frames = source_frames(src)
+    assert [name for name, _ in frames] == [f"frame_{k}.tif" for k in range(4)]
+    on_frame = frame_of([g for g, _ in shapes], frames)
+    assert all(box(*frames[k][1]).covers(g.centroid)
+               for (g, _), k in zip(shapes, on_frame))
+    classes = [c for _, c in shapes]
+    train, held, held_frames = split_by_frames(on_frame, classes, 0.25, seed=0)
+    assert sorted(train + held) == list(range(len(shapes)))
+    assert {on_frame[i] for i in held} == set(held_frames)
+    assert not {on_frame[i] for i in train} & set(held_frames)
+    assert {classes[i] for i in held} == {0, 1} == {classes[i] for i in train}
+    assert len(held) <= 0.5 * len(shapes)
+    # No choice of frames gives both classes on both sides: none is made.
+    assert split_by_frames([0] * 10 + [1] * 10, [0] * 10 + [1] * 10, 0.25) is None
+
+    log = Recording()
+    result = finetune_on_reference(shifted_mosaic, shapes, tmp_path / "ft.pt",
+                                   device="cpu", cfg=replace(QUICK, guard_windows=2,
+                                                             interpolate=False),
+                                   feedback=log)
+    names = [frames[k][0] for k in held_frames]
+    assert result.holdout_polygons == len(held)
+    assert result.card["finetuning"]["holdout_from"] == (
+        "the marks on whole frames of the mosaic: " + ", ".join(names))
+    assert any("not fine-tuned on" in m and names[0] in m for m in log.messages)
+    assert result.before["pixels"] > 0
 
 
 def test_a_batch_without_labelled_pixels_gives_zero_loss_not_nan():

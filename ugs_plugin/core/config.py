@@ -75,7 +75,7 @@ class FinetuneConfig:
     lr: float = 2e-4
     weight_decay: float = 1e-4
     poly_power: float = 0.9
-    holdout: float = 0.25          # share of polygons held out, in spatial blocks
+    holdout: float = 0.25          # share held out: spatial blocks, or whole frames
     seed: int = 0
     windows: int = 256             # crops read from the raster before training
     match_colours: bool = False    # recolour source crops to the raster's colours

@@ -119,6 +119,54 @@ def split_holdout(geometries, classes, share: float, seed: int = 0):
     return [i for i in range(n) if i not in held_set], sorted(held)
 
 
+def frame_of(geometries, frames) -> list:
+    """The index of the frame (``imagery.source_frames``) each polygon lies on: the
+    one holding its centre, else the nearest."""
+    from shapely.geometry import box
+    boxes = [box(*bounds) for _, bounds in frames]
+    out = []
+    for g in geometries:
+        centre = g.centroid
+        inside = [k for k, b in enumerate(boxes) if b.covers(centre)]
+        out.append(inside[0] if inside else
+                   int(np.argmin([b.distance(centre) for b in boxes])))
+    return out
+
+
+def split_by_frames(frames_of, classes, share: float, seed: int = 0):
+    """(train indices, held-out indices, held frames): the marks of whole frames held
+    out, so the check scores the model on imagery it was not fine-tuned on. The frames
+    whose marks come closest to ``share`` (at most twice it) with both classes on both
+    sides; None when no choice of frames gives that."""
+    frames_of, classes = np.asarray(frames_of), np.asarray(classes)
+    n = len(classes)
+    marked = np.unique(frames_of)
+    if share <= 0 or n < 4 or len(marked) < 2:
+        return None
+    target = share * n
+    rng = np.random.default_rng(seed)
+    if len(marked) <= 12:
+        choices = [marked[[k for k in range(len(marked)) if m >> k & 1]]
+                   for m in range(1, 2 ** len(marked) - 1)]
+    else:
+        choices = [rng.choice(marked, size, replace=False) for size in
+                   rng.integers(1, len(marked), 2000)]
+    best = None
+    for pick in rng.permutation(len(choices)):  # ties: a seeded draw
+        held_frames = choices[pick]
+        held = np.isin(frames_of, held_frames)
+        count = int(held.sum())
+        if count > 2 * target or len(set(classes[held])) < 2 \
+                or len(set(classes[~held])) < 2:
+            continue
+        if best is None or abs(count - target) < abs(best[0] - target):
+            best = (count, held, sorted(int(f) for f in held_frames))
+    if best is None:
+        return None
+    _, held, held_frames = best
+    return (list(np.flatnonzero(~held)), list(np.flatnonzero(held)), held_frames)
+
+
 # ---------------------------------------------------------------- reading crops
 
 def _random_points_in(geometry, count, rng, tries: int = 50):
@@ -474,6 +522,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                 f"the reference polygons on this raster have no '{missing}' polygon "
                 f"({counts[1]} green, {counts[0]} other): mark at least one of each, "
                 "ideally where the map is wrong")
+        holdout_from = "check marks" if checks else "spatial blocks of the marks"
         if checks:
             train_shapes, held_shapes = shapes, checks
             feedback.info(f"{len(checks)} check marks hold out; all "
@@ -485,9 +534,22 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                                  "they partly check what was trained on: move them, or "
                                  "clear their check field")
         else:
-            train_idx, held_idx = split_holdout([g for g, _ in shapes],
-                                                [c for _, c in shapes], cfg.holdout,
-                                                cfg.seed)
+            geometries, classes = [g for g, _ in shapes], [c for _, c in shapes]
+            frames = imagery.source_frames(src)
+            on_frame = frame_of(geometries, frames) if frames else []
+            by_frames = split_by_frames(on_frame, classes, cfg.holdout, cfg.seed) \
+                if frames else None
+            if by_frames:
+                train_idx, held_idx, held_frames = by_frames
+                names = ", ".join(frames[k][0] for k in held_frames)
+                holdout_from = f"the marks on whole frames of the mosaic: {names}"
+                feedback.info(f"{len(held_idx)} marks on {len(held_frames)} of "
+                              f"{len(set(on_frame))} marked frames ({names}) hold "
+                              "out, so the check scores the model on imagery it was "
+                              "not fine-tuned on")
+            else:
+                train_idx, held_idx = split_holdout(geometries, classes, cfg.holdout,
+                                                    cfg.seed)
             if cfg.holdout > 0 and not held_idx:
                 feedback.warning(f"only {len(shapes)} polygons: too few to hold some "
                                  "out; the gain cannot be measured (mark at least 4, 2 "
@@ -548,8 +610,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         card = _card(parent, base_path, base_model, image_path, cfg, train_shapes,
                      held_shapes, labelled, history, reference_crs or src.crs.to_string(),
                      device=str(next(model.parameters()).device),
-                     holdout_from="check marks" if checks else "spatial blocks of the "
-                     "marks")
+                     holdout_from=holdout_from)
         alphas = check.ALPHAS if cfg.interpolate and held_shapes else (1.0,)
         candidates = []
         for n, alpha in enumerate(alphas):

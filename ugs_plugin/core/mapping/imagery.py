@@ -204,3 +204,27 @@ class BandPlanReader:
         unit, valid = self.read_unit(src, window)
         unit[:, ~valid] = 0.5  # neutral grey: keeps nodata from steering the tile
         return to_model_input(unit, self.scaling), valid
+
+
+def source_frames(src) -> list:
+    """(file name, bounds in the raster's CRS) of each image a mosaic (a GDAL VRT) is
+    made of, when it has two or more; [] for a single image."""
+    from pathlib import Path
+
+    import rasterio
+    from rasterio.warp import transform_bounds
+    if src.driver != "VRT":
+        return []
+    frames = []
+    for name in src.files[1:]:
+        path = Path(name)
+        if not path.is_absolute() and not path.exists() and src.name:
+            path = Path(src.name).parent / path
+        try:
+            with rasterio.open(path) as frame:
+                bounds = tuple(frame.bounds) if frame.crs == src.crs or not frame.crs \
+                    else transform_bounds(frame.crs, src.crs, *frame.bounds)
+        except rasterio.errors.RasterioIOError:
+            continue  # a file of the list that is not an image (a mask, an .ovr)
+        frames.append((path.name, bounds))
+    return frames if len(frames) >= 2 else []

@@ -57,7 +57,9 @@ OPTIONS = spec.bind(
     spec.Option("config.crop", "CROP_SIZE", "Crop size (px, multiple of 16)",
                 minimum=32, maximum=1024, advanced=True),
     spec.Option("config.holdout", "HOLDOUT", "Held-out share of the polygons", "float",
-                minimum=0.0, maximum=0.9, advanced=True),
+                minimum=0.0, maximum=0.9, advanced=True, help="whole polygons in "
+                "spatial blocks; on a VRT mosaic with marks on several frames, the "
+                "marks of whole frames (as near this share as the frames allow)"),
     spec.seed("config.seed"),
     spec.BANDS,
     spec.SOURCE,
