@@ -230,6 +230,10 @@ def test_the_check_keeps_the_base_where_plain_finetuning_hurts(shifted_scene, tm
     check = card["finetuning"]["check"]
     assert len(check["candidates"]) == 4 and all(c["moved"] is not None
                                                  for c in check["candidates"])
+    # A share of the map mapped green cannot move further than the map moved.
+    assert 0 < check["base_green"] < 1
+    assert all(abs(c["green"] - check["base_green"]) <= c["moved"] + 1e-9
+               for c in check["candidates"])
     if not guarded.accepted:
         base, _ = load_model(None, "cpu")
         kept, _ = load_model(tmp_path / "guarded.pt", "cpu")
@@ -237,6 +241,31 @@ def test_the_check_keeps_the_base_where_plain_finetuning_hurts(shifted_scene, tm
                    for k, v in base.state_dict().items())
         assert check["decision"] == "kept the base model"
         assert other_crops_f1(tmp_path / "candidate.pt") < base_f1
+
+
+def test_the_measure_of_a_candidate_counts_only_pixels_away_from_the_marks():
+    """Changes (all, and where the base was sure) and the share mapped green, over
+    the pixels valid in both maps and away from the marks."""
+    from ugs_plugin.core.config import GREEN, NODATA, OTHER
+    from ugs_plugin.core.learning.check import measure
+    base = np.full((4, 5), OTHER, np.uint8)
+    base[0, :4] = GREEN
+    base[1, 0] = GREEN
+    sure = np.ones_like(base, bool)
+    sure[1, 0] = False                       # the base unsure of one green pixel
+    tuned = base.copy()
+    tuned[0, :2] = OTHER                     # 2 sure green turned other
+    tuned[1, 0] = OTHER                      # the unsure one too
+    tuned[3, 3] = GREEN                      # 1 gained
+    tuned[3, 4] = NODATA                     # not valid in both: not counted
+    tuned[2, 1] = GREEN                      # near a mark: not counted
+    away = np.ones_like(base, bool)
+    away[2, :] = False                       # a mark's surroundings
+    got = measure([base], [sure], [tuned], [away])
+    valid = 20 - 5 - 1                       # 20 pixels, 5 near the mark, 1 nodata
+    assert got["moved"] == pytest.approx(4 / valid)
+    assert got["moved_sure"] == pytest.approx(3 / valid)
+    assert got["green"] == pytest.approx(3 / valid)
 
 
 def test_rounds_start_from_the_last_model_and_keep_their_history(shifted_scene,

@@ -19,7 +19,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from ..config import NODATA
+from ..config import GREEN, NODATA
 from ..feedback import Feedback, SILENT
 from ..outputs import remove_quietly
 
@@ -35,6 +35,7 @@ class Candidate:
     scores: dict | None            # held-out scores (holdout_scores), None: no hold-out
     moved: float | None            # share of guard pixels whose class changed
     moved_sure: float | None = None  # ... changed where the base was sure
+    green: float | None = None     # share of guard pixels mapped green
 
     @property
     def f1(self):
@@ -54,7 +55,8 @@ class Decision:
                 "reason": self.reason,
                 "alpha": None if self.chosen is None else self.chosen.alpha,
                 "candidates": [{"alpha": c.alpha, "holdout_f1": c.f1,
-                                "moved": c.moved, "moved_sure": c.moved_sure}
+                                "moved": c.moved, "moved_sure": c.moved_sure,
+                                "green": c.green}
                                for c in self.candidates]}
 
 
@@ -140,6 +142,28 @@ def moved_share(base_maps, maps, masks, only=None) -> float | None:
         changed += int((counted & (a != b)).sum())
         valid += int(both.sum())
     return changed / valid if valid else None
+
+
+def class_share(maps, masks, value: int, only=None) -> float | None:
+    """Share of the pixels valid in ``maps`` (and in ``masks``, and in ``only`` when
+    given) mapped ``value``."""
+    hit = total = 0
+    for n, (m, away) in enumerate(zip(maps, masks)):
+        counted = (m != NODATA) & away
+        if only is not None:
+            counted &= only[n]
+        hit += int((counted & (m == value)).sum())
+        total += int(counted.sum())
+    return hit / total if total else None
+
+
+def measure(base_maps, base_sure, maps, masks) -> dict:
+    """How a candidate's map differs from the base's away from the marks: the share
+    that changed class (all of it, and where the base was sure), and the share mapped
+    green, which says which way it moved (stricter or greener than the base)."""
+    return {"moved": moved_share(base_maps, maps, masks),
+            "moved_sure": moved_share(base_maps, maps, masks, only=base_sure),
+            "green": class_share(maps, masks, GREEN)}
 
 
 def decide(before: dict | None, candidates: list, max_moved: float,

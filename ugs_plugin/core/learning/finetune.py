@@ -38,7 +38,7 @@ from rasterio.windows import Window
 from shapely.ops import unary_union
 
 from ..accuracy.metrics import binary_metrics, ConfusionMatrix
-from ..config import FinetuneConfig, TrainConfig
+from ..config import GREEN, FinetuneConfig, TrainConfig
 from ..errors import Cancelled, UgsError
 from ..feedback import Feedback, SILENT
 from ..mapping import imagery
@@ -622,19 +622,20 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
             maps = check.map_windows(image_path, guards, model, card, scratch,
                                      feedback=part.part(50, 100))
             candidates.append(check.Candidate(
-                alpha, scores, check.moved_share(base_maps, maps, away),
-                check.moved_share(base_maps, maps, away, only=base_sure)))
+                alpha, scores, **check.measure(base_maps, base_sure, maps, away)))
         decision = check.decide(before, candidates, cfg.max_moved, cfg.accept,
                                 cfg.max_moved_sure, cfg.min_gain)
         after = decision.best.scores if decision.best else None
-        feedback.info(_describe_candidates(before, candidates))
+        base_green = check.class_share(base_maps, away, GREEN)
+        feedback.info(_describe_candidates(before, candidates, base_green))
         if feedback.is_cancelled():
             raise FinetuneCancelled("cancelled before the model was written")
         best = decision.best or candidates[-1]
         info = card["finetuning"]
         info.update(holdout_before=before, holdout_after=after,
                     steps=len(history), train_seconds=round(train_seconds, 1),
-                    check=decision.as_card(), seconds=round(time.time() - t0, 1))
+                    check=dict(decision.as_card(), base_green=base_green),
+                    seconds=round(time.time() - t0, 1))
         if candidate:
             model.load_state_dict(check.mix(base_state, tuned_state, best.alpha))
             save_model(model, dict(card, validation=best.scores,
@@ -676,19 +677,20 @@ def _round(parent, info, decision, best):
             "holdout_polygons": info["holdout_polygons"],
             "holdout_f1_before": (info["holdout_before"] or {}).get("f1"),
             "holdout_f1_after": best.f1, "alpha": best.alpha, "moved": best.moved,
-            "moved_sure": best.moved_sure,
+            "moved_sure": best.moved_sure, "green_away": best.green,
             "decision": decision.as_card()["decision"], "date": info["date"]}
 
 
-def _describe_candidates(before, candidates):
+def _describe_candidates(before, candidates, base_green=None):
     def fmt(v, percent=False):
         if v is None:
             return "n/a"
         return f"{100 * v:.1f} %" if percent else f"{v:.3f}"
     rows = [f"mix {c.alpha:g}: held-out F1 {fmt(c.f1)}, map moved {fmt(c.moved, True)}"
-            f" ({fmt(c.moved_sure, True)} where the base was sure)" for c in candidates]
-    return (f"Candidates (base held-out F1 {fmt((before or {}).get('f1'))}): "
-            + "; ".join(rows))
+            f" ({fmt(c.moved_sure, True)} where the base was sure), mapped green "
+            f"{fmt(c.green, True)}" for c in candidates]
+    return (f"Candidates (base held-out F1 {fmt((before or {}).get('f1'))}; away from "
+            f"the marks the base maps {fmt(base_green, True)} green): " + "; ".join(rows))
 
 
 def _describe(what, scores):
