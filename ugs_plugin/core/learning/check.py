@@ -144,14 +144,11 @@ def moved_share(base_maps, maps, masks, only=None) -> float | None:
     return changed / valid if valid else None
 
 
-def class_share(maps, masks, value: int, only=None) -> float | None:
-    """Share of the pixels valid in ``maps`` (and in ``masks``, and in ``only`` when
-    given) mapped ``value``."""
+def class_share(maps, masks, value: int) -> float | None:
+    """Share of the pixels valid in ``maps`` and in ``masks`` mapped ``value``."""
     hit = total = 0
-    for n, (m, away) in enumerate(zip(maps, masks)):
+    for m, away in zip(maps, masks):
         counted = (m != NODATA) & away
-        if only is not None:
-            counted &= only[n]
         hit += int((counted & (m == value)).sum())
         total += int(counted.sum())
     return hit / total if total else None
