@@ -51,8 +51,10 @@ build_root() {
   if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
     command -v debootstrap >/dev/null || {
       log "installing debootstrap"
-      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >/dev/null; }
+      # Waits for another apt's lock (the host's own set-up may hold it).
+      apt="env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600"
+      $apt update -qq
+      $apt install -y -qq debootstrap >/dev/null; }
     log "debootstrap trixie into $ROOT (about 3 minutes)"
     rm -rf "$ROOT.partial"
     debootstrap --variant=minbase trixie "$ROOT.partial" >/dev/null

@@ -31,8 +31,10 @@ if [ -n "$missing" ]; then
     command -v sudo >/dev/null || { echo "setup: need root or sudo for apt-get" >&2; exit 1; }
     SUDO="sudo"
   fi
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
+  # Waits for another apt's lock (the other test platform's set-up may hold it).
+  apt="$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600"
+  $apt update -qq
+  $apt install -y -qq --no-install-recommends $missing
 fi
 
 # pip must never replace or shadow what QGIS is built against: pin numpy and every
