@@ -2,8 +2,9 @@
 import pytest
 import torch
 
+from ugs_plugin.core.model.card import MODELS_DIR
 from ugs_plugin.core.model.files import load_model
-from ugs_plugin.core.model.ugsnet import (build_model, PatchDiscriminator,
+from ugs_plugin.core.model.ugsnet import (build_model, PatchDiscriminator, uncertainty,
                                           UNUSED_DECODER_PREFIXES)
 
 from conftest import SHARED
@@ -121,3 +122,46 @@ def test_point_refinement_re_predicts_at_most_1024_points_per_step():
                                                 align_corners=True)
     changed = (full != upsampled).any(dim=1)
     assert 0 < changed.sum() <= 1024
+
+
+def test_two_class_uncertainty_is_the_top_two_margin_exactly():
+    """The two-class shortcut (no full-map TopK in the exported graph) gives the same
+    values as the margin of the two best classes, ties and signs included; more
+    classes take the general form."""
+    logits = torch.randn(3, 2, 40, 40) * 5
+    logits[0, 1, :4] = logits[0, 0, :4]                         # exact ties
+    top2 = torch.topk(logits, 2, dim=1).values
+    assert torch.equal(uncertainty(logits), top2[:, 1] - top2[:, 0])
+    three = torch.randn(2, 3, 8, 8)
+    top2 = torch.topk(three, 2, dim=1).values
+    assert torch.equal(uncertainty(three), top2[:, 1] - top2[:, 0])
+
+
+def test_bundled_graph_sorts_only_to_pick_points():
+    """The shipped ONNX graphs use TopK only to pick the re-predicted points (one per
+    x2 step), not per pixel over the classes (a tenth of a tile's time)."""
+    import onnx
+    for name in ("ugsnet_light.onnx", "ugsnet_light.int8.onnx"):
+        graph = onnx.load(str(MODELS_DIR / name)).graph
+        topk = [n for n in graph.node if n.op_type == "TopK"]
+        assert len(topk) == 2, name
+
+
+def test_the_graphs_margin_form_gives_the_classes_of_the_forward():
+    """green_margin (what the ONNX graphs output) is forward's green-minus-other
+    logit: the same classes on real tiles, values within rounding, odd sizes too."""
+    import numpy as np
+    import rasterio
+    from conftest import SAMPLE_SCENE
+    model, _ = load_model(MODELS_DIR / "ugsnet_light.pt", "cpu")
+    with rasterio.open(SAMPLE_SCENE) as src:
+        image = src.read((1, 2, 3), window=((0, 640), (0, 640))).astype(np.float32)
+    x = torch.from_numpy(image / 127.5 - 1)
+    for batch in (torch.stack([x[:, :512, :512], x[:, 128:, 128:]]), x[None, :, :100, :130]):
+        with torch.inference_mode():
+            logits, margin = model.eval()(batch), model.green_margin(batch)
+        assert margin.shape == (len(batch), 1, *batch.shape[2:])
+        difference = logits[:, 1:] - logits[:, :1]
+        # A near tie in the ranking of the 1024 points may move one (as in ONNX)
+        assert ((margin > 0) == (difference > 0)).float().mean() >= 0.9999
+        assert ((margin - difference).abs() <= 1e-3).float().mean() >= 0.99999

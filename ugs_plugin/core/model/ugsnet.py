@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import VARIANTS
+from ..config import GREEN, OTHER, VARIANTS
 
 NUM_CLASSES = 2
 
@@ -239,6 +239,9 @@ def point_sample(features, points):
 
 def uncertainty(logits):
     """Negative margin between the two best classes: highest where least sure."""
+    if logits.shape[1] == 2:
+        # The same value as the top-2 form; a full-map TopK costs a tenth of a tile
+        return -(logits[:, 0] - logits[:, 1]).abs()
     top2 = torch.topk(logits, 2, dim=1).values
     return top2[:, 1] - top2[:, 0]
 
@@ -276,16 +279,48 @@ class PointHead(nn.Module):
         while out.shape[2] < size[0] or out.shape[3] < size[1]:
             out = F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=True)
             n, c, h, w = out.shape
-            k = min(self.inference_points, h * w)
-            idx = torch.topk(uncertainty(out).view(n, -1), k, dim=1).indices
-            points = torch.stack([(idx % w).to(out.dtype) + 0.5,
-                                  torch.div(idx, w, rounding_mode="floor").to(out.dtype)
-                                  + 0.5], dim=2)
-            points = points / torch.tensor([w, h], dtype=out.dtype, device=out.device)
+            idx, points = self._least_certain(uncertainty(out), h, w)
             rend = self.predict_points(out, fine, points)
             out = out.reshape(n, c, h * w).scatter(
                 2, idx.unsqueeze(1).expand(-1, c, -1), rend.to(out.dtype)).view(n, c, h, w)
         return out
+
+    def refine_margin(self, coarse, fine, size):
+        """``refine``'s green-minus-other logit (N,1,H,W): the same steps, the last on
+        that one channel. Its points are sampled from the map before the last x2
+        step, as that step would have upsampled it. The same classes, bar rounding,
+        with half the last step's full-size maps (the CPU graphs' form)."""
+        out = coarse
+        while out.shape[2] * 2 < size[0] or out.shape[3] * 2 < size[1]:
+            out = self.refine(out, fine, (out.shape[2] * 2, out.shape[3] * 2))
+        n, _, fh, fw = out.shape
+        margin = F.interpolate(out[:, GREEN:GREEN + 1] - out[:, OTHER:OTHER + 1],
+                               scale_factor=2, mode="bilinear", align_corners=True)
+        h, w = margin.shape[2:]
+        idx, points = self._least_certain(-margin[:, 0].abs(), h, w)
+        # The x2 upsampling (align_corners) at those pixels: grid_sample's corners
+        # grid, pixel i of the output at (i / (size - 1)) of the input's corners.
+        corners = torch.stack([(idx % w).to(out.dtype) / (w - 1),
+                               torch.div(idx, w, rounding_mode="floor").to(out.dtype)
+                               / (h - 1)], dim=2)
+        upsampled = F.grid_sample(out, (2 * corners - 1).unsqueeze(2), mode="bilinear",
+                                  align_corners=True).squeeze(3)
+        rend = self.mlp(torch.cat([upsampled, point_sample(fine, points)], 1))
+        rend = (rend[:, GREEN] - rend[:, OTHER]).to(margin.dtype).unsqueeze(1)
+        return margin.reshape(n, 1, h * w).scatter(2, idx.unsqueeze(1), rend).view(
+            n, 1, h, w)
+
+    def _least_certain(self, scores, h, w):
+        """(flat indices, centres in [0, 1] as (x, y)) of the inference points with
+        the highest ``scores`` (N,h,w)."""
+        n = scores.shape[0]
+        k = min(self.inference_points, h * w)
+        idx = torch.topk(scores.reshape(n, -1), k, dim=1).indices
+        points = torch.stack([(idx % w).to(scores.dtype) + 0.5,
+                              torch.div(idx, w, rounding_mode="floor").to(scores.dtype)
+                              + 0.5], dim=2)
+        return idx, points / torch.tensor([w, h], dtype=scores.dtype,
+                                          device=scores.device)
 
 
 class UGSNet(nn.Module):
@@ -318,6 +353,17 @@ class UGSNet(nn.Module):
             return {"coarse": coarse, "rend": rend, "points": points}
         out = self.pointhead.refine(coarse, c2, x.shape[2:])
         return out[:, :, :h, :w]
+
+    def green_margin(self, x):
+        """Eval only: the green-minus-other logit (N,1,H,W) of ``forward``'s classes,
+        the form the ONNX graphs output (PointHead.refine_margin)."""
+        h, w = x.shape[2:]
+        pad_h, pad_w = (-h) % OUTPUT_STRIDE, (-w) % OUTPUT_STRIDE
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        c1, c2, c3, c4 = self.backbone(x)
+        coarse = self.decoder(c1, c2, c3, c4)
+        return self.pointhead.refine_margin(coarse, c2, x.shape[2:])[:, :, :h, :w]
 
 
 class PatchDiscriminator(nn.Module):
