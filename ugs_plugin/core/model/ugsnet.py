@@ -286,14 +286,23 @@ class PointHead(nn.Module):
         return out
 
     def refine_margin(self, coarse, fine, size):
-        """``refine``'s green-minus-other logit (N,1,H,W): the same steps, the last on
-        that one channel. Its points are sampled from the map before the last x2
-        step, as that step would have upsampled it. The same classes, bar rounding,
-        with half the last step's full-size maps (the CPU graphs' form)."""
+        """``refine``'s green-minus-other logit (N,1,H,W), the CPU graphs' form: the
+        same steps, computed more cheaply, with the same classes bar rounding.
+        - The MLP is one linear layer, so its fine-feature term is taken from a
+          2-channel map of it (``_fine_term``) instead of sampling all C channels.
+        - The last x2 step runs on the margin's one channel. Its points' two logits
+          are sampled from the map before the step, as the step's upsampling gives
+          them."""
+        fine_term = self._fine_term(fine)
         out = coarse
         while out.shape[2] * 2 < size[0] or out.shape[3] * 2 < size[1]:
-            out = self.refine(out, fine, (out.shape[2] * 2, out.shape[3] * 2))
-        n, _, fh, fw = out.shape
+            out = F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=True)
+            n, c, h, w = out.shape
+            idx, points = self._least_certain(uncertainty(out), h, w)
+            rend = self._mlp_from_terms(point_sample(out, points), fine_term, points)
+            out = out.reshape(n, c, h * w).scatter(
+                2, idx.unsqueeze(1).expand(-1, c, -1), rend.to(out.dtype)).view(n, c, h, w)
+        n = out.shape[0]
         margin = F.interpolate(out[:, GREEN:GREEN + 1] - out[:, OTHER:OTHER + 1],
                                scale_factor=2, mode="bilinear", align_corners=True)
         h, w = margin.shape[2:]
@@ -305,10 +314,21 @@ class PointHead(nn.Module):
                                / (h - 1)], dim=2)
         upsampled = F.grid_sample(out, (2 * corners - 1).unsqueeze(2), mode="bilinear",
                                   align_corners=True).squeeze(3)
-        rend = self.mlp(torch.cat([upsampled, point_sample(fine, points)], 1))
+        rend = self._mlp_from_terms(upsampled, fine_term, points)
         rend = (rend[:, GREEN] - rend[:, OTHER]).to(margin.dtype).unsqueeze(1)
         return margin.reshape(n, 1, h * w).scatter(2, idx.unsqueeze(1), rend).view(
             n, 1, h, w)
+
+    def _fine_term(self, fine):
+        """The MLP's fine-feature term at every pixel of ``fine`` (N,2,h,w): bilinear
+        sampling commutes with the MLP's channel mixing."""
+        weight = self.mlp.weight[:, self.mlp.in_channels - fine.shape[1]:]
+        return F.conv2d(fine, weight.unsqueeze(3))
+
+    def _mlp_from_terms(self, coarse_at, fine_term, points):
+        """``predict_points`` from the coarse logits at the points and the fine term."""
+        weight = self.mlp.weight[:, :coarse_at.shape[1]]
+        return F.conv1d(coarse_at, weight, self.mlp.bias) + point_sample(fine_term, points)
 
     def _least_certain(self, scores, h, w):
         """(flat indices, centres in [0, 1] as (x, y)) of the inference points with
