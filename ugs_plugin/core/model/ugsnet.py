@@ -322,12 +322,12 @@ class PointHead(nn.Module):
     def _fine_term(self, fine):
         """The MLP's fine-feature term at every pixel of ``fine`` (N,2,h,w): bilinear
         sampling commutes with the MLP's channel mixing."""
-        weight = self.mlp.weight[:, self.mlp.in_channels - fine.shape[1]:]
+        weight = self.mlp.weight[:, self.mlp.out_channels:]   # after the class logits
         return F.conv2d(fine, weight.unsqueeze(3))
 
     def _mlp_from_terms(self, coarse_at, fine_term, points):
         """``predict_points`` from the coarse logits at the points and the fine term."""
-        weight = self.mlp.weight[:, :coarse_at.shape[1]]
+        weight = self.mlp.weight[:, :self.mlp.out_channels]
         return F.conv1d(coarse_at, weight, self.mlp.bias) + point_sample(fine_term, points)
 
     def _least_certain(self, scores, h, w):
