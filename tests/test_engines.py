@@ -58,26 +58,6 @@ def test_onnxruntime_gives_the_maps_of_pytorch_on_the_sample_scene():
     assert (np.abs(a - b) <= 1e-3).mean() >= 0.99999
 
 
-def test_a_graph_of_both_logits_made_before_0_6_9_maps_as_the_margin_graph(tmp_path):
-    """Graphs now output the green-minus-other logit; one exported before (both
-    classes' logits, e.g. in a user's cache) still runs, with the same probabilities."""
-    import torch
-    model, card = load_model(DEFAULT_MODEL, "cpu")
-    old = tmp_path / "both_logits.onnx"
-    torch.onnx.export(model.eval(), torch.zeros(1, 3, 512, 512), str(old), opset_version=17,
-                      dynamo=False, input_names=["image"], output_names=["logits"],
-                      dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
-    margin, _ = load_engine(None, "cpu", "onnxruntime")
-    assert margin.session.get_outputs()[0].shape[1] == 1
-    both = OnnxRuntimeEngine(old, 512)
-    assert both.session.get_outputs()[0].shape[1] == 2
-    tiles = scene_tiles(card, count=2)
-    a, b = margin(tiles), both(tiles)
-    assert a.shape == b.shape == (4, 512, 512)
-    assert ((a > 0.5) == (b > 0.5)).mean() >= 0.9999
-    assert (np.abs(a - b) <= 1e-3).mean() >= 0.99999
-
-
 def test_auto_is_onnxruntime_on_the_cpu_and_names_are_checked():
     assert resolve_engine("auto", "cpu") == "onnxruntime"
     assert resolve_engine("auto", "auto") == "onnxruntime"  # no GPU here

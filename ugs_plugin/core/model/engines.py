@@ -171,13 +171,9 @@ class Engine:
 
 def _softmax_green(logits: np.ndarray) -> np.ndarray:
     """The softmax's green share of two classes: 1 / (1 + exp(other - green)), in
-    place on one array (a fifth of the full softmax's time). ``logits``: a graph's
-    output, (N, 1, H, W) green-minus-other (onnx_export) or (N, 2, H, W) both classes
-    (graphs made before 0.6.9)."""
-    if logits.shape[1] == 1:
-        p = np.negative(logits[:, 0], dtype=np.float32)
-    else:
-        p = logits[:, 1 - GREEN].astype(np.float32) - logits[:, GREEN]
+    place on one array (a fifth of the full softmax's time)."""
+    other = 1 - GREEN
+    p = logits[:, other].astype(np.float32) - logits[:, GREEN]
     with np.errstate(over="ignore"):  # exp overflows to inf: probability 0
         np.exp(p, out=p)
     p += 1

@@ -32,10 +32,9 @@ def onnx_beside(model_path) -> Path:
 
 
 def export_onnx(model, tile: int, path, opset: int = ONNX_OPSET) -> dict:
-    """Write the model's ONNX graph (dynamic batch, ``tile`` x ``tile`` input; output
-    the green-minus-other logit ``green_margin``, N x 1 x tile x tile) to ``path``
-    atomically; returns the card's "onnx" entry (file, sha256, opset, tile_size).
-    Graphs made before 0.6.9 output both logits (N x 2); the engines read either."""
+    """Write the model's ONNX graph (dynamic batch, ``tile`` x ``tile`` input, the
+    logits of UGSNet.logits_for_export) to ``path`` atomically; returns the card's
+    "onnx" entry (file, sha256, opset, tile_size)."""
     import warnings
 
     import torch
@@ -46,26 +45,24 @@ def export_onnx(model, tile: int, path, opset: int = ONNX_OPSET) -> dict:
     example = torch.zeros(1, getattr(cpu_model, "in_channels", 3), tile, tile)
     with atomic_output(path, ".onnx") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on the fixed-size point head
-        torch.onnx.export(_margin_module(cpu_model), example, tmp, opset_version=opset,
-                          dynamo=False, input_names=["image"],
-                          output_names=["green_margin"],
-                          dynamic_axes={"image": {0: "batch"},
-                                        "green_margin": {0: "batch"}})
+        torch.onnx.export(_export_module(cpu_model), example, tmp, opset_version=opset,
+                          dynamo=False, input_names=["image"], output_names=["logits"],
+                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
         digest = file_sha256(tmp)
     return {"file": Path(path).name, "sha256": digest, "opset": opset,
             "tile_size": int(tile)}
 
 
-def _margin_module(model):
-    """The module traced into the graph: ``model.green_margin`` as its forward."""
+def _export_module(model):
+    """The module traced into the graph: ``model.logits_for_export`` as its forward."""
     import torch
 
-    class GreenMargin(torch.nn.Module):
+    class ForExport(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model = model
 
         def forward(self, x):
-            return self.model.green_margin(x)
+            return self.model.logits_for_export(x)
 
-    return GreenMargin().eval()
+    return ForExport().eval()
