@@ -7,7 +7,7 @@ from ugs_plugin.core.model.files import load_model
 from ugs_plugin.core.model.ugsnet import (build_model, PatchDiscriminator, uncertainty,
                                           UNUSED_DECODER_PREFIXES)
 
-from conftest import SHARED
+from conftest import SAMPLE_SCENE, SHARED
 
 REFERENCE = SHARED / "reference"
 
@@ -153,7 +153,6 @@ def test_the_graphs_form_of_the_point_head_gives_the_logits_of_the_forward():
     rounding, odd sizes too."""
     import numpy as np
     import rasterio
-    from conftest import SAMPLE_SCENE
     model, _ = load_model(MODELS_DIR / "ugsnet_light.pt", "cpu")
     with rasterio.open(SAMPLE_SCENE) as src:
         image = src.read((1, 2, 3), window=((0, 640), (0, 640))).astype(np.float32)

@@ -284,7 +284,12 @@ class PointHead(nn.Module):
         while out.shape[2] < size[0] or out.shape[3] < size[1]:
             out = F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=True)
             n, c, h, w = out.shape
-            idx, points = self._least_certain(uncertainty(out), h, w)
+            k = min(self.inference_points, h * w)
+            idx = torch.topk(uncertainty(out).view(n, -1), k, dim=1).indices
+            points = torch.stack([(idx % w).to(out.dtype) + 0.5,
+                                  torch.div(idx, w, rounding_mode="floor").to(out.dtype)
+                                  + 0.5], dim=2)
+            points = points / torch.tensor([w, h], dtype=out.dtype, device=out.device)
             if fine_term is None:
                 rend = self.predict_points(out, fine, points)
             else:
@@ -303,18 +308,6 @@ class PointHead(nn.Module):
         """``predict_points`` from the coarse logits at the points and the fine term."""
         weight = self.mlp.weight[:, :self.mlp.out_channels]
         return F.conv1d(coarse_at, weight, self.mlp.bias) + point_sample(fine_term, points)
-
-    def _least_certain(self, scores, h, w):
-        """(flat indices, centres in [0, 1] as (x, y)) of the inference points with
-        the highest ``scores`` (N,h,w)."""
-        n = scores.shape[0]
-        k = min(self.inference_points, h * w)
-        idx = torch.topk(scores.reshape(n, -1), k, dim=1).indices
-        points = torch.stack([(idx % w).to(scores.dtype) + 0.5,
-                              torch.div(idx, w, rounding_mode="floor").to(scores.dtype)
-                              + 0.5], dim=2)
-        return idx, points / torch.tensor([w, h], dtype=scores.dtype,
-                                          device=scores.device)
 
 
 class UGSNet(nn.Module):
