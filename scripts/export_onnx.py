@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ugs_plugin.core.model.onnx_export import export_onnx, onnx_beside  # noqa: E402
+from ugs_plugin.core.model.onnx_export import export_onnx, GRAPH_FORM, onnx_beside  # noqa: E402
 from ugs_plugin.core.model.card import card_path, file_sha256  # noqa: E402
 from ugs_plugin.core.model.files import load_model  # noqa: E402
 from ugs_plugin.core.model.quantize import quantize_graph  # noqa: E402
@@ -32,6 +32,7 @@ def main():
     entry = written.get("onnx") or {}
     graph = onnx_beside(args.model)
     if args.force or not (graph.exists() and entry.get("tile_size") == tile
+                          and entry.get("form") == GRAPH_FORM
                           and entry.get("sha256") == file_sha256(graph)):
         written["onnx"] = info = export_onnx(model, tile, graph)
         print(f"{graph}: {info}")

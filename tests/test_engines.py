@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,6 +155,47 @@ def test_a_damaged_graph_is_named_and_a_missing_one_exported(tmp_path):
     assert (tmp_path / "m.onnx").exists()
     load_engine(tmp_path / "m.pt", "cpu", "onnxruntime", feedback=again)
     assert not again.messages  # the export is reused
+
+
+def test_a_graph_of_an_older_form_is_exported_again_once(tmp_path, monkeypatch):
+    """A model saved before 0.6.9 lists a graph of the older, slower form (its card
+    entry has no ``form``): mapping exports the current form once, beside it, leaves
+    the card's graph as it is and quantizes from the new graph; without PyTorch the
+    older graph still maps."""
+    import onnx
+    from ugs_plugin.core.feedback import Recording
+    from ugs_plugin.core.model import engines
+    from ugs_plugin.core.model.onnx_export import GRAPH_FORM
+    model, card = load_model(None, "cpu")
+    out = save_model(model, {**card, "name": "old"}, tmp_path / "old.pt")
+    written = json.loads(out.with_suffix(".json").read_text())
+    assert written["onnx"]["form"] == GRAPH_FORM
+    del written["onnx"]["form"]
+    out.with_suffix(".json").write_text(json.dumps(written))
+    listed = (tmp_path / "old.onnx").read_bytes()
+    first, again = Recording(), Recording()
+    engine, _ = load_engine(out, "cpu", "onnxruntime", feedback=first)
+    assert any("old.onnx is of an older, slower form" in m for m in first.messages)
+    fresh = tmp_path / "old.t512.onnx"
+    stamp = json.loads(Path(f"{fresh}.json").read_text())
+    assert stamp["form"] == GRAPH_FORM
+    assert sum(n.op_type == "TopK" for n in onnx.load(str(fresh)).graph.node) == 2
+    assert (tmp_path / "old.onnx").read_bytes() == listed
+    tiles = scene_tiles(card, count=1)
+    bundled, _ = load_engine(None, "cpu", "onnxruntime")
+    assert np.allclose(engine(tiles), bundled(tiles), atol=1e-5)
+    load_engine(out, "cpu", "onnxruntime", feedback=again)
+    assert not again.messages  # exported once
+    # int8 comes from the graph in use, not the older one beside it
+    quantized = Recording()
+    load_engine(out, "cpu", "onnxruntime", precision="int8", feedback=quantized)
+    int8_stamp = json.loads((tmp_path / "old.int8.onnx.json").read_text())
+    assert int8_stamp["graph_sha256"] == stamp["sha256"]
+    # Without PyTorch the card's older graph maps as it is (no export, no error).
+    fresh.unlink()
+    monkeypatch.setattr(engines, "installed", lambda module: module != "torch")
+    assert engines.ensure_onnx(out, json.loads(out.with_suffix(".json").read_text()),
+                               512) == tmp_path / "old.onnx"
 
 
 def test_other_tile_sizes_never_touch_the_shipped_graph(tmp_path):

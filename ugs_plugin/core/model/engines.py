@@ -31,7 +31,7 @@ import numpy as np
 from ..config import CPU_DEFAULTS, ENGINES, GREEN, PRECISIONS
 from ..errors import UgsError
 from ..feedback import Feedback, SILENT
-from .onnx_export import export_onnx, importable
+from .onnx_export import export_onnx, GRAPH_FORM, importable
 from .card import (DEFAULT_MODEL, file_sha256, ModelFileError, MODELS_DIR, read_card,
                    verify_sha256)
 
@@ -429,8 +429,9 @@ def ensure_int8(model_path, card: dict, tile: int, fp32_graph: Path, log=None) -
     from .quantize import quantize_graph, RECIPE
     model_path = Path(model_path)
     shipped = _shipped_graph(model_path, card, "onnx_int8", tile)
-    if shipped is not None:
-        return shipped
+    if shipped is not None and Path(fp32_graph) == _shipped_graph(model_path, card,
+                                                                  "onnx", tile):
+        return shipped  # quantized from the graph in use, not from an older form
     target = _cached_onnx(model_path, card, tile, ".int8")
     graph = file_sha256(fp32_graph)
     if _fresh(target, graph_sha256=graph, recipe=RECIPE):
@@ -445,16 +446,22 @@ def ensure_int8(model_path, card: dict, tile: int, fp32_graph: Path, log=None) -
 
 def ensure_onnx(model_path, card: dict, tile: int, log=None) -> Path:
     """The verified ONNX graph of ``model_path`` for ``tile``; exported (with
-    PyTorch) when missing, outdated or of another tile size."""
+    PyTorch) when missing, outdated or of another tile size. A graph of an older form
+    (GRAPH_FORM) is exported again where PyTorch and onnx are installed, the card's
+    own graph left as it is; elsewhere it is used as it is."""
     model_path = Path(model_path)
     log = log or (lambda msg: None)
+    can_export = installed("torch") and importable("onnx")
     shipped = _shipped_graph(model_path, card, "onnx", tile)
-    if shipped is not None:
+    if shipped is not None and (card["onnx"].get("form") == GRAPH_FORM or not can_export):
         return shipped
     target = _cached_onnx(model_path, card, tile)
     weights = card.get("sha256") or file_sha256(model_path)
-    if _fresh(target, weights_sha256=weights):
+    if _fresh(target, weights_sha256=weights, form=GRAPH_FORM):
         return target
+    older = shipped or (target if _fresh(target, weights_sha256=weights) else None)
+    if older is not None and not can_export:
+        return older
     if not installed("torch"):
         raise EngineError(f"{model_path.name} has no ONNX graph for {tile} px tiles and "
                           "PyTorch, which would export it, is not installed: install "
@@ -465,8 +472,9 @@ def ensure_onnx(model_path, card: dict, tile: int, log=None) -> Path:
             "exported: PyTorch's exporter needs the Python package 'onnx' (pip install "
             "onnx==1.23.2); or run it with engine 'torch'")
     from .files import load_model
-    log(f"exporting {model_path.name} to ONNX ({tile} px tiles) into {target.parent}; "
-        "this happens once")
+    log(f"exporting {model_path.name} to ONNX ({tile} px tiles) into {target.parent}"
+        + (f"; its graph {older.name} is of an older, slower form" if older else "")
+        + "; this happens once")
     model, _ = load_model(model_path, "cpu")
     info = export_onnx(model, tile, target)
     Path(f"{target}.json").write_text(json.dumps({"weights_sha256": weights, **info}),

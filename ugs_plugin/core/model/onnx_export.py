@@ -10,6 +10,11 @@ from pathlib import Path
 from ..config import ONNX_OPSET
 from .card import file_sha256
 
+# How the graph is traced; a graph of an older form maps the same classes, more slowly,
+# and is exported again where PyTorch can. 2 (0.6.9): the point head's fine term as a
+# map and the two-class margin without a sort (UGSNet.logits_for_export).
+GRAPH_FORM = 2
+
 
 def importable(module: str) -> bool:
     """Imports without error (a package can be found yet broken or hidden)."""
@@ -34,7 +39,7 @@ def onnx_beside(model_path) -> Path:
 def export_onnx(model, tile: int, path, opset: int = ONNX_OPSET) -> dict:
     """Write the model's ONNX graph (dynamic batch, ``tile`` x ``tile`` input, the
     logits of UGSNet.logits_for_export) to ``path`` atomically; returns the card's
-    "onnx" entry (file, sha256, opset, tile_size)."""
+    "onnx" entry (file, sha256, opset, tile_size, form)."""
     import warnings
 
     import torch
@@ -50,7 +55,7 @@ def export_onnx(model, tile: int, path, opset: int = ONNX_OPSET) -> dict:
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
         digest = file_sha256(tmp)
     return {"file": Path(path).name, "sha256": digest, "opset": opset,
-            "tile_size": int(tile)}
+            "tile_size": int(tile), "form": GRAPH_FORM}
 
 
 def _export_module(model):
