@@ -47,12 +47,14 @@ sys.path.insert(0, str(REPO / "scripts"))
 import naip_eval  # noqa: E402
 from ugs_plugin.core.config import FinetuneConfig, TODAY_RECIPE  # noqa: E402
 from ugs_plugin.core.learning import check  # noqa: E402
+from ugs_plugin.core.learning import finetune  # noqa: E402
 from ugs_plugin.core.learning.finetune import finetune_on_reference  # noqa: E402
 from ugs_plugin.core.learning.train import predict_tiles  # noqa: E402
 from ugs_plugin.core.model.files import load_model  # noqa: E402
 
 SCALE = naip_eval.USER_SCENE_SCALE
-RECIPES = {"today": TODAY_RECIPE, "guarded": {}}
+# guarded+bn: each candidate's BatchNorm statistics re-estimated on the raster (AdaBN)
+RECIPES = {"today": TODAY_RECIPE, "guarded": {}, "guarded+bn": {"raster_batchnorm": True}}
 SAMPLE = REPO / "resources" / "sample"
 VALENCIA_SPLIT_COLUMN = 859
 
@@ -62,18 +64,17 @@ SCORE_MIXES = False
 
 @contextlib.contextmanager
 def weights_seen():
-    """The (base, fine-tuned) weights the check mixes, caught at its first mix."""
-    seen, original = [], check.mix
+    """{alpha: weights} of every candidate the check weighs, as finetune made them."""
+    seen, original = {}, finetune.candidate_state
 
-    def catching(base_state, tuned_state, alpha):
-        if not seen:
-            seen.append((base_state, tuned_state))
-        return original(base_state, tuned_state, alpha)
-    check.mix = catching
+    def catching(model, base_state, tuned_state, alpha, images, scaling):
+        seen[alpha] = original(model, base_state, tuned_state, alpha, images, scaling)
+        return seen[alpha]
+    finetune.candidate_state = catching
     try:
         yield seen
     finally:
-        check.mix = original
+        finetune.candidate_state = original
 
 
 def run_once(scene, marks, cfg, tmp, name, checks=(), candidate=None):
@@ -86,11 +87,7 @@ def run_once(scene, marks, cfg, tmp, name, checks=(), candidate=None):
         result = finetune_on_reference(scene, marks, out, cfg=cfg, device="cpu",
                                        checks=checks, candidate=candidate)
     minutes = (time.time() - t0) / 60
-    mixes = {}
-    if SCORE_MIXES and seen and cfg.interpolate:
-        base_state, tuned_state = seen[0]
-        mixes = {c.alpha: check.mix(base_state, tuned_state, c.alpha)
-                 for c in result.decision.candidates}
+    mixes = dict(seen) if SCORE_MIXES and cfg.interpolate else {}
     return out, result, minutes, mixes
 
 
@@ -116,15 +113,21 @@ GRID = [(0.15, 0.005, 0.0), (0.2, 0.005, 0.0), (0.2, 0.0025, 0.05), (0.2, 0.005,
 
 
 def what_if(rows, key, base_value):
-    """Per allowance, the truth of what decide() would write on each guarded row
-    (the base when it keeps it): mean and worst gain over the rows, by count."""
+    """Per recipe and allowance, the truth of what decide() would write on each row
+    with every mix scored (the base when it keeps it): mean and worst gain over the
+    rows, by count."""
     rows = [r for r in rows if r.get("candidates") and
             all("truth" in c for c in r["candidates"])]
+    recipes = list(dict.fromkeys(r["recipe"] for r in rows))
+    if len(recipes) > 1:
+        return {recipe: what_if([r for r in rows if r["recipe"] == recipe], key,
+                                base_value) for recipe in recipes}
     if not rows:
         return {}
     table = {}
-    print(f"\n  what-if over {len(rows)} guarded runs ({key}, base {base_value:.3f}):"
-          "\n  max_moved max_sure min_gain  count  mean gain  worst  base kept")
+    print(f"\n  what-if over {len(rows)} {recipes[0]} runs ({key}, base "
+          f"{base_value:.3f}):\n  max_moved max_sure min_gain  count  mean gain  worst  "
+          "base kept")
     for max_moved, max_sure, min_gain in GRID:
         for count in dict.fromkeys(r["count"] for r in rows):
             gains, kept = [], 0
@@ -153,7 +156,7 @@ def what_if(rows, key, base_value):
 
 def summary(rows, key, base):
     """Per (recipe, count): mean gain, worst seed, kept-base share, minutes."""
-    print(f"\n  {'recipe':8s} {'marks':>5s}  {'mean gain':>9s}  {'worst seed':>10s}  "
+    print(f"\n  {'recipe':10s} {'marks':>5s}  {'mean gain':>9s}  {'worst seed':>10s}  "
           f"{'base kept':>9s}  held-out never below base  minutes")
     for recipe in dict.fromkeys(r["recipe"] for r in rows):
         for count in dict.fromkeys(r["count"] for r in rows):
@@ -164,7 +167,7 @@ def summary(rows, key, base):
             kept = sum(not r["accepted"] for r in mine)
             safe = all((r["written_holdout_f1"] or 0) >= (r["holdout_before"] or 0) - 1e-9
                        for r in mine)
-            print(f"  {recipe:8s} {count:5d}  {gains.mean():+9.3f}  {gains.min():+10.3f}  "
+            print(f"  {recipe:10s} {count:5d}  {gains.mean():+9.3f}  {gains.min():+10.3f}  "
                   f"{kept:4d} of {len(mine):<2d}  {'yes' if safe else 'NO':>13s}"
                   f"             {np.mean([r['minutes'] for r in mine]):.1f}")
 
@@ -225,7 +228,7 @@ def controlled(recipes, counts, seeds, base_cfg):
                                         lambda m, _: score_model(m, scored))
                     rows.append(record(recipe, count, seed, result, minutes, cands,
                                        f1=after["f1"], tree_recall=after["tree_recall"]))
-                    print(f"  {recipe:8s} {count:2d}/class seed {seed}: F1 "
+                    print(f"  {recipe:10s} {count:2d}/class seed {seed}: F1 "
                           f"{before['f1']:.3f} -> {after['f1']:.3f}, trees "
                           f"{after['tree_recall']:.3f}; "
                           f"{'accepted' if result.accepted else 'base kept'} "
@@ -498,7 +501,7 @@ def valencia(recipes, counts, seeds, base_cfg):
                         m, scene, parks, roofs, tmp, card=card))
                     rows.append(record(recipe, count, seed, result, minutes, cands,
                                        **after))
-                    print(f"  {recipe:8s} {count:2d}/class seed {seed} "
+                    print(f"  {recipe:10s} {count:2d}/class seed {seed} "
                           f"({len(marks)} squares): parks {after['inside']:.3f}, rest "
                           f"{after['outside']:.3f}, park F1 {after['park_f1']:.3f}; "
                           f"{'accepted' if result.accepted else 'base kept'}; "

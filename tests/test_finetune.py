@@ -405,6 +405,35 @@ def test_cancel_writes_no_model(shifted_scene, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_batchnorm_statistics_from_the_raster_are_its_own(shifted_scene, tmp_path):
+    """raster_batchnorm (AdaBN, measured and not the default: RESULTS.md): the first
+    BatchNorm's statistics become those of the raster's crops, the weights stay the
+    base's, and the check weighs the base's weights so normalised (mix 0) too."""
+    from ugs_plugin.core.learning.finetune import batchnorm_from, raster_crops
+    from ugs_plugin.core.mapping import imagery
+    path, label, prediction, _ = shifted_scene
+    model, card = load_model(None, "cpu")
+    weights = {k: v.clone() for k, v in model.named_parameters()}
+    with rasterio.open(path) as src:
+        reader = imagery.BandPlanReader(src, card, (), None, lambda message: None)
+        images = raster_crops(src, reader, 32, 96, np.random.default_rng(0))
+    assert len(images) == 32 and images[0].shape == (3, 96, 96)
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    hook = first.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    batchnorm_from(model, images, card["input_scaling"], batch_size=16)
+    hook.remove()
+    inputs = torch.cat(seen)  # what the layer saw, two batches of 16
+    assert torch.allclose(first.running_mean, inputs.mean((0, 2, 3)), atol=1e-5)
+    per_batch = torch.stack([b.var((0, 2, 3)) for b in seen]).mean(0)
+    assert torch.allclose(first.running_var, per_batch, rtol=1e-4, atol=1e-6)
+    assert all(torch.equal(v, weights[k]) for k, v in model.named_parameters())
+    assert not model.training and first.momentum == 0.1
+    result = finetune_on_reference(path, marks(label, prediction, 4), tmp_path / "bn.pt",
+                                   cfg=replace(QUICK, raster_batchnorm=True),
+                                   device="cpu")
+    assert [c.alpha for c in result.decision.candidates] == [0.0, 0.25, 0.5, 0.75, 1.0]
+
 # ---------------------------------------------------------------- QGIS and CLI
 
 def test_algorithm_reports_before_after_and_loads_both_maps(qgis_app, shifted_scene,

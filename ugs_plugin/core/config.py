@@ -93,6 +93,7 @@ class FinetuneConfig:
     max_moved: float = 0.20        # share of unmarked pixels the map may change
     max_moved_sure: float = 0.005  # ... change where the base was sure (p < .1, > .9)
     guard_windows: int = 12        # windows away from the marks that measure it
+    raster_batchnorm: bool = False  # AdaBN on each candidate: measured, not kept (RESULTS)
 
 
 ACCEPT = ("if better", "always")

@@ -50,6 +50,9 @@ from .train import augment, poly_lr, segmentation_loss, soft_cross_entropy
 from .training_tiles import IGNORE
 
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
+# Crops whose BatchNorm statistics stand for the raster: many small ones spread over
+# it (256 of 96 px and 144 of 128 px gave the same map; 36 of 256 px a worse one).
+BATCHNORM_CROPS, BATCHNORM_CROP = 256, 96
 
 
 class FinetuneError(UgsError):
@@ -223,6 +226,55 @@ def read_training_crops(src, reader, shapes, count, crop, rng):
         raise FinetuneError("no labelled pixel could be read under the training "
                             "polygons (all nodata?); check they lie on the raster")
     return crops
+
+
+def raster_crops(src, reader, count, crop, rng, min_valid: float = 0.5):
+    """Up to ``count`` unit images (3,crop,crop) at random over the raster, each at
+    least ``min_valid`` valid, nodata set to neutral grey as the mapping does."""
+    crop = min(crop, src.width, src.height)
+    images = []
+    for _ in range(count * 4):
+        if len(images) == count:
+            break
+        window = Window(int(rng.integers(0, src.width - crop + 1)),
+                        int(rng.integers(0, src.height - crop + 1)), crop, crop)
+        unit, valid = reader.read_unit(src, window)
+        if valid.mean() >= min_valid:
+            unit[:, ~valid] = 0.5
+            images.append(unit.astype(np.float32))
+    return images
+
+
+@torch.no_grad()
+def batchnorm_from(model, images, scaling, batch_size: int = 16):
+    """Re-estimate every BatchNorm's statistics on ``images`` (AdaBN, Li et al. 2017):
+    the normalisation then fits the raster's colours, the weights stay as they are."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or not images:
+        return
+    device = next(model.parameters()).device
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches
+        m.train()
+    for start in range(0, len(images), batch_size):
+        chunk = torch.from_numpy(np.stack(images[start:start + batch_size]))
+        model(imagery.to_model_input(chunk, scaling).to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.eval()
+
+
+def candidate_state(model, base_state, tuned_state, alpha, images, scaling) -> dict:
+    """The weights of one candidate: the mix ``alpha`` of base and fine-tuned weights,
+    with its BatchNorm statistics from ``images`` of the raster when given. Leaves
+    them loaded in ``model``."""
+    model.load_state_dict(check.mix(base_state, tuned_state, alpha))
+    if images:
+        batchnorm_from(model, images, scaling)
+    return copy.deepcopy(model.state_dict())
 
 
 def _target_batch(crops, picks, rng):
@@ -570,6 +622,8 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         pixel_size = imagery.pixel_size_m(src.crs, src.transform, src.bounds) or 1.0
         rng = np.random.default_rng(cfg.seed)
         crops = read_training_crops(src, reader, train_shapes, cfg.windows, cfg.crop, rng)
+        bn_images = raster_crops(src, reader, BATCHNORM_CROPS, BATCHNORM_CROP, rng) \
+            if cfg.raster_batchnorm else []
         guards = check.guard_windows(src, cfg.guard_windows if held_shapes else 0,
                                      seed=cfg.seed)
         away = check.away_from(src, guards, [g for g, _ in shapes + checks],
@@ -612,9 +666,12 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                      device=str(next(model.parameters()).device),
                      holdout_from=holdout_from)
         alphas = check.ALPHAS if cfg.interpolate and held_shapes else (1.0,)
-        candidates = []
+        if bn_images and cfg.interpolate and held_shapes:
+            alphas = (0.0,) + alphas  # the base's weights, normalised for the raster
+        candidates, states = [], {}
         for n, alpha in enumerate(alphas):
-            model.load_state_dict(check.mix(base_state, tuned_state, alpha))
+            states[alpha] = candidate_state(model, base_state, tuned_state, alpha,
+                                            bn_images, scaling)
             part = feedback.part(85 + 15 * n / len(alphas), 85 + 15 * (n + 1) / len(alphas))
             scores = holdout_scores(image_path, held_shapes, model, card, cfg.context,
                                     scratch, feedback=part.part(0, 50)) \
@@ -637,7 +694,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                     check=dict(decision.as_card(), base_green=base_green),
                     seconds=round(time.time() - t0, 1))
         if candidate:
-            model.load_state_dict(check.mix(base_state, tuned_state, best.alpha))
+            model.load_state_dict(states[best.alpha])
             save_model(model, dict(card, validation=best.scores,
                                    name=card["name"] + " (candidate)"),
                        candidate, warn=feedback.warning)
@@ -645,8 +702,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         card["finetuning_rounds"] = list(parent.get("finetuning_rounds", [])) + [
             round_entry]
         if decision.accepted:
-            model.load_state_dict(check.mix(base_state, tuned_state,
-                                            decision.chosen.alpha))
+            model.load_state_dict(states[decision.chosen.alpha])
             card["validation"] = decision.chosen.scores
             save_model(model, card, output, warn=feedback.warning)
         else:
@@ -726,7 +782,10 @@ def _card(parent, base_path, base_model, image_path, cfg, train_shapes, held_sha
             "method": "supervised fine-tuning on digitized reference polygons "
                       "(unlabelled pixels ignored), labelled source sample mixed in"
                       + (", source recoloured to the raster" if cfg.match_colours else "")
-                      + (", output-space adversarial term" if cfg.lambda_adv > 0 else ""),
+                      + (", output-space adversarial term" if cfg.lambda_adv > 0 else "")
+                      + (", each candidate's BatchNorm statistics from the raster "
+                         "(mix 0: the base's weights so normalised)"
+                         if cfg.raster_batchnorm else ""),
             "raster": str(Path(image_path).resolve()),
             "crs": crs,
             "train_polygons": len(train_shapes),
