@@ -177,6 +177,31 @@ def test_labels_in_one_corner_give_finite_weights_and_a_model(shifted_scene, tmp
     assert 0.02 < pred.mean() < 0.98  # still a map, not one class
 
 
+def test_marks_in_one_part_of_the_raster_are_told_the_check_speaks_for_it_only(
+        shifted_scene, tmp_path):
+    """Marks over the whole raster pass quietly; the same kind of marks on its west
+    half only get a warning that the check speaks for those parts, and the card says
+    how many parts (of 4 x 4) hold marks."""
+    path, label, prediction, _ = shifted_scene
+    with rasterio.open(path) as src:
+        middle = (src.bounds.left + src.bounds.right) / 2
+    spread = marks(label, prediction, 10)
+    west = [m for m in marks(label, prediction, 30) if m[0].bounds[2] < middle]
+    assert {c for _, c in west} == {0, 1} and len(west) >= 8
+    told = []
+    for name, shapes in (("spread", spread), ("west", west)):
+        feedback = Recording()
+        finetune_on_reference(path, shapes, tmp_path / f"{name}.pt", cfg=QUICK,
+                              device="cpu", feedback=feedback)
+        card = json.loads((tmp_path / f"{name}.json").read_text())
+        marked, imaged = map(int, card["finetuning"]["marked_parts"].split(" of "))
+        told.append((marked, imaged, any("the check speaks for those parts only" in w
+                                         for w in feedback.warnings)))
+    (spread_marked, imaged, spread_told), (west_marked, _, west_told) = told
+    assert imaged == 16 and spread_marked > 8 and not spread_told
+    assert west_marked <= 8 and west_told
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_finetuning_on_marks_where_the_map_is_wrong_raises_f1(shifted_scene, tmp_path,
                                                              seed):

@@ -27,6 +27,7 @@ ALPHAS = (0.25, 0.5, 0.75, 1.0)
 GUARD_SIDE = 192   # px of a window measuring the map's move
 GUARD_MARGIN = 24  # px around the marks left out of that measure
 SURE = 40          # the base is sure where its probability of green is this far from 50 %
+PARTS = 4          # the raster cut into PARTS x PARTS to see where the marks lie
 
 
 @dataclass
@@ -96,6 +97,27 @@ def away_from(src, windows, geometries, margin: float) -> list:
     near = unary_union([g.buffer(margin) for g in geometries])
     return [geometry_mask([near], out_shape=(int(w.height), int(w.width)),
                           transform=src.window_transform(w)) for w in windows]
+
+
+def parts_marked(src, geometries, parts: int = PARTS) -> tuple[int, int]:
+    """(parts holding a mark, parts with imagery) of the raster cut into ``parts`` x
+    ``parts``: the check speaks for the parts its marks lie in, not for the rest
+    (marks and checks on Valencia's west half, park F1 lost on the east)."""
+    from shapely.geometry import box
+    left, bottom, right, top = src.bounds
+    width, height = (right - left) / parts, (top - bottom) / parts
+    side = 8 * parts  # the dataset mask read small, 8 x 8 samples per part
+    valid = src.dataset_mask(out_shape=(side, side)) > 0
+    marked = imaged = 0
+    for row in range(parts):
+        for col in range(parts):
+            if valid[8 * row:8 * row + 8, 8 * col:8 * col + 8].mean() < 0.1:
+                continue  # (nearly) no imagery here: nothing to map or mark
+            imaged += 1
+            cell = box(left + col * width, top - (row + 1) * height,
+                       left + (col + 1) * width, top - row * height)
+            marked += any(g.intersects(cell) for g in geometries)
+    return marked, imaged
 
 
 def _overlap(a, b) -> bool:

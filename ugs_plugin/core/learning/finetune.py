@@ -608,6 +608,15 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                                  "of each class)")
             train_shapes = [shapes[i] for i in train_idx]
             held_shapes = [shapes[i] for i in held_idx]
+        marked_parts, imaged_parts = check.parts_marked(
+            src, [g for g, _ in shapes + checks])
+        if held_shapes and marked_parts <= imaged_parts // 2:
+            feedback.warning(
+                f"the marks lie in {marked_parts} of the raster's {imaged_parts} parts "
+                f"({check.PARTS} x {check.PARTS} with imagery): the check speaks for those "
+                "parts only, and a gain there can come with a loss elsewhere (one "
+                "district marked, another lost, benchmarks/RESULTS.md). Spread marks "
+                "or check squares over the whole area to map (Suggest places to mark).")
         fewest = min(sum(c == v for _, c in train_shapes) for v in (0, 1))
         if fewest < FEW_POLYGONS:
             feedback.warning(f"only {fewest} training polygon(s) of one class: with fewer than "
@@ -665,6 +674,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
                      held_shapes, labelled, history, reference_crs or src.crs.to_string(),
                      device=str(next(model.parameters()).device),
                      holdout_from=holdout_from)
+        card["finetuning"]["marked_parts"] = f"{marked_parts} of {imaged_parts}"
         alphas = check.ALPHAS if cfg.interpolate and held_shapes else (1.0,)
         if bn_images and cfg.interpolate and held_shapes:
             alphas = (0.0,) + alphas  # the base's weights, normalised for the raster
