@@ -451,16 +451,18 @@ def ensure_onnx(model_path, card: dict, tile: int, log=None) -> Path:
     own graph left as it is; elsewhere it is used as it is."""
     model_path = Path(model_path)
     log = log or (lambda msg: None)
-    can_export = installed("torch") and importable("onnx")
+    def can_export():  # asked only for an older graph: importing onnx takes time
+        return installed("torch") and importable("onnx")
     shipped = _shipped_graph(model_path, card, "onnx", tile)
-    if shipped is not None and (card["onnx"].get("form") == GRAPH_FORM or not can_export):
+    if shipped is not None and (card["onnx"].get("form") == GRAPH_FORM or
+                                not can_export()):
         return shipped
     target = _cached_onnx(model_path, card, tile)
     weights = card.get("sha256") or file_sha256(model_path)
     if _fresh(target, weights_sha256=weights, form=GRAPH_FORM):
         return target
     older = shipped or (target if _fresh(target, weights_sha256=weights) else None)
-    if older is not None and not can_export:
+    if older is not None and not can_export():
         return older
     if not installed("torch"):
         raise EngineError(f"{model_path.name} has no ONNX graph for {tile} px tiles and "
