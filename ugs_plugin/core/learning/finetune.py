@@ -249,7 +249,8 @@ def raster_crops(src, reader, count, crop, rng, min_valid: float = 0.5):
 def batchnorm_from(model, images, scaling, batch_size: int = 16):
     """Re-estimate every BatchNorm's statistics on ``images`` (AdaBN, Li et al. 2017):
     the normalisation then fits the raster's colours, the weights stay as they are."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in model.modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms or not images:
         return
     device = next(model.parameters()).device
