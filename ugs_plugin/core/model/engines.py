@@ -429,9 +429,9 @@ def ensure_int8(model_path, card: dict, tile: int, fp32_graph: Path, log=None) -
     from .quantize import quantize_graph, RECIPE
     model_path = Path(model_path)
     shipped = _shipped_graph(model_path, card, "onnx_int8", tile)
-    if shipped is not None and Path(fp32_graph) == _shipped_graph(model_path, card,
-                                                                  "onnx", tile):
-        return shipped  # quantized from the graph in use, not from an older form
+    listed = (card.get("onnx") or {}).get("file")
+    if shipped is not None and listed and Path(fp32_graph) == model_path.parent / listed:
+        return shipped  # quantized from the graph in use (ensure_onnx verified it)
     target = _cached_onnx(model_path, card, tile, ".int8")
     graph = file_sha256(fp32_graph)
     if _fresh(target, graph_sha256=graph, recipe=RECIPE):
