@@ -106,12 +106,14 @@ def parts_marked(src, geometries, parts: int = PARTS) -> tuple[int, int]:
     from shapely.geometry import box
     left, bottom, right, top = src.bounds
     width, height = (right - left) / parts, (top - bottom) / parts
-    side = 8 * parts  # the dataset mask read small, 8 x 8 samples per part
-    valid = src.dataset_mask(out_shape=(side, side)) > 0
+    samples = 8  # the dataset mask read small, samples x samples per part
+    valid = src.dataset_mask(out_shape=(samples * parts,) * 2) > 0
     marked = imaged = 0
     for row in range(parts):
         for col in range(parts):
-            if valid[8 * row:8 * row + 8, 8 * col:8 * col + 8].mean() < 0.1:
+            part = valid[samples * row:samples * (row + 1),
+                         samples * col:samples * (col + 1)]
+            if part.mean() < 0.1:
                 continue  # (nearly) no imagery here: nothing to map or mark
             imaged += 1
             cell = box(left + col * width, top - (row + 1) * height,
