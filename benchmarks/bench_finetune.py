@@ -106,10 +106,12 @@ def score_mixes(result, mixes, scorer):
 
 
 # Allowances re-applied to the recorded candidates: (max_moved, max_moved_sure,
-# min_gain): 0.6.1's, today's default (FinetuneConfig), and their neighbours.
-GRID = [(0.15, 0.005, 0.0), (0.2, 0.005, 0.0), (0.2, 0.0025, 0.05), (0.2, 0.005, 0.05),
-        (0.2, 0.0075, 0.05), (0.2, 0.01, 0.05), (0.25, 0.005, 0.05), (0.2, 0.005, 0.1),
-        (0.25, 1.0, 0.0)]
+# min_gain, max_source_drop): 0.6.10's, today's default (FinetuneConfig), and
+# their neighbours.
+GRID = [(0.2, 0.005, 0.05, None), (0.2, 0.005, 0.05, 0.005), (0.2, 0.005, 0.05, 0.0075),
+        (0.2, 0.005, 0.05, 0.01), (0.2, 0.0075, 0.05, 0.0075), (0.2, 0.01, 0.05, 0.0075),
+        (0.25, 0.005, 0.05, 0.0075), (0.2, None, 0.05, 0.0075), (1.0, None, 0.05, 0.0075),
+        (0.2, 0.005, 0.0, 0.0075), (0.25, None, 0.0, None)]
 
 
 def what_if(rows, key, base_value):
@@ -126,32 +128,40 @@ def what_if(rows, key, base_value):
         return {}
     table = {}
     print(f"\n  what-if over {len(rows)} {recipes[0]} runs ({key}, base "
-          f"{base_value:.3f}):\n  max_moved max_sure min_gain  count  mean gain  worst  "
-          "base kept")
-    for max_moved, max_sure, min_gain in GRID:
+          f"{base_value:.3f}):\n  max_moved max_sure min_gain source  count  mean gain  "
+          "worst  base kept")
+    for max_moved, max_sure, min_gain, max_source in GRID:
         for count in dict.fromkeys(r["count"] for r in rows):
             gains, kept = [], 0
             for r in (r for r in rows if r["count"] == count):
                 cands = [check.Candidate(c["alpha"], {"f1": c["holdout_f1"]}
                                          if c["holdout_f1"] is not None else None,
-                                         c["moved"], c["moved_sure"])
+                                         c["moved"], c["moved_sure"],
+                                         source_f1=c.get("source_f1"))
                          for c in r["candidates"]]
                 before = None if r["holdout_before"] is None else \
                     {"f1": r["holdout_before"]}
                 d = check.decide(before, cands, max_moved,
-                                 max_moved_sure=max_sure, min_gain=min_gain)
+                                 max_moved_sure=max_sure, min_gain=min_gain,
+                                 max_source_drop=max_source,
+                                 base_source_f1=r.get("base_source_f1"))
                 if d.accepted:
                     truth = next(c["truth"] for c in r["candidates"]
                                  if c["alpha"] == d.chosen.alpha)[key]
                 else:
                     truth, kept = base_value, kept + 1
                 gains.append(truth - base_value)
-            table[f"{max_moved}/{max_sure}/{min_gain}/{count}"] = {
+            table[f"{max_moved}/{max_sure}/{min_gain}/{max_source}/{count}"] = {
                 "mean": float(np.mean(gains)), "worst": float(np.min(gains)),
                 "kept": kept, "runs": len(gains)}
-            print(f"  {max_moved:9.2f} {max_sure:8.4f} {min_gain:8.2f}  {count:5d}  "
+            print(f"  {max_moved:9.2f} {fmt(max_sure)} {min_gain:8.2f} "
+                  f"{fmt(max_source)}  {count:5d}  "
                   f"{np.mean(gains):+9.3f}  {np.min(gains):+.3f}  {kept} of {len(gains)}")
     return table
+
+
+def fmt(allowance):
+    return "    none" if allowance is None else f"{allowance:8.4f}"
 
 
 def summary(rows, key, base):
@@ -181,6 +191,8 @@ def record(recipe, count, seed, result, minutes, candidates=None, **scores):
                                    result.decision.chosen else before),
             "reason": result.decision.reason,
             "candidates": candidates or result.decision.as_card()["candidates"],
+            "base_source_f1": result.card["finetuning"].get("check", {}).get(
+                "base_source_f1"),
             "minutes": minutes, **scores}
 
 

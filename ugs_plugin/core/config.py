@@ -92,6 +92,7 @@ class FinetuneConfig:
     min_gain: float = 0.05         # held-out F1 rise a mix must show to be written
     max_moved: float = 0.20        # share of unmarked pixels the map may change
     max_moved_sure: float = 0.005  # ... change where the base was sure (p < .1, > .9)
+    max_source_drop: float = 0.0075  # F1 fall allowed on the labelled source sample (1: off)
     guard_windows: int = 12        # windows away from the marks that measure it
     raster_batchnorm: bool = False  # AdaBN on each candidate: measured, not kept (RESULTS)
 

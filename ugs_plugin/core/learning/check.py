@@ -37,6 +37,7 @@ class Candidate:
     moved: float | None            # share of guard pixels whose class changed
     moved_sure: float | None = None  # ... changed where the base was sure
     green: float | None = None     # share of guard pixels mapped green
+    source_f1: float | None = None  # F1 on the labelled source sample
 
     @property
     def f1(self):
@@ -57,7 +58,7 @@ class Decision:
                 "alpha": None if self.chosen is None else self.chosen.alpha,
                 "candidates": [{"alpha": c.alpha, "holdout_f1": c.f1,
                                 "moved": c.moved, "moved_sure": c.moved_sure,
-                                "green": c.green}
+                                "green": c.green, "source_f1": c.source_f1}
                                for c in self.candidates]}
 
 
@@ -189,23 +190,38 @@ def measure(base_maps, base_sure, maps, masks) -> dict:
 
 def decide(before: dict | None, candidates: list, max_moved: float,
            accept: str = "if better", max_moved_sure: float | None = None,
-           min_gain: float = 0.0) -> Decision:
+           min_gain: float = 0.0, max_source_drop: float | None = None,
+           base_source_f1: float | None = None) -> Decision:
     """The candidate to write, or the base. ``before``: the base's held-out scores
     (None without a hold-out). ``max_moved`` bounds the share of the pixels away
     from the marks that change class, ``max_moved_sure`` the share of them that change
-    where the base was sure; ``min_gain`` is the held-out F1 rise over the base that
-    counts as better."""
+    where the base was sure, ``max_source_drop`` how far F1 on the labelled source
+    sample may fall below the base's ``base_source_f1``; ``min_gain`` is the held-out
+    F1 rise over the base that counts as better."""
     base_f1 = (before or {}).get("f1") or 0.0
 
-    def sure_ok(c):
-        return max_moved_sure is None or c.moved_sure is None or \
-            c.moved_sure <= max_moved_sure
+    def breaks(c) -> list:  # the allowances c is outside of, as the log says them
+        out = []
+        if c.moved is not None and c.moved > max_moved:
+            out.append(f"changes {100 * c.moved:.1f} % of the map away from the marks "
+                       f"(allowed {100 * max_moved:.0f} %)")
+        if max_moved_sure is not None and c.moved_sure is not None and \
+                c.moved_sure > max_moved_sure:
+            out.append(f"changes {100 * c.moved_sure:.2f} % of it where the base model "
+                       f"was sure (allowed {100 * max_moved_sure:.1f} %): the marks may "
+                       "disagree with what the imagery shows there")
+        if max_source_drop is not None and c.source_f1 is not None and \
+                base_source_f1 is not None and \
+                round(base_source_f1 - c.source_f1, 9) > max_source_drop:
+            out.append(f"maps the labelled source sample worse (F1 {base_source_f1:.3f} "
+                       f"-> {c.source_f1:.3f}, allowed a fall of {max_source_drop:.3f}): "
+                       "the marks teach what labelled imagery elsewhere contradicts")
+        return out
 
     def gains(c):  # rounded: a rise of exactly min_gain counts
         return c.f1 is not None and round(c.f1 - base_f1, 9) >= max(min_gain, 1e-9)
 
-    within = [c for c in candidates
-              if (c.moved is None or c.moved <= max_moved) and sure_ok(c)]
+    within = [c for c in candidates if not breaks(c)]
     scored = [c for c in candidates if c.f1 is not None]
     best = max(scored, key=lambda c: (c.f1, -c.alpha)) if scored else None
     best_within = max((c for c in within if c.f1 is not None),
@@ -219,17 +235,10 @@ def decide(before: dict | None, candidates: list, max_moved: float,
                         "against: mark at least 4 polygons, 2 of each class, spread "
                         "over the raster", candidates)
     if best_within is None:
-        if all(c.moved is not None and c.moved > max_moved for c in candidates):
-            return Decision(False, None, best, "every candidate changes more than "
-                            f"{100 * max_moved:.0f} % of the map away from the marks "
-                            f"(least {100 * min(c.moved for c in candidates):.1f} %)",
-                            candidates)
-        least = min(c.moved_sure for c in candidates if c.moved_sure is not None)
-        return Decision(False, None, best, "every candidate changes more than "
-                        f"{100 * max_moved_sure:.1f} % of the map, away from the marks, "
-                        "where the base model was sure (least "
-                        f"{100 * least:.1f} %): the marks may disagree with what the "
-                        "imagery shows there", candidates)
+        nearest = min(candidates, key=lambda c: c.alpha)
+        return Decision(False, None, best, "every candidate is outside the check's "
+                        f"allowances; the nearest to the base (mix {nearest.alpha:g}) "
+                        + "; it ".join(breaks(nearest)), candidates)
     if not gains(best_within):
         enough = f" by at least {min_gain:.2f}" if min_gain > 0 else ""
         return Decision(False, None, best, f"held-out F1 did not rise{enough}: base "
@@ -240,5 +249,8 @@ def decide(before: dict | None, candidates: list, max_moved: float,
         f", {100 * chosen.moved:.1f} % of the map away from the marks changed"
     if chosen.moved_sure is not None:
         moved += f" ({100 * chosen.moved_sure:.2f} % where the base was sure)"
+    if chosen.source_f1 is not None and base_source_f1 is not None:
+        moved += (f", F1 on the labelled source sample {base_source_f1:.3f} -> "
+                  f"{chosen.source_f1:.3f}")
     return Decision(True, chosen, best, f"held-out F1 {base_f1:.3f} -> "
                     f"{chosen.f1:.3f} (mix {chosen.alpha:g}){moved}", candidates)

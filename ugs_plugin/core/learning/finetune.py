@@ -46,13 +46,16 @@ from ..model.ugsnet import PatchDiscriminator
 from ..outputs import remove_quietly
 from . import check
 from .region import NO_OVERVIEWS, predict_window, window_around
-from .train import augment, poly_lr, segmentation_loss, soft_cross_entropy
+from .train import augment, evaluate, poly_lr, segmentation_loss, soft_cross_entropy
 from .training_tiles import IGNORE
 
 FEW_POLYGONS = 15  # per class; below this bench_finetune.py saw losses on some seeds
 # Crops whose BatchNorm statistics stand for the raster: many small ones spread over
 # it (256 of 96 px and 144 of 128 px gave the same map; 36 of 256 px a worse one).
 BATCHNORM_CROPS, BATCHNORM_CROP = 256, 96
+# Pixels (on the model's grid) of labelled source tiles each candidate maps for the
+# check: all 58 shipped tiles up to about 1.4x upsampling, an even spread beyond.
+SOURCE_CHECK_PIXELS = 8_000_000
 
 
 class FinetuneError(UgsError):
@@ -337,6 +340,24 @@ def class_balance(labels):
         return None
     total = n_green + n_other
     return green * (total / (2 * n_green)) + other * (total / (2 * n_other))
+
+
+def source_check_tiles(samples, scale: float, budget: int = SOURCE_CHECK_PIXELS):
+    """The labelled source tiles the check maps with each candidate: all of them, or
+    an even spread (over the cities, which the sample lists in turn) within
+    ``budget`` pixels once resampled by ``scale``."""
+    if not samples:
+        return []
+    per_tile = samples[0].image.shape[1] * samples[0].image.shape[2] * scale ** 2
+    count = int(min(len(samples), max(1, budget // max(per_tile, 1))))
+    picks = np.unique(np.linspace(0, len(samples) - 1, count).round().astype(int))
+    return [samples[i] for i in picks]
+
+
+def source_f1(model, samples, scale: float):
+    """F1 of green space on labelled source tiles, mapped at the raster's pixel
+    size as the fine-tuning saw them; None without tiles."""
+    return float(evaluate(model, samples, scale)["f1"]) if samples else None
 
 
 def _part(output, part):
@@ -647,9 +668,13 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
     if cfg.distill > 0:
         crops = base_probabilities(model, crops, scaling)
     source_samples, source_scale = (), 1.0
-    if cfg.source_weight > 0 and cfg.source_per_batch > 0:
+    checking = bool(held_shapes) and cfg.accept != "always"
+    replay = cfg.source_weight > 0 and cfg.source_per_batch > 0
+    if replay or (checking and cfg.max_source_drop < 1):
         source_samples, source_size = load_source_tiles(source, feedback=feedback)
         source_scale = source_size / pixel_size
+    source_checked = source_check_tiles(source_samples, source_scale) \
+        if checking and cfg.max_source_drop < 1 else []
     base_state = copy.deepcopy(model.state_dict())
 
     scratch = tempfile.mkdtemp(prefix=".ugs_finetune_", dir=Path(output).parent)
@@ -663,6 +688,7 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
         base_maps, base_sure = check.map_windows(image_path, guards, model, parent,
                                                  scratch, sure=True,
                                                  feedback=feedback.part(3, 5))
+        base_source_f1 = source_f1(model, source_checked, source_scale)
         t_train = time.time()
         history = finetune_model(model, crops, source_samples, cfg,
                                  source_scale=source_scale, scaling=scaling,
@@ -690,19 +716,24 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
             maps = check.map_windows(image_path, guards, model, card, scratch,
                                      feedback=part.part(50, 100))
             candidates.append(check.Candidate(
-                alpha, scores, **check.measure(base_maps, base_sure, maps, away)))
+                alpha, scores, **check.measure(base_maps, base_sure, maps, away),
+                source_f1=source_f1(model, source_checked, source_scale)))
         decision = check.decide(before, candidates, cfg.max_moved, cfg.accept,
-                                cfg.max_moved_sure, cfg.min_gain)
+                                cfg.max_moved_sure, cfg.min_gain,
+                                cfg.max_source_drop, base_source_f1)
         after = decision.best.scores if decision.best else None
         base_green = check.class_share(base_maps, away, GREEN)
-        feedback.info(_describe_candidates(before, candidates, base_green))
+        feedback.info(_describe_candidates(before, candidates, base_green,
+                                           base_source_f1))
         if feedback.is_cancelled():
             raise FinetuneCancelled("cancelled before the model was written")
         best = decision.best or candidates[-1]
         info = card["finetuning"]
         info.update(holdout_before=before, holdout_after=after,
                     steps=len(history), train_seconds=round(train_seconds, 1),
-                    check=dict(decision.as_card(), base_green=base_green),
+                    check=dict(decision.as_card(), base_green=base_green,
+                               base_source_f1=base_source_f1,
+                               source_tiles_checked=len(source_checked)),
                     seconds=round(time.time() - t0, 1))
         if candidate:
             model.load_state_dict(states[best.alpha])
@@ -745,19 +776,25 @@ def _round(parent, info, decision, best):
             "holdout_f1_before": (info["holdout_before"] or {}).get("f1"),
             "holdout_f1_after": best.f1, "alpha": best.alpha, "moved": best.moved,
             "moved_sure": best.moved_sure, "green_away": best.green,
+            "source_f1": best.source_f1,
             "decision": decision.as_card()["decision"], "date": info["date"]}
 
 
-def _describe_candidates(before, candidates, base_green=None):
+def _describe_candidates(before, candidates, base_green=None, base_source_f1=None):
     def fmt(v, percent=False):
         if v is None:
             return "n/a"
         return f"{100 * v:.1f} %" if percent else f"{v:.3f}"
     rows = [f"mix {c.alpha:g}: held-out F1 {fmt(c.f1)}, map moved {fmt(c.moved, True)}"
             f" ({fmt(c.moved_sure, True)} where the base was sure), mapped green "
-            f"{fmt(c.green, True)}" for c in candidates]
+            f"{fmt(c.green, True)}"
+            + ("" if c.source_f1 is None else f", source sample F1 {fmt(c.source_f1)}")
+            for c in candidates]
+    source = "" if base_source_f1 is None else \
+        f"; on the labelled source sample its F1 is {fmt(base_source_f1)}"
     return (f"Candidates (base held-out F1 {fmt((before or {}).get('f1'))}; away from "
-            f"the marks the base maps {fmt(base_green, True)} green): " + "; ".join(rows))
+            f"the marks the base maps {fmt(base_green, True)} green{source}): "
+            + "; ".join(rows))
 
 
 def _describe(what, scores):

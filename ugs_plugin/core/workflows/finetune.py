@@ -88,6 +88,9 @@ OPTIONS = spec.bind(
                 "away from the marks that may change where the base model was sure "
                 "(probability of green under 10 % or over 90 %)", "float", minimum=0.0,
                 maximum=1.0, advanced=True),
+    spec.Option("config.max_source_drop", "MAX_SOURCE_DROP", "Largest fall of F1 on "
+                "the labelled source sample a fine-tuned model may show (1 = not "
+                "checked)", "float", minimum=0.0, maximum=1.0, advanced=True),
 )
 
 
