@@ -238,7 +238,8 @@ def decide(before: dict | None, candidates: list, max_moved: float,
         nearest = min(candidates, key=lambda c: c.alpha)
         return Decision(False, None, best, "every candidate is outside the check's "
                         f"allowances; the nearest to the base (mix {nearest.alpha:g}) "
-                        + "; it ".join(breaks(nearest)), candidates)
+                        + ("; it ".join(breaks(nearest)) or "has no held-out score"),
+                        candidates)
     if not gains(best_within):
         enough = f" by at least {min_gain:.2f}" if min_gain > 0 else ""
         return Decision(False, None, best, f"held-out F1 did not rise{enough}: base "

@@ -344,8 +344,8 @@ def class_balance(labels):
 
 def source_check_tiles(samples, scale: float, budget: int = SOURCE_CHECK_PIXELS):
     """The labelled source tiles the check maps with each candidate: all of them, or
-    an even spread (over the cities, which the sample lists in turn) within
-    ``budget`` pixels once resampled by ``scale``."""
+    an even spread of them (the sample lists its cities one after another, so each
+    keeps its share) within ``budget`` pixels once resampled by ``scale``."""
     if not samples:
         return []
     per_tile = samples[0].image.shape[1] * samples[0].image.shape[2] * scale ** 2
