@@ -668,13 +668,15 @@ def finetune_on_reference(image_path, reference, output, *, base_model=None,
     if cfg.distill > 0:
         crops = base_probabilities(model, crops, scaling)
     source_samples, source_scale = (), 1.0
-    checking = bool(held_shapes) and cfg.accept != "always"
+    # The sample is mapped for the check only when a check decides and weighs it.
+    check_source = bool(held_shapes) and cfg.accept != "always" and \
+        cfg.max_source_drop < 1
     replay = cfg.source_weight > 0 and cfg.source_per_batch > 0
-    if replay or (checking and cfg.max_source_drop < 1):
+    if replay or check_source:
         source_samples, source_size = load_source_tiles(source, feedback=feedback)
         source_scale = source_size / pixel_size
     source_checked = source_check_tiles(source_samples, source_scale) \
-        if checking and cfg.max_source_drop < 1 else []
+        if check_source else []
     base_state = copy.deepcopy(model.state_dict())
 
     scratch = tempfile.mkdtemp(prefix=".ugs_finetune_", dir=Path(output).parent)
